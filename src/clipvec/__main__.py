@@ -1,0 +1,5 @@
+"""Allow `python -m clipvec`."""
+
+from clipvec.cli import main
+
+raise SystemExit(main())

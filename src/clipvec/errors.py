@@ -1,0 +1,75 @@
+"""Errors that carry their own HTTP status and a stable machine-readable code.
+
+The service turns any ``ClipvecError`` into ``{"error": code, "detail": text}`` with
+``status``; the CLI prints ``detail``. Anything else escaping is a bug (500).
+"""
+
+from __future__ import annotations
+
+
+class ClipvecError(Exception):
+    """Base error: ``code`` is stable for clients, ``detail`` is for humans."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, detail: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    def to_json(self) -> dict[str, str]:
+        return {"error": self.code, "detail": self.detail}
+
+
+class EmptyInput(ClipvecError):
+    status, code = 400, "empty_body"
+
+
+class InvalidText(ClipvecError):
+    status, code = 400, "invalid_text"
+
+
+class UnsupportedMediaType(ClipvecError):
+    status, code = 415, "unsupported_media_type"
+
+
+class DecodeError(ClipvecError):
+    """The bytes are not an image we can read (unknown, malformed or truncated)."""
+
+    status, code = 400, "undecodable_image"
+
+
+class UnsupportedImageFormat(DecodeError):
+    status, code = 415, "unsupported_image_format"
+
+
+class TruncatedImage(DecodeError):
+    status, code = 400, "truncated_image"
+
+
+class ImageTooLarge(DecodeError):
+    """Decompression bomb: refused from the header, before any pixel is decoded."""
+
+    status, code = 413, "image_too_large"
+
+
+class PayloadTooLarge(ClipvecError):
+    status, code = 413, "payload_too_large"
+
+
+class ModelMismatch(ClipvecError):
+    """A collection made by one model opened with another."""
+
+    status, code = 409, "model_mismatch"
+
+
+class StoreUnavailable(ClipvecError):
+    status, code = 503, "store_unavailable"
+
+
+class ModelLoadError(ClipvecError):
+    status, code = 503, "model_unavailable"

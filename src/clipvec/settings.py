@@ -1,0 +1,71 @@
+"""One settings object for the whole project.
+
+Every knob is an environment variable with the ``CLIPVEC_`` prefix (for example
+``CLIPVEC_MODEL``) and, where it makes sense, a CLI flag that overrides it.
+Kept in one place so the service, the importer, the search CLI and the benchmark
+can never disagree about defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Metric = Literal["COSINE", "L2", "IP"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, read from ``CLIPVEC_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CLIPVEC_", extra="ignore", protected_namespaces=())
+
+    # --- model / encoder ---
+    model: str = Field(
+        "openai/clip-vit-base-patch32",
+        description="Hugging Face id or local folder of a CLIP checkpoint.",
+    )
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1', ...")
+    precision: Precision = Field(
+        "auto", description="auto: bf16 on CPUs with native bf16, fp16 on GPU, else fp32."
+    )
+    threads: int = Field(0, ge=0, description="torch intra-op threads; 0 = physical cores available.")
+    batch_size: int = Field(32, ge=1, le=1024, description="Images per encoder batch.")
+    decode_workers: int = Field(0, ge=0, description="Decoder threads; 0 = derived from the cores.")
+
+    # --- decoding / input limits ---
+    max_pixels: int = Field(
+        100_000_000, ge=1, description="Refuse images larger than this many pixels (decompression bombs)."
+    )
+    max_body_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest accepted request body.")
+    max_batch_items: int = Field(256, ge=1, description="Most items in one batch request.")
+
+    # --- storage ---
+    milvus_uri: str = Field("./milvus.db", description="Local file (Milvus Lite) or http://host:19530.")
+    milvus_token: str = Field("", description="Milvus token ('user:password' or API key).")
+    collection: str = Field("images", description="Milvus collection name.")
+    metric: Metric = Field("COSINE", description="COSINE (default), L2 or IP.")
+    index_type: str = Field("auto", description="auto, FLAT, IVF_FLAT, HNSW, AUTOINDEX ...")
+
+    # --- import / search ---
+    images_dir: str = Field("images", description="Folder imported by milvus_import.py.")
+    top_k: int = Field(10, ge=1, le=16384)
+
+    def resolved_threads(self) -> int:
+        """Threads torch should use: the configured number or the cores this process may use."""
+        if self.threads > 0:
+            return self.threads
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings read once from the environment."""
+    return Settings()
