@@ -1,0 +1,204 @@
+"""The ``clipvec`` command line (also ``python -m clipvec``).
+
+Every subcommand reads the same ``Settings`` (``CLIPVEC_*`` environment variables);
+flags given on the command line override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from clipvec.errors import ClipvecError
+from clipvec.settings import Settings
+
+# flag -> settings field; flags left out keep the environment's value.
+_SETTING_FLAGS: dict[str, str] = {
+    "model": "model",
+    "device": "device",
+    "precision": "precision",
+    "threads": "threads",
+    "batch_size": "batch_size",
+    "decode_workers": "decode_workers",
+    "max_pixels": "max_pixels",
+    "milvus_uri": "milvus_uri",
+    "milvus_token": "milvus_token",
+    "collection": "collection",
+    "metric": "metric",
+    "index_type": "index_type",
+}
+
+
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (env CLIPVEC_*)")
+    g.add_argument("--model", help="HF id or local folder of a CLIP checkpoint (CLIPVEC_MODEL)")
+    g.add_argument("--device", help="auto, cpu, cuda, cuda:1 (CLIPVEC_DEVICE)")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="(CLIPVEC_PRECISION)")
+    g.add_argument("--threads", type=int, help="torch threads, 0 = all available cores (CLIPVEC_THREADS)")
+    g.add_argument("--batch-size", type=int, help="images per encoder batch (CLIPVEC_BATCH_SIZE)")
+    g.add_argument("--max-pixels", type=int, help="refuse larger images (CLIPVEC_MAX_PIXELS)")
+
+
+def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("storage (env CLIPVEC_*)")
+    g.add_argument(
+        "--milvus-uri", help="local .db file (Milvus Lite) or http://host:19530 (CLIPVEC_MILVUS_URI)"
+    )
+    g.add_argument("--milvus-token", help="user:password or API key (CLIPVEC_MILVUS_TOKEN)")
+    g.add_argument("--collection", help="collection name (CLIPVEC_COLLECTION)")
+    g.add_argument("--metric", choices=["COSINE", "L2", "IP"], help="for new collections (CLIPVEC_METRIC)")
+    g.add_argument("--index-type", help="auto, FLAT, IVF_FLAT, HNSW, ... (CLIPVEC_INDEX_TYPE)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {
+        field: getattr(args, flag)
+        for flag, field in _SETTING_FLAGS.items()
+        if getattr(args, flag, None) is not None
+    }
+    return Settings(**overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clipvec", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="start the HTTP service (BentoML) on --port")
+    _add_model_flags(p)
+    _add_store_flags(p)
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="0.0.0.0")
+
+    p = sub.add_parser("vectorize", help="print the vector of a text or an image file as JSON")
+    _add_model_flags(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text")
+    what.add_argument("--image", type=Path)
+
+    p = sub.add_parser("import", help="import a folder of images into Milvus (incremental, resumable)")
+    _add_model_flags(p)
+    _add_store_flags(p)
+    p.add_argument("folder", nargs="?", type=Path, help="default: CLIPVEC_IMAGES_DIR (images)")
+    p.add_argument("--prune", action="store_true", help="remove entries whose files are gone")
+    p.add_argument("--errors-file", type=Path, help="write failed files and reasons here (JSON lines)")
+    p.add_argument("--decode-workers", type=int, help="decoder threads (CLIPVEC_DECODE_WORKERS)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("search", help="search the collection by text or by an example image")
+    _add_model_flags(p)
+    _add_store_flags(p)
+    p.add_argument("query", nargs="?", help="the text to search for")
+    p.add_argument("--image", type=Path, help="search by this example image instead")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--min-score", type=float, help="COSINE/IP: at least this; L2: at most this")
+    p.add_argument("--path-prefix", help="only paths that start with this")
+    p.add_argument("--json", action="store_true", help='print {"hits": [...]} as JSON')
+
+    p = sub.add_parser(
+        "make-model", help="write a random-weight CLIP folder (for offline trials and benchmarks)"
+    )
+    p.add_argument("out", type=Path)
+    p.add_argument("--size", choices=["base", "tiny"], default="base")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("bench", help="benchmark the original code path against ours (see bench/)")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed to bench/run.py")
+
+    sub.add_parser("config", help="print the effective settings")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return _dispatch(args)
+    except ClipvecError as err:
+        print(f"clipvec: {err.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("clipvec: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "make-model":
+        from clipvec.model_factory import make_random_model
+
+        print(make_random_model(args.out, size=args.size, seed=args.seed))
+        return 0
+    if args.command == "bench":
+        from clipvec.benchmark import main as bench_main
+
+        return bench_main(args.bench_args)
+    settings = settings_from_args(args)
+    if args.command == "config":
+        print(json.dumps(settings.model_dump(), indent=2))
+        return 0
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "vectorize":
+        return _vectorize(settings, args)
+    if args.command == "import":
+        from clipvec.importer import run_import_cli
+
+        return run_import_cli(settings, args)
+    if args.command == "search":
+        from clipvec.search import run_search_cli
+
+        return run_search_cli(settings, args)
+    raise AssertionError(args.command)
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    """Run ``bentoml serve service:vectorization`` with these settings in its environment."""
+    env = dict(os.environ)
+    for field, value in settings.model_dump().items():
+        env[f"CLIPVEC_{field.upper()}"] = str(value)
+    root = Path(__file__).resolve().parent
+    cmd = [sys.executable, "-m", "bentoml", "serve", "clipvec.service:vectorization"]
+    cmd += ["--host", host, "--port", str(port), "--working-dir", str(root.parent)]
+    os.execvpe(cmd[0], cmd, env)
+    return 0  # not reached
+
+
+def _vectorize(settings: Settings, args: argparse.Namespace) -> int:
+    from clipvec.encoder import ClipEncoder
+    from clipvec.pipeline import prepare_image
+
+    encoder = ClipEncoder.from_settings(settings)
+    if args.text is not None:
+        if not args.text.strip():
+            print("clipvec: the text is empty", file=sys.stderr)
+            return 2
+        vector, truncated = encoder.encode_text(args.text)
+        out = {"vector": vector.tolist(), "dim": encoder.dim, "model": encoder.name, "truncated": truncated}
+    else:
+        try:
+            data = args.image.read_bytes()
+        except OSError as exc:
+            print(f"clipvec: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        prepared = prepare_image(data, encoder.preprocessor, max_pixels=settings.max_pixels)
+        vector = encoder.encode_pixels(prepared.pixels[None])[0]
+        out = {
+            "vector": vector.tolist(),
+            "dim": encoder.dim,
+            "model": encoder.name,
+            "format": prepared.format,
+        }
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

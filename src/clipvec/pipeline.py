@@ -1,0 +1,30 @@
+"""bytes -> decoded image -> pixels: the one path every image takes before the encoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from clipvec.decode import DecodedImage, decode_image
+from clipvec.preprocess import Preprocessor
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """Model-ready pixels plus what the decoder learnt about the original file."""
+
+    pixels: np.ndarray  # (3, H, W) float32
+    format: str
+    width: int
+    height: int
+
+
+def prepare_decoded(decoded: DecodedImage, preprocessor: Preprocessor) -> PreparedImage:
+    return PreparedImage(preprocessor.to_pixels(decoded.image), decoded.format, decoded.width, decoded.height)
+
+
+def prepare_image(data: bytes, preprocessor: Preprocessor, *, max_pixels: int) -> PreparedImage:
+    """Decode (JPEG draft-downscaled to no less than the model's input) and preprocess."""
+    decoded = decode_image(data, max_pixels=max_pixels, min_side=preprocessor.min_decode_side)
+    return prepare_decoded(decoded, preprocessor)
