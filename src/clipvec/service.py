@@ -26,6 +26,7 @@ from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarg
 from clipvec.http_guard import ORIGINAL_CONTENT_TYPE, RequestGuard, parse_multipart
 from clipvec.pipeline import PreparedImage, prepare_image
 from clipvec.settings import get_settings
+from clipvec.web import web_app
 
 log = logging.getLogger("clipvec.service")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +51,7 @@ def vector_json(vector: np.ndarray) -> list[float]:
     return vector.astype(np.float32).tolist()
 
 
+@bentoml.asgi_app(web_app, path="/ui")  # the search page: GET /ui
 @bentoml.service(
     name="clip_image_vectorizer",
     workers=1,

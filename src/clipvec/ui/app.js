@@ -1,0 +1,519 @@
+// clipvec search page: plain JS, no dependencies. It talks only to the service's public
+// endpoints (/search_text, /search_image, /collection_info) and shows images through
+// the page's own thumb/file routes.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    form: $("search-form"),
+    q: $("q"),
+    file: $("file"),
+    drop: $("drop"),
+    topk: $("topk"),
+    minScore: $("min-score"),
+    minScoreLabel: $("min-score-label"),
+    info: $("info"),
+    error: $("error"),
+    status: $("status"),
+    results: $("results"),
+    preview: $("query-preview"),
+    previewImg: $("query-preview-img"),
+    previewText: $("query-preview-text"),
+    viewer: $("viewer"),
+    viewerImg: $("viewer-img"),
+    viewerTitle: $("viewer-title"),
+    viewerMeta: $("viewer-meta"),
+    viewerMore: $("viewer-more"),
+    viewerOpen: $("viewer-open"),
+    viewerPrev: $("viewer-prev"),
+    viewerNext: $("viewer-next"),
+    viewerClose: $("viewer-close"),
+  };
+
+  const state = {
+    info: null, // the last /collection_info answer
+    hits: [],
+    metric: null,
+    higherIsBetter: true,
+    last: null, // {kind: "text", text} | {kind: "image", blob, label, thumb}
+    inflight: null, // AbortController of the running search
+    viewerIndex: -1,
+    opener: null, // the element focused before the viewer opened
+    previewUrl: null,
+  };
+
+  // Finished searches (successful or not) are counted on the results list, so tests and
+  // assistive tooling can tell when an answer has been rendered.
+  let finished = 0;
+  const markDone = (query) => {
+    finished += 1;
+    el.results.dataset.searches = String(finished);
+    el.results.dataset.query = query ? (query.kind === "text" ? query.text : query.label) : "";
+  };
+
+  // ------------------------------------------------------------------ URLs
+  const serviceUrl = (route, params) => {
+    const url = new URL("../" + route, document.baseURI);
+    for (const [k, v] of Object.entries(params || {})) {
+      if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
+    }
+    return url;
+  };
+  const imageUrl = (route, hit, extra) => {
+    const url = new URL(route, document.baseURI);
+    url.searchParams.set("path", hit.path);
+    if (hit.content_hash) url.searchParams.set("v", String(hit.content_hash).slice(0, 16));
+    for (const [k, v] of Object.entries(extra || {})) url.searchParams.set(k, v);
+    return url.href;
+  };
+  const thumbUrl = (hit, size = 256) => imageUrl("thumb", hit, { size });
+  const fileUrl = (hit) => imageUrl("file", hit);
+
+  // ------------------------------------------------------------------ messages
+  class UiError extends Error {
+    constructor(message, status) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  function describeFailure(status, body, what) {
+    const code = body && body.error;
+    const detail = body && body.detail ? String(body.detail) : "";
+    if (status === 503 || code === "store_unavailable") {
+      return "The image database (Milvus) cannot be reached, so nothing can be searched right now. Check that Milvus is running, then try again.";
+    }
+    if (code === "model_unavailable") return "The CLIP model is not available: " + detail;
+    if (code === "unsupported_image_format" || code === "unsupported_media_type" || status === 415) {
+      return `${what} is not an image format clipvec can read (JPEG, PNG, WebP, GIF, BMP, TIFF, TGA, Radiance HDR${detail.includes("AVIF") ? ", AVIF" : ""}).`;
+    }
+    if (code === "truncated_image") return `${what} is cut short (truncated); it cannot be read.`;
+    if (code === "undecodable_image") return `${what} could not be decoded: ${detail}`;
+    if (code === "image_too_large" || code === "payload_too_large" || status === 413) {
+      return `${what} is too large for the service: ${detail}`;
+    }
+    if (code === "empty_body") return `${what} is empty.`;
+    if (code === "bad_parameter") return "A search option is not valid: " + detail;
+    if (detail) return `The service refused the request (${status}): ${detail}`;
+    return `The service answered with an unexpected error (HTTP ${status}).`;
+  }
+
+  async function post(route, body, contentType, params, signal, what) {
+    let resp;
+    try {
+      resp = await fetch(serviceUrl(route, params), {
+        method: "POST",
+        body,
+        headers: { "Content-Type": contentType, Accept: "application/json" },
+        signal,
+      });
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      throw new UiError("The clipvec service cannot be reached. Is it still running?", 0);
+    }
+    let data = null;
+    try {
+      data = await resp.json();
+    } catch {
+      data = null;
+    }
+    // An {"error", "detail"} body is a failure whatever the status line says.
+    const failed = !resp.ok || (data && typeof data === "object" && typeof data.error === "string");
+    if (failed) throw new UiError(describeFailure(resp.status, data, what), resp.status);
+    if (!data) throw new UiError("The service sent an answer that is not JSON.", resp.status);
+    return data;
+  }
+
+  function showError(message) {
+    el.error.textContent = message;
+    el.error.hidden = false;
+  }
+  function clearError() {
+    el.error.hidden = true;
+    el.error.textContent = "";
+  }
+  function setStatus(message) {
+    el.status.textContent = message;
+  }
+
+  // ------------------------------------------------------------------ collection info
+  const shortModel = (model) => {
+    const parts = String(model || "").split(/[\\/]/).filter(Boolean);
+    return parts.length ? parts[parts.length - 1] : String(model || "?");
+  };
+
+  async function loadInfo() {
+    try {
+      const info = await post("collection_info", "{}", "application/json", null, undefined, "The request");
+      state.info = info;
+      state.higherIsBetter = info.higher_is_better !== false;
+      const count = Number(info.count) || 0;
+      el.info.textContent = "";
+      const countEl = document.createElement("span");
+      countEl.id = "info-count";
+      countEl.textContent = `${count.toLocaleString()} image${count === 1 ? "" : "s"}`;
+      const modelEl = document.createElement("span");
+      modelEl.id = "info-model";
+      modelEl.textContent = shortModel(info.model);
+      modelEl.title = String(info.model);
+      const metricEl = document.createElement("span");
+      metricEl.textContent = info.metric;
+      metricEl.title = state.higherIsBetter ? "higher scores are closer matches" : "lower scores are closer matches";
+      el.info.append(countEl, " · model ", modelEl, " · ", metricEl);
+      el.info.dataset.count = String(count);
+      el.info.dataset.model = String(info.model);
+      el.minScoreLabel.textContent = state.higherIsBetter ? "Minimum score" : "Maximum distance";
+      if (count === 0) {
+        showError(
+          "The collection is empty: there is nothing to search yet. Import a folder of images first " +
+            "(clipvec import /path/to/images) or add images with POST /add_image, then reload this page."
+        );
+      }
+      return info;
+    } catch (err) {
+      el.info.textContent = "Collection unavailable";
+      showError(err.message);
+      return null;
+    }
+  }
+
+  // ------------------------------------------------------------------ searching
+  function searchParams() {
+    const params = {};
+    const k = parseInt(el.topk.value, 10);
+    if (Number.isFinite(k)) params.top_k = Math.min(200, Math.max(1, k));
+    const min = el.minScore.value.trim();
+    if (min !== "" && Number.isFinite(Number(min))) params.min_score = min;
+    return params;
+  }
+
+  function setBusy(busy) {
+    el.results.setAttribute("aria-busy", busy ? "true" : "false");
+    document.body.classList.toggle("busy", busy);
+  }
+
+  async function runSearch(query) {
+    if (state.inflight) state.inflight.abort();
+    const controller = new AbortController();
+    state.inflight = controller;
+    state.last = query;
+    clearError();
+    setBusy(true);
+    setStatus(query.kind === "text" ? `Searching for “${query.text}”…` : `Searching by example: ${query.label}…`);
+    try {
+      let answer;
+      if (query.kind === "text") {
+        answer = await post("search_text", query.text, "text/plain; charset=utf-8", searchParams(), controller.signal, "The text");
+      } else {
+        answer = await post("search_image", query.blob, "application/octet-stream", searchParams(), controller.signal, query.what || "That file");
+      }
+      if (state.inflight !== controller) return;
+      state.metric = answer.metric;
+      state.higherIsBetter = answer.higher_is_better !== false;
+      renderHits(answer.hits || [], query);
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      if (state.inflight !== controller) return;
+      renderHits([], query, true);
+      setStatus("");
+      showError(err.message);
+    } finally {
+      if (state.inflight === controller) {
+        state.inflight = null;
+        setBusy(false);
+        markDone(query);
+      }
+    }
+  }
+
+  function searchText(text) {
+    const trimmed = text.trim();
+    if (!trimmed) {
+      showError("Type what you are looking for, e.g. “a red circle”, or choose an image to search by example.");
+      el.q.focus();
+      markDone({ kind: "text", text: "" });
+      return;
+    }
+    hidePreview();
+    const url = new URL(location.href);
+    url.searchParams.set("q", trimmed);
+    history.replaceState(null, "", url);
+    runSearch({ kind: "text", text: trimmed });
+  }
+
+  function searchFile(file) {
+    if (!file) return;
+    const url = new URL(location.href);
+    url.searchParams.delete("q");
+    history.replaceState(null, "", url);
+    showPreview(URL.createObjectURL(file), `Images like ${file.name || "the pasted image"}`, true);
+    runSearch({ kind: "image", blob: file, label: file.name || "pasted image", what: `“${file.name || "The pasted image"}”` });
+  }
+
+  async function moreLike(hit) {
+    if (state.inflight) state.inflight.abort();
+    state.inflight = null; // the aborted search must not report itself as finished
+    clearError();
+    setBusy(true);
+    setStatus(`Fetching ${hit.path}…`);
+    let blob;
+    try {
+      const resp = await fetch(fileUrl(hit));
+      if (!resp.ok) throw new Error(String(resp.status));
+      blob = await resp.blob();
+    } catch {
+      setBusy(false);
+      setStatus("");
+      showError(`The image ${hit.path} cannot be read any more, so it cannot be used as an example.`);
+      markDone({ kind: "image", label: hit.path });
+      return;
+    }
+    el.q.value = "";
+    const url = new URL(location.href);
+    url.searchParams.delete("q");
+    history.replaceState(null, "", url);
+    showPreview(thumbUrl(hit, 128), `Images like ${hit.path}`, false);
+    await runSearch({ kind: "image", blob, label: hit.path, what: `“${hit.path}”` });
+    // Keyboard users land on the new results; the example shown above them stays in view.
+    el.results.focus({ preventScroll: true });
+    el.preview.scrollIntoView({ block: "nearest" });
+  }
+
+  // ------------------------------------------------------------------ query preview
+  function showPreview(src, text, isObjectUrl) {
+    if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+    state.previewUrl = isObjectUrl ? src : null;
+    el.previewImg.hidden = false;
+    el.previewImg.src = src;
+    el.previewText.textContent = text;
+    el.preview.hidden = false;
+  }
+  function hidePreview() {
+    if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+    state.previewUrl = null;
+    el.preview.hidden = true;
+    el.previewImg.removeAttribute("src");
+  }
+  el.previewImg.addEventListener("error", () => {
+    el.previewImg.hidden = true; // e.g. HDR or TIFF: the browser cannot show it, the service can read it
+  });
+
+  // ------------------------------------------------------------------ results
+  const formatScore = (score) => (typeof score === "number" ? score.toFixed(3) : String(score));
+  const formatBytes = (n) => {
+    if (!Number.isFinite(n)) return "";
+    if (n < 1024) return `${n} B`;
+    if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+    return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  };
+
+  function renderHits(hits, query, failed) {
+    state.hits = hits;
+    el.results.textContent = "";
+    if (failed) return;
+    const fragment = document.createDocumentFragment();
+    hits.forEach((hit, index) => fragment.append(hitCard(hit, index)));
+    el.results.append(fragment);
+    const what = query.kind === "text" ? `“${query.text}”` : `images like ${query.label}`;
+    if (hits.length === 0) {
+      const empty = state.info && Number(state.info.count) === 0;
+      setStatus(
+        empty
+          ? "No results: the collection is empty."
+          : `No images matched ${what}.` + (el.minScore.value.trim() ? " Try a lower minimum score." : " Try other words.")
+      );
+    } else {
+      const direction = state.higherIsBetter ? "higher is closer" : "lower is closer";
+      setStatus(`${hits.length} result${hits.length === 1 ? "" : "s"} for ${what} (${state.metric || "score"}, ${direction}).`);
+    }
+  }
+
+  function hitCard(hit, index) {
+    const li = document.createElement("li");
+    li.className = "hit";
+    li.dataset.path = hit.path;
+    li.dataset.score = String(hit.score);
+
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "thumb";
+    open.setAttribute("aria-label", `View ${hit.path}, score ${formatScore(hit.score)}`);
+    const img = document.createElement("img");
+    img.alt = "";
+    img.width = 256;
+    img.height = 256;
+    img.loading = index < 12 ? "eager" : "lazy";
+    img.decoding = "async";
+    img.src = thumbUrl(hit);
+    img.addEventListener("error", () => {
+      open.classList.add("missing");
+      img.remove();
+      open.append(Object.assign(document.createElement("span"), { textContent: "no preview" }));
+    });
+    open.append(img);
+    open.addEventListener("click", () => openViewer(index, open));
+
+    const meta = document.createElement("div");
+    meta.className = "hit-meta";
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = formatScore(hit.score);
+    score.title = `${state.metric || "score"}: ${hit.score}`;
+    const path = document.createElement("span");
+    path.className = "path";
+    // Long paths lose their start, never their file name: "…/2023/holiday/beach.jpg".
+    path.textContent = hit.path.length > 72 ? "…" + hit.path.slice(-71) : hit.path;
+    path.title = hit.paths && hit.paths.length > 1 ? hit.paths.join("\n") : hit.path;
+    meta.append(score, path);
+
+    const more = document.createElement("button");
+    more.type = "button";
+    more.className = "more";
+    more.textContent = "More like this";
+    more.setAttribute("aria-label", `More like ${hit.path}`);
+    more.addEventListener("click", () => moreLike(hit));
+
+    li.append(open, meta, more);
+    return li;
+  }
+
+  // ------------------------------------------------------------------ viewer dialog
+  function fillViewer(index) {
+    const hit = state.hits[index];
+    if (!hit) return;
+    state.viewerIndex = index;
+    el.viewerTitle.textContent = hit.path;
+    el.viewerImg.alt = hit.path;
+    el.viewerImg.src = thumbUrl(hit, 512); // cheap placeholder, replaced by the full image
+    const full = new Image();
+    full.onload = () => {
+      if (state.viewerIndex === index) el.viewerImg.src = full.src;
+    };
+    full.src = fileUrl(hit);
+    el.viewerOpen.href = fileUrl(hit);
+    el.viewerMeta.textContent = "";
+    const rows = [
+      ["Score", `${formatScore(hit.score)} (${state.metric || "score"})`],
+      ["Size", hit.width && hit.height ? `${hit.width} × ${hit.height}` : ""],
+      ["Format", hit.format || ""],
+      ["File", formatBytes(hit.size)],
+      ["Also at", hit.paths && hit.paths.length > 1 ? hit.paths.filter((p) => p !== hit.path).join(", ") : ""],
+      ["Rank", `${index + 1} of ${state.hits.length}`],
+    ];
+    for (const [label, value] of rows) {
+      if (!value) continue;
+      const dt = document.createElement("dt");
+      dt.textContent = label;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      el.viewerMeta.append(dt, dd);
+    }
+    el.viewerPrev.disabled = index <= 0;
+    el.viewerNext.disabled = index >= state.hits.length - 1;
+  }
+
+  function openViewer(index, opener) {
+    state.opener = opener || document.activeElement;
+    fillViewer(index);
+    if (!el.viewer.open) el.viewer.showModal();
+    el.viewerClose.focus();
+  }
+
+  el.viewer.addEventListener("close", () => {
+    el.viewerImg.removeAttribute("src");
+    const cards = el.results.querySelectorAll(".hit .thumb");
+    const target = cards[state.viewerIndex] || state.opener;
+    state.viewerIndex = -1;
+    if (target && document.contains(target)) target.focus();
+  });
+  el.viewerClose.addEventListener("click", () => el.viewer.close());
+  el.viewerPrev.addEventListener("click", () => fillViewer(state.viewerIndex - 1));
+  el.viewerNext.addEventListener("click", () => fillViewer(state.viewerIndex + 1));
+  el.viewerMore.addEventListener("click", () => {
+    const hit = state.hits[state.viewerIndex];
+    el.viewer.close();
+    if (hit) moreLike(hit);
+  });
+  el.viewer.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowLeft" && state.viewerIndex > 0) {
+      fillViewer(state.viewerIndex - 1);
+      event.preventDefault();
+    } else if (event.key === "ArrowRight" && state.viewerIndex < state.hits.length - 1) {
+      fillViewer(state.viewerIndex + 1);
+      event.preventDefault();
+    }
+  });
+  // A click on the backdrop (outside the dialog's box) closes it too.
+  el.viewer.addEventListener("click", (event) => {
+    if (event.target === el.viewer) el.viewer.close();
+  });
+
+  // ------------------------------------------------------------------ inputs
+  el.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    searchText(el.q.value);
+  });
+
+  el.file.addEventListener("change", () => {
+    const file = el.file.files && el.file.files[0];
+    if (file) searchFile(file);
+    el.file.value = ""; // choosing the same file again searches again
+  });
+
+  const rerun = () => {
+    if (state.last && !state.inflight) runSearch(state.last);
+  };
+  el.topk.addEventListener("change", rerun);
+  el.minScore.addEventListener("change", rerun);
+
+  // Drag and drop: anywhere on the page, highlighted on the drop zone.
+  let dragDepth = 0;
+  const hasFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types || []).includes("Files");
+  document.addEventListener("dragenter", (event) => {
+    if (!hasFiles(event)) return;
+    dragDepth += 1;
+    el.drop.classList.add("dragging");
+  });
+  document.addEventListener("dragleave", () => {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (dragDepth === 0) el.drop.classList.remove("dragging");
+  });
+  document.addEventListener("dragover", (event) => {
+    if (hasFiles(event)) event.preventDefault();
+  });
+  document.addEventListener("drop", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    dragDepth = 0;
+    el.drop.classList.remove("dragging");
+    const file = event.dataTransfer.files[0];
+    if (file) searchFile(file);
+  });
+
+  // Paste an image (e.g. a screenshot) to search by example.
+  document.addEventListener("paste", (event) => {
+    const items = Array.from((event.clipboardData && event.clipboardData.files) || []);
+    if (items.length) {
+      event.preventDefault();
+      searchFile(items[0]);
+    }
+  });
+
+  // "/" jumps to the search box from anywhere but a text field.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || el.viewer.open) return;
+    const tag = (event.target && event.target.tagName) || "";
+    if (tag === "INPUT" || tag === "TEXTAREA" || (event.target && event.target.isContentEditable)) return;
+    event.preventDefault();
+    el.q.focus();
+    el.q.select();
+  });
+
+  // ------------------------------------------------------------------ start
+  const initial = new URL(location.href).searchParams.get("q");
+  if (initial) el.q.value = initial;
+  loadInfo().then((info) => {
+    if (initial && info) searchText(initial);
+  });
+})();
