@@ -19,6 +19,8 @@ BODY_LIMIT = 3 * 1024 * 1024
 def service(tiny_model_dir, tmp_path_factory, test_output):
     env = {
         "CLIPVEC_MODEL": str(tiny_model_dir),
+        # fp32 so that batch and single answers can be compared exactly (bf16 rounds by batch shape)
+        "CLIPVEC_PRECISION": "fp32",
         "CLIPVEC_MAX_BODY_BYTES": str(BODY_LIMIT),
         "CLIPVEC_MAX_PIXELS": "20000000",
         "CLIPVEC_MILVUS_URI": str(tmp_path_factory.mktemp("svc") / "milvus.db"),
@@ -79,7 +81,9 @@ def test_health_metrics_and_openapi(service):
     assert requests.get(service.url + "/livez").status_code == 200
     assert requests.get(service.url + "/readyz").status_code == 200
     requests.post(service.url + "/vectorize_image", data=jpeg_bytes(), headers={"Content-Type": "image/jpeg"})
-    requests.post(service.url + "/vectorize_image", data=b"not an image", headers={"Content-Type": "image/png"})
+    requests.post(
+        service.url + "/vectorize_image", data=b"not an image", headers={"Content-Type": "image/png"}
+    )
     metrics = requests.get(service.url + "/metrics").text
     assert 'clipvec_images_decoded_total{format="JPEG"' in metrics
     assert "clipvec_decode_failures_total{" in metrics
@@ -113,13 +117,17 @@ def test_every_format_over_http(service):
 
 
 def test_long_text_is_truncated_and_reported(service):
-    resp = requests.post(service.url + "/vectorize_text", data="dog " * 200, headers={"Content-Type": "text/plain"})
+    resp = requests.post(
+        service.url + "/vectorize_text", data="dog " * 200, headers={"Content-Type": "text/plain"}
+    )
     assert resp.status_code == 200
     assert resp.json()["truncated"] is True
 
 
 def test_json_text_body_is_unwrapped(service):
-    plain = requests.post(service.url + "/vectorize_text", data="a cat", headers={"Content-Type": "text/plain"})
+    plain = requests.post(
+        service.url + "/vectorize_text", data="a cat", headers={"Content-Type": "text/plain"}
+    )
     wrapped = requests.post(service.url + "/vectorize_text", json={"text": "a cat"})
     np.testing.assert_allclose(plain.json()["vector"], wrapped.json()["vector"], atol=1e-6)
 
@@ -129,23 +137,36 @@ def test_hostile_corpus_gets_only_4xx_json_and_service_stays_up(service):
     good = jpeg_bytes(seed=7)
     expected = requests.post(service.url + "/vectorize_image", data=good).json()["vector"]
     for name, data, status in hostile_samples():
-        resp = requests.post(service.url + "/vectorize_image", data=data, headers={"Content-Type": "image/jpeg"})
+        resp = requests.post(
+            service.url + "/vectorize_image", data=data, headers={"Content-Type": "image/jpeg"}
+        )
         assert_error(resp, status)
         assert service.alive(), name
-        again = requests.post(service.url + "/vectorize_image", data=good, headers={"Content-Type": "image/jpeg"})
+        again = requests.post(
+            service.url + "/vectorize_image", data=good, headers={"Content-Type": "image/jpeg"}
+        )
         assert again.status_code == 200, name
         np.testing.assert_allclose(again.json()["vector"], expected, atol=1e-6)
 
 
 def test_empty_bodies(service):
-    assert_error(requests.post(service.url + "/vectorize_image", data=b"", headers={"Content-Type": "image/jpeg"}), 400)
-    assert_error(requests.post(service.url + "/vectorize_text", data=b"", headers={"Content-Type": "text/plain"}), 400)
-    assert_error(requests.post(service.url + "/vectorize_text", data=b"  \n", headers={"Content-Type": "text/plain"}), 400)
+    assert_error(
+        requests.post(service.url + "/vectorize_image", data=b"", headers={"Content-Type": "image/jpeg"}), 400
+    )
+    assert_error(
+        requests.post(service.url + "/vectorize_text", data=b"", headers={"Content-Type": "text/plain"}), 400
+    )
+    assert_error(
+        requests.post(service.url + "/vectorize_text", data=b"  \n", headers={"Content-Type": "text/plain"}),
+        400,
+    )
 
 
 def test_text_not_utf8(service):
     body = assert_error(
-        requests.post(service.url + "/vectorize_text", data=b"\xff\xfe\xfa", headers={"Content-Type": "text/plain"}),
+        requests.post(
+            service.url + "/vectorize_text", data=b"\xff\xfe\xfa", headers={"Content-Type": "text/plain"}
+        ),
         400,
     )
     assert body["error"] == "invalid_text"
@@ -153,11 +174,15 @@ def test_text_not_utf8(service):
 
 def test_wrong_media_types(service):
     assert_error(
-        requests.post(service.url + "/vectorize_image", data=b"dog", headers={"Content-Type": "text/plain"}), 415
+        requests.post(service.url + "/vectorize_image", data=b"dog", headers={"Content-Type": "text/plain"}),
+        415,
     )
     assert_error(requests.post(service.url + "/vectorize_image", json={"image": "x"}), 415)
     assert_error(
-        requests.post(service.url + "/vectorize_text", data=jpeg_bytes(), headers={"Content-Type": "image/jpeg"}), 415
+        requests.post(
+            service.url + "/vectorize_text", data=jpeg_bytes(), headers={"Content-Type": "image/jpeg"}
+        ),
+        415,
     )
 
 
@@ -173,7 +198,9 @@ def test_body_over_limit_is_refused_without_reading_it_all(service):
             yield b"\0" * 65536
 
     try:
-        resp = requests.post(service.url + "/vectorize_image", data=chunks(), headers={"Content-Type": "image/jpeg"})
+        resp = requests.post(
+            service.url + "/vectorize_image", data=chunks(), headers={"Content-Type": "image/jpeg"}
+        )
     except requests.ConnectionError:
         pass  # the server may close the connection once it has answered 413
     else:
@@ -190,9 +217,16 @@ def test_batch_texts_equal_singles_with_per_item_errors(service):
     assert [set(r) >= {"vector"} for r in results] == [True, False, True, False, True]
     assert results[1]["error"] == "invalid_text" and results[3]["error"] == "empty_body"
     for text, result in zip(texts, [results[0], results[2], results[4]], strict=True):
-        single = requests.post(service.url + "/vectorize_text", data=text.encode(), headers={"Content-Type": "text/plain"})
+        single = requests.post(
+            service.url + "/vectorize_text", data=text.encode(), headers={"Content-Type": "text/plain"}
+        )
         np.testing.assert_allclose(result["vector"], single.json()["vector"], atol=1e-5)
-    assert_error(requests.post(service.url + "/vectorize_texts", data=b"{not json", headers={"Content-Type": "application/json"}), 400)
+    assert_error(
+        requests.post(
+            service.url + "/vectorize_texts", data=b"{not json", headers={"Content-Type": "application/json"}
+        ),
+        400,
+    )
     assert_error(requests.post(service.url + "/vectorize_texts", json={"a": 1}), 400)
 
 
@@ -214,7 +248,12 @@ def test_batch_images_equal_singles_with_per_item_errors(service):
     for data, result in zip(images, [results[0], results[2], results[4]], strict=True):
         single = requests.post(service.url + "/vectorize_image", data=data).json()
         np.testing.assert_allclose(result["vector"], single["vector"], atol=1e-5)
-    assert_error(requests.post(service.url + "/vectorize_images", data=images[0], headers={"Content-Type": "image/jpeg"}), 415)
+    assert_error(
+        requests.post(
+            service.url + "/vectorize_images", data=images[0], headers={"Content-Type": "image/jpeg"}
+        ),
+        415,
+    )
 
 
 def test_concurrent_single_requests_are_batched_correctly(service):

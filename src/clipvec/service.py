@@ -8,11 +8,14 @@ together by ``MicroBatcher``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import bentoml
@@ -22,14 +25,18 @@ from starlette.responses import JSONResponse
 from clipvec import metrics
 from clipvec.batcher import MicroBatcher
 from clipvec.encoder import ClipEncoder
-from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge
+from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge, StoreUnavailable
 from clipvec.http_guard import ORIGINAL_CONTENT_TYPE, RequestGuard, parse_multipart
 from clipvec.pipeline import PreparedImage, prepare_image
+from clipvec.search import hit_json
 from clipvec.settings import get_settings
+from clipvec.store import Hit, ImageRecord, ImageStore
+from clipvec.uploads import save_upload
 from clipvec.web import web_app
 
 log = logging.getLogger("clipvec.service")
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def json_errors(func: F) -> F:
@@ -71,6 +78,43 @@ class Vectorization:
         self._decode_pool = ThreadPoolExecutor(
             max_workers=max(2, self.settings.resolved_threads()), thread_name_prefix="clipvec-decode"
         )
+        self._store: ImageStore | None = None
+        self._store_lock = threading.Lock()
+        global CURRENT
+        CURRENT = self
+
+    # ------------------------------------------------------------------ storage
+    def store(self) -> ImageStore:
+        """The Milvus collection, opened on first use and reopened after a failure."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = ImageStore.from_settings(
+                    self.settings, model_name=self.encoder.name, dim=self.encoder.dim
+                )
+            return self._store
+
+    def with_store(self, action: Callable[[ImageStore], T]) -> T:
+        try:
+            return action(self.store())
+        except StoreUnavailable:
+            with self._store_lock:
+                broken, self._store = self._store, None
+            if broken is not None:
+                with contextlib.suppress(Exception):
+                    broken.close()
+            raise
+
+    def _hits_answer(self, store: ImageStore, hits: list[Hit]) -> dict[str, Any]:
+        return {
+            "hits": [hit_json(h) for h in hits],
+            "metric": store.metric,
+            "higher_is_better": store.higher_is_better,
+            "model": self.encoder.name,
+        }
+
+    def _search(self, vector: np.ndarray, ctx: bentoml.Context) -> dict[str, Any]:
+        options = search_options(ctx, self.settings.top_k)
+        return self.with_store(lambda store: self._hits_answer(store, store.search(vector, **options)))
 
     # ------------------------------------------------------------------ helpers
     def _prepare(self, data: bytes) -> PreparedImage:
@@ -177,6 +221,89 @@ class Vectorization:
                 results.append({"name": name, **self._image_answer(item, vectors[row[i]])})
         return {"results": results, "dim": self.encoder.dim, "model": self.encoder.name}
 
+    # ------------------------------------------------------------------ search and add
+    @bentoml.api(route="/search_text")
+    @json_errors
+    def search_text(self, query: str, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Text body -> nearest stored images. Query string: top_k, min_score, path_prefix."""
+        return self._search(self._encode_texts([query]).vectors[0], ctx)
 
+    @bentoml.api(route="/search_image")
+    @json_errors
+    def search_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Raw image body (like /vectorize_image) -> nearest stored images."""
+        prepared = self._prepare(image)
+        return self._search(self.batcher.encode(prepared.pixels), ctx)
+
+    @bentoml.api(route="/add_image")
+    @json_errors
+    def add_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Raw image body (+ ?name=photo.jpg) -> saved under the images folder and stored."""
+        prepared = self._prepare(image)
+        vector = self.batcher.encode(prepared.pixels)
+        saved = save_upload(
+            Path(self.settings.images_dir), image, ctx.request.query_params.get("name", ""), prepared.format
+        )
+
+        def add(store: ImageStore) -> dict[str, Any]:
+            existing = store.get([saved.content_hash]).get(saved.content_hash)
+            paths = list(existing.paths) if existing else []
+            if saved.rel_path not in paths:
+                paths.append(saved.rel_path)
+            record = ImageRecord(
+                content_hash=saved.content_hash,
+                paths=paths,
+                size=len(image),
+                mtime=saved.mtime,
+                width=prepared.width,
+                height=prepared.height,
+                format=prepared.format,
+                vector=vector,
+            )
+            store.upsert([record])
+            answer = self._hits_answer(store, store.search(vector, top_k=1))
+            answer.update(
+                path=paths[0],
+                content_hash=saved.content_hash,
+                created=existing is None,
+                size=len(image),
+                width=prepared.width,
+                height=prepared.height,
+                format=prepared.format,
+            )
+            return answer
+
+        return self.with_store(add)
+
+    @bentoml.api(route="/collection_info")
+    @json_errors
+    def collection_info(self) -> dict[str, Any]:
+        """How many images the collection holds, and which model and metric made it."""
+        return self.with_store(
+            lambda store: {
+                "collection": self.settings.collection,
+                "count": store.count(),
+                "model": self.encoder.name,
+                "dim": self.encoder.dim,
+                "metric": store.metric,
+                "higher_is_better": store.higher_is_better,
+            }
+        )
+
+
+def search_options(ctx: bentoml.Context, default_top_k: int) -> dict[str, Any]:
+    """top_k, min_score and path_prefix from the query string, validated."""
+    params = ctx.request.query_params
+    try:
+        top_k = int(params.get("top_k", default_top_k))
+        min_score = float(params["min_score"]) if params.get("min_score") not in (None, "") else None
+    except ValueError as exc:
+        raise ClipvecError(f"bad query parameter: {exc}", code="bad_parameter") from exc
+    if not 1 <= top_k <= 1000:
+        raise ClipvecError("top_k must be between 1 and 1000", code="bad_parameter")
+    return {"top_k": top_k, "min_score": min_score, "path_prefix": params.get("path_prefix") or None}
+
+
+CURRENT: Vectorization | None = None
 Vectorization.add_asgi_middleware(RequestGuard, max_body_bytes=get_settings().max_body_bytes)
 vectorization = Vectorization

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     collection: str = Field("images", description="Milvus collection name.")
     metric: Metric = Field("COSINE", description="COSINE (default), L2 or IP.")
     index_type: str = Field("auto", description="auto, FLAT, IVF_FLAT, HNSW, AUTOINDEX ...")
+    upsert_batch: int = Field(
+        256, ge=1, description="Records per write during imports (also how much a killed run can lose)."
+    )
 
     # --- import / search ---
     images_dir: str = Field("images", description="Folder imported by milvus_import.py.")

@@ -1,0 +1,389 @@
+"""Folder -> Milvus: incremental, resumable import with per-file error isolation.
+
+Stages (clip-retrieval's reader / mapper / writer split, each timed):
+
+* **plan**: scan the folder and compare with what the collection holds. A file whose
+  path, size and mtime are already stored is *unchanged* and never read.
+* **read + decode** (threads, bounded look-ahead): read the bytes once, hash them
+  (sha256 is the primary key), and decode + preprocess only contents the collection
+  does not have. A renamed or copied file is found by its hash and reuses its vector.
+* **encode** in batches while the next files decode, then **write** batched upserts.
+
+Everything lives in Milvus keyed by content hash, so a run killed at any moment is
+repaired by running again: what was written is skipped, the rest is done, nothing is
+duplicated. A file that cannot be read or decoded is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from clipvec.decode import SUPPORTED_FORMATS, decode_image, sniff_format
+from clipvec.encoder import ClipEncoder
+from clipvec.errors import ClipvecError, UnsupportedImageFormat
+from clipvec.pipeline import PreparedImage, prepare_decoded
+from clipvec.scan import FoundFile, scan_folder
+from clipvec.settings import Settings
+from clipvec.store import ImageRecord, ImageStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileFailure:
+    path: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class ImportReport:
+    """What one run did; ``failed`` decides the exit code."""
+
+    imported: int = 0  # newly encoded contents
+    reused: int = 0  # new paths whose content was already stored (renames, copies)
+    unchanged: int = 0
+    skipped: int = 0  # not images (by content)
+    failed: list[FileFailure] = field(default_factory=list)
+    pruned: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: Counter())
+
+    def summary(self) -> str:
+        stages = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
+        return (
+            f"imported {self.imported}, reused {self.reused}, unchanged {self.unchanged}, "
+            f"skipped {self.skipped}, failed {len(self.failed)}, pruned {self.pruned}"
+            + (f" ({stages})" if stages else "")
+        )
+
+
+@dataclass
+class _Work:
+    """One file that needs reading: decoded result or failure filled in by a worker."""
+
+    found: FoundFile
+    content_hash: str = ""
+    prepared: PreparedImage | None = None
+    error: ClipvecError | None = None
+    not_image: bool = False
+    vector: np.ndarray | None = None
+    decode_seconds: float = 0.0
+
+
+class Importer:
+    """Imports folders into one store with one encoder."""
+
+    def __init__(
+        self,
+        encoder: ClipEncoder,
+        store: ImageStore,
+        *,
+        max_pixels: int = 100_000_000,
+        decode_workers: int = 2,
+        batch_size: int = 32,
+        upsert_batch: int = 256,
+    ) -> None:
+        self.encoder = encoder
+        self.store = store
+        self.max_pixels = max_pixels
+        self.decode_workers = max(1, decode_workers)
+        self.batch_size = batch_size
+        self.upsert_batch = upsert_batch
+
+    # ------------------------------------------------------------------ plan
+    def run(
+        self,
+        root: Path,
+        *,
+        prune: bool = False,
+        progress: Callable[[int], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        report = ImportReport()
+        t0 = time.perf_counter()
+        found = list(scan_folder(root))
+        by_path: dict[str, ImageRecord] = {}
+        by_hash: dict[str, ImageRecord] = {}
+        for record in self.store.iter_records():
+            by_hash[record.content_hash] = record
+            for path in record.paths:
+                by_path[path] = record
+        todo: list[FoundFile] = []
+        for f in found:
+            rec = by_path.get(f.rel_path)
+            if rec is not None and rec.size == f.size and _same_mtime(rec, f):
+                report.unchanged += 1
+            else:
+                todo.append(f)
+        report.seconds["plan"] = time.perf_counter() - t0
+        if on_total is not None:
+            on_total(len(found))
+        if progress is not None and report.unchanged:
+            progress(report.unchanged)
+
+        seen = {f.rel_path for f in found}
+        pending: dict[str, ImageRecord] = {}  # hash -> record to upsert (paths merged)
+        for work in self._read_ahead(todo, by_hash, report):
+            if progress is not None:
+                progress(1)
+            path = work.found.rel_path
+            if work.not_image or work.error is not None:
+                if work.not_image:
+                    report.skipped += 1
+                else:
+                    assert work.error is not None
+                    report.failed.append(FileFailure(path, work.error.code, work.error.detail))
+                    log.warning("skipped %s: %s", path, work.error.detail)
+                continue
+            old = by_path.get(path)
+            if old is not None and old.content_hash != work.content_hash:
+                self._drop_path(old, path, pending, by_hash)  # the file changed content
+            known = pending.get(work.content_hash) or by_hash.get(work.content_hash)
+            if known is not None:  # known content: a rename, a copy or a touched file
+                record = _with_path(known, path, work.found, seen)
+                if (record.paths, record.mtime) == (known.paths, known.mtime):
+                    report.unchanged += 1
+                    continue
+                report.reused += int(path not in known.paths)
+                report.unchanged += int(path in known.paths)
+                if record.vector is None:
+                    record.vector = self._stored_vector(record.content_hash)
+            else:
+                assert work.prepared is not None
+                record = ImageRecord(
+                    content_hash=work.content_hash,
+                    paths=[path],
+                    size=work.found.size,
+                    mtime=work.found.mtime,
+                    width=work.prepared.width,
+                    height=work.prepared.height,
+                    format=work.prepared.format,
+                    vector=work.vector,
+                )
+                report.imported += 1
+            pending[work.content_hash] = record
+            by_hash[work.content_hash] = record
+            by_path[path] = record
+            if len(pending) >= self.upsert_batch:
+                self._flush(pending, report)
+        self._flush(pending, report)
+        if prune:
+            report.pruned = self._prune(root, seen, by_hash, report)
+        report.seconds["total"] = time.perf_counter() - t0
+        return report
+
+    # ------------------------------------------------------------------ read, decode, encode
+    def _read_ahead(
+        self, todo: list[FoundFile], by_hash: dict[str, ImageRecord], report: ImportReport
+    ) -> Iterator[_Work]:
+        """Yield finished work in order; decoding runs ahead in threads, encoding in batches."""
+        window = max(2 * self.batch_size, 4 * self.decode_workers)
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="clipvec-read") as pool:
+            files = iter(todo)
+            inflight: deque[Future[_Work]] = deque()
+
+            def top_up() -> None:
+                while len(inflight) < window:
+                    nxt = next(files, None)
+                    if nxt is None:
+                        return
+                    inflight.append(pool.submit(self._read_one, nxt, by_hash))
+
+            top_up()
+            batch: list[_Work] = []
+            while inflight:
+                work = inflight.popleft().result()
+                top_up()
+                batch.append(work)
+                if sum(w.prepared is not None for w in batch) >= self.batch_size:
+                    yield from self._encode(batch, report)
+                    batch = []
+            yield from self._encode(batch, report)
+
+    def _read_one(self, found: FoundFile, by_hash: dict[str, ImageRecord]) -> _Work:
+        t0 = time.perf_counter()
+        work = _Work(found)
+        try:
+            data = found.abs_path.read_bytes()
+        except OSError as exc:
+            work.error = ClipvecError(f"cannot read: {exc.strerror or exc}", code="unreadable")
+            return work
+        work.content_hash = hashlib.sha256(data).hexdigest()
+        if work.content_hash in by_hash:
+            return work  # known content: its stored vector is reused
+        if sniff_format(data) not in SUPPORTED_FORMATS:
+            work.not_image = True
+            return work
+        try:
+            decoded = decode_image(
+                data, max_pixels=self.max_pixels, min_side=self.encoder.preprocessor.min_decode_side
+            )
+            work.prepared = prepare_decoded(decoded, self.encoder.preprocessor)
+        except UnsupportedImageFormat:
+            work.not_image = True
+        except ClipvecError as err:
+            work.error = err
+        work.decode_seconds = time.perf_counter() - t0
+        return work
+
+    def _encode(self, batch: list[_Work], report: ImportReport) -> Iterator[_Work]:
+        ready = [w for w in batch if w.prepared is not None]
+        if ready:
+            t0 = time.perf_counter()
+            vectors = self.encoder.encode_pixels(np.stack([w.prepared.pixels for w in ready]))  # type: ignore[union-attr]
+            report.seconds["encode"] += time.perf_counter() - t0
+            for w, v in zip(ready, vectors, strict=True):
+                w.vector = v
+        report.seconds["decode"] += sum(w.decode_seconds for w in batch) / self.decode_workers
+        yield from batch
+
+    # ------------------------------------------------------------------ write
+    def _stored_vector(self, content_hash: str) -> np.ndarray:
+        stored = self.store.get([content_hash], with_vectors=True)[content_hash]
+        assert stored.vector is not None
+        return stored.vector
+
+    def _drop_path(
+        self, record: ImageRecord, path: str, pending: dict[str, ImageRecord], by_hash: dict[str, ImageRecord]
+    ) -> None:
+        remaining = [p for p in record.paths if p != path]
+        if remaining:
+            updated = _replace(record, paths=remaining)
+            if updated.vector is None:
+                updated.vector = self._stored_vector(record.content_hash)
+            pending[record.content_hash] = updated
+            by_hash[record.content_hash] = updated
+        else:
+            pending.pop(record.content_hash, None)
+            by_hash.pop(record.content_hash, None)
+            self.store.delete([record.content_hash])
+
+    def _flush(self, pending: dict[str, ImageRecord], report: ImportReport) -> None:
+        if not pending:
+            return
+        t0 = time.perf_counter()
+        self.store.upsert(list(pending.values()))
+        log.info("wrote %d records", len(pending))
+        pending.clear()
+        report.seconds["write"] += time.perf_counter() - t0
+
+    def _prune(
+        self, root: Path, seen: set[str], by_hash: dict[str, ImageRecord], report: ImportReport
+    ) -> int:
+        """Forget paths that no longer exist; delete contents left with no path."""
+        t0 = time.perf_counter()
+        gone = 0
+        doomed: list[str] = []
+        updates: list[ImageRecord] = []
+        for record in self.store.iter_records():
+            alive = [p for p in record.paths if p in seen]
+            if len(alive) == len(record.paths):
+                continue
+            gone += len(record.paths) - len(alive)
+            if alive:
+                updated = _replace(record, paths=alive)
+                updated.vector = self._stored_vector(record.content_hash)
+                updates.append(updated)
+            else:
+                doomed.append(record.content_hash)
+        if updates:
+            self.store.upsert(updates)
+        if doomed:
+            self.store.delete(doomed)
+        report.seconds["prune"] += time.perf_counter() - t0
+        return gone
+
+
+def _same_mtime(record: ImageRecord, found: FoundFile) -> bool:
+    """Only the primary path's mtime is stored: copies are re-hashed (cheap) rather than trusted."""
+    return record.paths[0] == found.rel_path and abs(record.mtime - found.mtime) < 1e-3
+
+
+def _replace(record: ImageRecord, **changes: object) -> ImageRecord:
+    from dataclasses import replace
+
+    return replace(record, **changes)
+
+
+def _with_path(record: ImageRecord, path: str, found: FoundFile, seen: set[str]) -> ImageRecord:
+    """The record with ``path`` added; paths that vanished from the folder are dropped (a rename)."""
+    paths = [p for p in record.paths if p in seen or p == path]
+    if path not in paths:
+        paths.append(path)
+    primary_mtime = found.mtime if paths[0] == path else record.mtime
+    return _replace(record, paths=paths, mtime=primary_mtime)
+
+
+# ---------------------------------------------------------------------- CLI
+def run_import_cli(settings: Settings, args) -> int:
+    """``clipvec import DIR``: exit 0 all good, 1 some files failed, 2 could not run."""
+    root = Path(args.folder or settings.images_dir)
+    if not root.is_dir():
+        print(f"clipvec: {root} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr)
+        return 2
+    encoder = ClipEncoder.from_settings(settings)
+    store = ImageStore.from_settings(settings, model_name=encoder.name, dim=encoder.dim)
+    workers = settings.decode_workers or max(2, settings.resolved_threads())
+    importer = Importer(
+        encoder,
+        store,
+        max_pixels=settings.max_pixels,
+        decode_workers=workers,
+        batch_size=settings.batch_size,
+        upsert_batch=settings.upsert_batch,
+    )
+    bar = _progress_bar(disabled=getattr(args, "no_progress", False))
+    try:
+        report = importer.run(root.resolve(), prune=args.prune, progress=bar.update, on_total=bar.set_total)
+    finally:
+        bar.close()
+        store.close()
+    for failure in report.failed:
+        print(f"failed: {failure.path}: {failure.detail}", file=sys.stderr)
+    if args.errors_file:
+        _write_errors(args.errors_file, report.failed)
+    print(f"{root}: {report.summary()}; the collection holds {_count(settings, encoder)} images")
+    return 1 if report.failed else 0
+
+
+def _count(settings: Settings, encoder: ClipEncoder) -> int:
+    with ImageStore.from_settings(settings, model_name=encoder.name, dim=encoder.dim) as store:
+        return store.count()
+
+
+def _write_errors(path: Path, failures: Iterable[FileFailure]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for failure in failures:
+            f.write(
+                json.dumps({"path": failure.path, "error": failure.reason, "detail": failure.detail}) + "\n"
+            )
+
+
+class _progress_bar:
+    """tqdm with files/s and ETA, or nothing when disabled or not on a terminal."""
+
+    def __init__(self, disabled: bool) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=0, unit="file", disable=disabled or None, dynamic_ncols=True, smoothing=0.1)
+
+    def set_total(self, total: int) -> None:
+        self._bar.total = total
+        self._bar.refresh()
+
+    def update(self, n: int) -> None:
+        self._bar.update(n)
+
+    def close(self) -> None:
+        self._bar.close()

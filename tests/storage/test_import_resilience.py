@@ -1,0 +1,141 @@
+"""A real import process killed with SIGKILL, and Milvus failing under it: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from milvus_server import MilvusServer
+from shapes import HELD_OUT_SEED_START, draw_shape
+
+from clipvec.store import ImageStore
+
+REPO = Path(__file__).resolve().parents[2]
+N_IMAGES = 96
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    images = tmp_path / "images"
+    images.mkdir()
+    colors, shapes = ("red", "green", "blue", "yellow"), ("circle", "square", "triangle")
+    for i in range(N_IMAGES):
+        draw_shape(colors[i % 4], shapes[i % 3], size=160, seed=HELD_OUT_SEED_START + 800_000 + i).save(
+            images / f"img_{i:03d}.png"
+        )
+    return images
+
+
+def import_env(uri: str, collection: str, model: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "CLIPVEC_MODEL": str(model),
+        "CLIPVEC_MILVUS_URI": uri,
+        "CLIPVEC_COLLECTION": collection,
+        "CLIPVEC_UPSERT_BATCH": "8",
+        "CLIPVEC_BATCH_SIZE": "8",
+    }
+
+
+def start_import(folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "clipvec", "-v", "import", str(folder), "--no-progress"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for_writes(proc: subprocess.Popen[str], writes: int, timeout: float = 180) -> list[str]:
+    """Read the importer's log until it has written ``writes`` batches."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if sum("wrote" in s for s in seen) >= writes:
+            return seen
+    raise AssertionError("import wrote too little before ending:\n" + "".join(seen[-30:]))
+
+
+def stored_names(uri: str, collection: str, model: Path) -> list[str]:
+    with ImageStore(uri, collection=collection, model_name=str(model), dim=512) as store:
+        records = list(store.iter_records())
+        assert store.count() == len(records)
+        return sorted(p for r in records for p in r.paths)
+
+
+def test_sigkill_then_rerun_finishes_exactly(milvus_backend, folder, base_model_dir):
+    uri, collection = milvus_backend
+    env = import_env(uri, collection, base_model_dir)
+    proc = start_import(folder, env)
+    wait_for_writes(proc, writes=2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    partial = stored_names(uri, collection, base_model_dir)
+    assert len(partial) < N_IMAGES, "the import finished before it was killed; nothing was tested"
+    assert len(partial) == len(set(partial))
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    # only what was not stored is encoded again
+    assert f"imported {N_IMAGES - len(partial)}," in rerun.stdout, (len(partial), rerun.stdout)
+    assert stored_names(uri, collection, base_model_dir) == sorted(
+        f"img_{i:03d}.png" for i in range(N_IMAGES)
+    )
+
+
+@pytest.mark.server
+def test_milvus_dying_mid_import_is_a_clear_failure_and_repairable(folder, base_model_dir, tmp_path):
+    with MilvusServer(tmp_path / "milvus-dying") as server:
+        env = import_env(server.uri, "dying", base_model_dir)
+        proc = start_import(folder, env)
+        wait_for_writes(proc, writes=1)
+        server.kill()
+        out, _ = proc.communicate(timeout=240)
+        assert proc.returncode == 2, out[-2000:]
+        assert server.uri.split("//")[1] in out or "Milvus" in out, out[-2000:]
+        assert "Traceback" not in out, out[-3000:]
+
+        down = subprocess.run(
+            [sys.executable, "-m", "clipvec", "import", str(folder)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert down.returncode == 2 and "Traceback" not in down.stderr, down.stderr[-2000:]
+
+        server.start()
+        rerun = subprocess.run(
+            [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        assert stored_names(server.uri, "dying", base_model_dir) == sorted(
+            f"img_{i:03d}.png" for i in range(N_IMAGES)
+        )
