@@ -11,6 +11,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
+# Milvus Lite and the real Milvus 2.3.5 server for storage, import, service and page tests.
+pytest_plugins = ["milvus_fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE = REPO_ROOT / ".test-cache"
 TEST_OUTPUT = REPO_ROOT / "test-output"

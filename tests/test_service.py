@@ -265,3 +265,53 @@ def test_concurrent_single_requests_are_batched_correctly(service):
     assert all(a.status_code == 200 for a in answers)
     for i, answer in enumerate(answers):
         np.testing.assert_allclose(answer.json()["vector"], singles[i % len(images)], atol=1e-5)
+
+
+# --------------------------------------------------------------------------- storage endpoints
+def test_search_add_and_info_endpoints(service):
+    info = requests.post(service.url + "/collection_info", json={})
+    assert info.status_code == 200, info.text
+    assert info.json()["count"] == 0
+    images = [jpeg_bytes(seed=s, width=300 + 10 * s) for s in range(3)]
+    for i, data in enumerate(images):
+        added = requests.post(service.url + f"/add_image?name=photo{i}.jpg", data=data)
+        assert added.status_code == 200, added.text
+        assert added.json()["created"] is True
+        assert added.json()["path"].startswith("uploads/") and added.json()["path"].endswith(f"-photo{i}.jpg")
+    again = requests.post(service.url + "/add_image?name=photo0.jpg", data=images[0]).json()
+    assert again["created"] is False
+    assert requests.post(service.url + "/collection_info", json={}).json()["count"] == 3
+
+    by_image = requests.post(service.url + "/search_image?top_k=2", data=images[1])
+    assert by_image.status_code == 200, by_image.text
+    hits = by_image.json()["hits"]
+    assert len(hits) == 2 and hits[0]["path"].endswith("-photo1.jpg") and hits[0]["score"] > 0.999
+    assert {"path", "score", "size", "width", "height"} <= set(hits[0])
+    by_text = requests.post(
+        service.url + "/search_text?top_k=3", data="a photo", headers={"Content-Type": "text/plain"}
+    )
+    assert by_text.status_code == 200 and len(by_text.json()["hits"]) == 3
+
+
+def test_storage_endpoints_refuse_bad_input_with_4xx(service):
+    assert_error(
+        requests.post(service.url + "/search_image", data=b"hello", headers={"Content-Type": "image/png"}),
+        415,
+    )
+    assert_error(requests.post(service.url + "/search_image", data=jpeg_bytes()[:500]), 400)
+    assert_error(requests.post(service.url + "/add_image", data=b"GIF89a" + b"\0" * 20), 400)
+    assert_error(
+        requests.post(
+            service.url + "/search_text?top_k=abc", data="dog", headers={"Content-Type": "text/plain"}
+        ),
+        400,
+    )
+    assert_error(
+        requests.post(
+            service.url + "/search_text?top_k=0", data="dog", headers={"Content-Type": "text/plain"}
+        ),
+        400,
+    )
+    assert_error(
+        requests.post(service.url + "/search_text", data=b"", headers={"Content-Type": "text/plain"}), 400
+    )

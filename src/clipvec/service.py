@@ -49,6 +49,10 @@ def json_errors(func: F) -> F:
         except ClipvecError as err:
             if err.status >= 500:
                 log.warning("%s: %s", err.code, err.detail)
+            # BentoML gives a returned Response the status of ctx.response when the API takes ctx.
+            for value in (*args, *kwargs.values()):
+                if isinstance(value, bentoml.Context):
+                    value.response.status_code = err.status
             return JSONResponse(err.to_json(), status_code=err.status)
 
     return wrapper  # type: ignore[return-value]

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     # --- import / search ---
     images_dir: str = Field("images", description="Folder imported by milvus_import.py.")
     top_k: int = Field(10, ge=1, le=16384)
+    thumb_dir: str = Field("", description="Thumbnail cache for the page; empty = IMAGES_DIR/.thumbs.")
 
     def resolved_threads(self) -> int:
         """Threads torch should use: the configured number or the cores this process may use."""

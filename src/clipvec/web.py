@@ -216,7 +216,7 @@ class ImageFiles:
             if self._cache_checked:
                 return self._cache_dir
             self._cache_checked = True
-            configured = os.environ.get("CLIPVEC_THUMB_DIR")
+            configured = self._settings().thumb_dir
             if configured:
                 candidates = [Path(configured)]
             else:

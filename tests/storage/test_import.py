@@ -44,6 +44,14 @@ def store(milvus_backend, encoder):
         yield s
 
 
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """The image folder (apart from tmp_path, where the Lite database file lives)."""
+    path = tmp_path / "images"
+    path.mkdir()
+    return path
+
+
 def make_importer(encoder: ClipEncoder, store: ImageStore) -> Importer:
     return Importer(encoder, store, decode_workers=2, batch_size=8, upsert_batch=16)
 
@@ -57,39 +65,39 @@ ITEMS = [
 ]
 
 
-def test_import_then_unchanged_second_run(tmp_path, encoder, store):
-    write_shapes(tmp_path, ITEMS)
-    (tmp_path / ".hidden").mkdir()
-    draw_shape("red", "star", seed=SEED + 99).save(tmp_path / ".hidden" / "secret.png")
-    (tmp_path / ".DS_Store").write_bytes(b"\0\0\0\1Bud1" + b"\0" * 100)
-    (tmp_path / "._red_circle.png").write_bytes(b"\0\5\26\7" + b"\0" * 100)
-    (tmp_path / "notes.txt").write_text("not an image")
-    report = make_importer(encoder, store).run(tmp_path)
+def test_import_then_unchanged_second_run(folder, encoder, store):
+    write_shapes(folder, ITEMS)
+    (folder / ".hidden").mkdir()
+    draw_shape("red", "star", seed=SEED + 99).save(folder / ".hidden" / "secret.png")
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1" + b"\0" * 100)
+    (folder / "._red_circle.png").write_bytes(b"\0\5\26\7" + b"\0" * 100)
+    (folder / "notes.txt").write_text("not an image")
+    report = make_importer(encoder, store).run(folder)
     assert (report.imported, report.skipped, len(report.failed)) == (5, 1, 0)
     assert all_paths(store) == sorted(name for name, _, _ in ITEMS)
     assert store.count() == 5
     record = next(r for r in store.iter_records() if r.paths == ["blue_square.jpg"])
     assert (record.format, record.width, record.height) == ("JPEG", 96, 96)
 
-    again = make_importer(encoder, store).run(tmp_path)
+    again = make_importer(encoder, store).run(folder)
     assert (again.imported, again.reused, again.unchanged) == (0, 0, 5)
     assert store.count() == 5
 
 
-def test_changed_renamed_copied_and_pruned(tmp_path, encoder, store):
-    write_shapes(tmp_path, ITEMS)
-    make_importer(encoder, store).run(tmp_path)
+def test_changed_renamed_copied_and_pruned(folder, encoder, store):
+    write_shapes(folder, ITEMS)
+    make_importer(encoder, store).run(folder)
     before = contents(store)
     red_hash = next(h for h, p in before.items() if p == ["red_circle.png"])
     red_vector = store.get([red_hash], with_vectors=True)[red_hash].vector
 
     # rename one file, copy another, change a third, delete a fourth
-    (tmp_path / "red_circle.png").rename(tmp_path / "renamed_red.png")
-    shutil.copy(tmp_path / "blue_square.jpg", tmp_path / "sub" / "blue_copy.jpg")
-    draw_shape("purple", "circle", size=96, seed=SEED + 77).save(tmp_path / "sub" / "green_star.png")
-    (tmp_path / "orange_triangle.bmp").unlink()
+    (folder / "red_circle.png").rename(folder / "renamed_red.png")
+    shutil.copy(folder / "blue_square.jpg", folder / "sub" / "blue_copy.jpg")
+    draw_shape("purple", "circle", size=96, seed=SEED + 77).save(folder / "sub" / "green_star.png")
+    (folder / "orange_triangle.bmp").unlink()
 
-    report = make_importer(encoder, store).run(tmp_path)
+    report = make_importer(encoder, store).run(folder)
     assert report.imported == 1  # only the changed file is encoded
     assert report.reused == 2  # rename + copy reuse stored vectors
     after = contents(store)
@@ -102,7 +110,7 @@ def test_changed_renamed_copied_and_pruned(tmp_path, encoder, store):
     assert not any(p == ["sub/green_star.png"] for h, p in after.items() if h in before)
     # without --prune the deleted file stays; with it, it goes
     assert "orange_triangle.bmp" in all_paths(store)
-    pruned = make_importer(encoder, store).run(tmp_path, prune=True)
+    pruned = make_importer(encoder, store).run(folder, prune=True)
     assert pruned.pruned == 1
     assert all_paths(store) == sorted(
         [
@@ -116,12 +124,12 @@ def test_changed_renamed_copied_and_pruned(tmp_path, encoder, store):
     assert store.count() == 4
 
 
-def test_broken_files_are_reported_and_the_rest_imported(tmp_path, encoder, store):
-    write_shapes(tmp_path, ITEMS[:2])
-    good = (tmp_path / "blue_square.jpg").read_bytes()
-    (tmp_path / "truncated.jpg").write_bytes(good[: len(good) // 2])
-    (tmp_path / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x13" * 200)
-    report = make_importer(encoder, store).run(tmp_path)
+def test_broken_files_are_reported_and_the_rest_imported(folder, encoder, store):
+    write_shapes(folder, ITEMS[:2])
+    good = (folder / "blue_square.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (folder / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x13" * 200)
+    report = make_importer(encoder, store).run(folder)
     assert report.imported == 2
     assert sorted((f.path, f.reason) for f in report.failed) == [
         ("garbage.png", "undecodable_image"),
