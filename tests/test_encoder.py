@@ -69,7 +69,9 @@ def test_full_size_vectors_match_reference(base_model_dir):
     tok = AutoTokenizer.from_pretrained(base_model_dir)
     with torch.no_grad():
         batch = tok(texts, padding="max_length", truncation=True, max_length=77, return_tensors="pt")
-        ref_text = torch.nn.functional.normalize(model.get_text_features(**batch).pooler_output, dim=-1).numpy()
+        ref_text = torch.nn.functional.normalize(
+            model.get_text_features(**batch).pooler_output, dim=-1
+        ).numpy()
     enc_text = encoder.encode_texts(texts)
     assert (enc_text.vectors * ref_text).sum(axis=1).min() >= 0.9999
     assert enc_text.truncated == [False, False, True]
