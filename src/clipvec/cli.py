@@ -147,6 +147,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _serve(settings, args.host, args.port)
     if args.command == "vectorize":
         return _vectorize(settings, args)
+    if args.command in ("import", "search"):
+        _quiet_pymilvus()
     if args.command == "import":
         from clipvec.importer import run_import_cli
 
@@ -156,6 +158,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_search_cli(settings, args)
     raise AssertionError(args.command)
+
+
+def _quiet_pymilvus() -> None:
+    """pymilvus logs every failed call with a traceback; our own message says what failed."""
+    import pymilvus  # noqa: F401 - importing it installs its log handlers, which we then quieten
+
+    for name in ("pymilvus", "pymilvus.milvus_client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:

@@ -104,38 +104,48 @@ def test_sigkill_then_rerun_finishes_exactly(milvus_backend, folder, base_model_
     )
 
 
+def kill_hard(server: MilvusServer) -> None:
+    """SIGKILL the whole server, as a crash or an OOM kill would."""
+    assert server.proc is not None
+    os.killpg(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(timeout=30)
+    server.stop()  # tidy the harness state; the process is already gone
+
+
 @pytest.mark.server
-def test_milvus_dying_mid_import_is_a_clear_failure_and_repairable(folder, base_model_dir, tmp_path):
-    with MilvusServer(tmp_path / "milvus-dying") as server:
-        env = import_env(server.uri, "dying", base_model_dir)
-        proc = start_import(folder, env)
-        wait_for_writes(proc, writes=1)
-        server.kill()
-        out, _ = proc.communicate(timeout=240)
-        assert proc.returncode == 2, out[-2000:]
-        assert server.uri.split("//")[1] in out or "Milvus" in out, out[-2000:]
-        assert "Traceback" not in out, out[-3000:]
+def test_milvus_dying_mid_import_is_a_clear_failure_and_repairable(
+    folder, base_model_dir, milvus_private_server
+):
+    server = milvus_private_server
+    env = import_env(server.uri, "dying", base_model_dir)
+    proc = start_import(folder, env)
+    wait_for_writes(proc, writes=1)
+    kill_hard(server)
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 2, out[-2000:]
+    assert server.uri.split("//")[1] in out or "Milvus" in out, out[-2000:]
+    assert "Traceback" not in out, out[-3000:]
 
-        down = subprocess.run(
-            [sys.executable, "-m", "clipvec", "import", str(folder)],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-        assert down.returncode == 2 and "Traceback" not in down.stderr, down.stderr[-2000:]
+    down = subprocess.run(
+        [sys.executable, "-m", "clipvec", "import", str(folder)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert down.returncode == 2 and "Traceback" not in down.stderr, down.stderr[-2000:]
 
-        server.start()
-        rerun = subprocess.run(
-            [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert rerun.returncode == 0, rerun.stderr[-2000:]
-        assert stored_names(server.uri, "dying", base_model_dir) == sorted(
-            f"img_{i:03d}.png" for i in range(N_IMAGES)
-        )
+    server.start()
+    rerun = subprocess.run(
+        [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert stored_names(server.uri, "dying", base_model_dir) == sorted(
+        f"img_{i:03d}.png" for i in range(N_IMAGES)
+    )
