@@ -590,6 +590,20 @@ class ImageStore:
                 found[record.content_hash] = record
         return found
 
+    def get_by_path(self, path: str) -> ImageRecord | None:
+        """The record that lists ``path`` among its paths (exact match), if any."""
+        if not path or _has_control(path):
+            return None
+        rows = self._call(
+            self._client.query,
+            self.collection,
+            filter=f"array_contains(paths, {literal(path)})",
+            output_fields=_OUTPUT_FIELDS,
+            limit=1,
+            **self._read_options(),
+        )
+        return self._record(rows[0], False) if rows else None
+
     def iter_records(self, *, with_vectors: bool = False, batch: int = 1000) -> Iterator[ImageRecord]:
         """Every stored record, ``batch`` at a time (a query iterator, so it scales to 100k+)."""
         fields = _OUTPUT_FIELDS + (["vector"] if with_vectors else [])

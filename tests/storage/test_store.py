@@ -107,6 +107,18 @@ def test_upsert_get_count_exact(make_store):
         assert full[original.content_hash].vector.dtype == np.float32
 
 
+def test_get_by_path_is_exact(make_store):
+    store = make_store()
+    records = make_records(4)
+    records[0] = with_path(records[0], 'dir with "quotes"/ä ö/😀.png', "copy/of/it.png")
+    store.upsert(records)
+    assert store.get_by_path("copy/of/it.png").content_hash == records[0].content_hash
+    assert store.get_by_path('dir with "quotes"/ä ö/😀.png').content_hash == records[0].content_hash
+    assert store.get_by_path(records[3].paths[0]).content_hash == records[3].content_hash
+    for missing in ("copy/of", "copy/of/it.pn", "img/%", "", "img/00001.jpg\x00", 'x" || true || "'):
+        assert store.get_by_path(missing) is None, missing
+
+
 def test_upsert_same_key_replaces(make_store):
     store = make_store()
     records = make_records(5)
