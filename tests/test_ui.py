@@ -320,9 +320,11 @@ def test_large_view_and_keyboard(page, populated, test_output):
     page.keyboard.press("Escape")
     page.wait_for_function("() => !document.getElementById('viewer').open")
     assert not dialog.is_visible()
-    # focus goes back to the result that was last shown
-    focused = page.evaluate("document.activeElement.closest('.hit')?.dataset.path")
-    assert focused == paths[1]
+    # focus goes back to the result that was last shown (the dialog's "close" event comes
+    # a task after it closes, and the browser first restores focus to the opener)
+    page.wait_for_function(
+        "p => document.activeElement.closest('.hit')?.dataset.path === p", arg=paths[1], timeout=5000
+    )
     # "/" jumps back to the search box
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "q"
