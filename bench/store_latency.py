@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--top-k", type=int, default=10)
-    parser.add_argument("--backends", nargs="+", default=["lite", "server"], choices=["lite", "server"])
+    parser.add_argument("--backends", nargs="*", default=["lite", "server"], choices=["lite", "server"])
     parser.add_argument("--data", default="clustered", choices=["clustered", "random"])
     parser.add_argument("--lite3-python", default=None, help="interpreter of a venv with milvus-lite 3.x")
     parser.add_argument("--json-only", action="store_true")

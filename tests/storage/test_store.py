@@ -365,3 +365,9 @@ def test_literal_and_prefix_filter_escape():
     assert prefix_filter("path", "a\U0010ffff") == 'path >= "a\U0010ffff" and path < "b"'
     assert prefix_filter("path", "\U0010ffff") == 'path >= "\U0010ffff"'
     assert prefix_filter("path", "a\ud7ff") == 'path >= "a\ud7ff" and path < "a\ue000"'
+
+
+@pytest.mark.parametrize("name", ["bad-name", "1starts_with_digit", "", "x" * 256, "spa ce"])
+def test_invalid_collection_name_is_refused_before_connecting(name):
+    with pytest.raises(ValueError, match="collection name"):
+        ImageStore("http://127.0.0.1:1", collection=name, model_name=MODEL, dim=DIM)
