@@ -24,6 +24,10 @@ def photos() -> list[tuple[str, bytes]]:
         image = Image.fromarray(pixels)
         if name == "astronaut":  # a larger photo, so JPEG draft decoding kicks in
             image = image.resize((image.width * 3, image.height * 3), Image.Resampling.LANCZOS)
+        if name == "coffee":  # 12 MP with sensor noise, sides not multiples of 8: decoded at 1/8 scale
+            big = np.asarray(image.resize((4003, 2997), Image.Resampling.BICUBIC), dtype=np.float32)
+            noise = np.random.default_rng(0).normal(0, 5, big.shape)
+            image = Image.fromarray(np.clip(big + noise, 0, 255).astype(np.uint8))
         buf = io.BytesIO()
         image.save(buf, "JPEG", quality=92)
         out.append((name, buf.getvalue()))
@@ -55,7 +59,9 @@ def test_full_size_vectors_match_reference(base_model_dir):
         ]
     )
     cosines = (ours * reference).sum(axis=1)
-    assert cosines.min() >= 0.9999, dict(zip([n for n, _ in samples], cosines.tolist(), strict=True))
+    # The target is 0.9999; we hold 0.99999, which a JPEG draft decode whose resize is not
+    # aligned to the full image (sides not multiples of 8) fails (0.99998 on "coffee").
+    assert cosines.min() >= 0.99999, dict(zip([n for n, _ in samples], cosines.tolist(), strict=True))
 
     # Reduced precision (bf16 on CPUs that have it) keeps fidelity too.
     fast = ClipEncoder.load(str(base_model_dir), precision="bf16")

@@ -21,7 +21,10 @@ class PreparedImage:
 
 
 def prepare_decoded(decoded: DecodedImage, preprocessor: Preprocessor) -> PreparedImage:
-    return PreparedImage(preprocessor.to_pixels(decoded.image), decoded.format, decoded.width, decoded.height)
+    image = decoded.image
+    if image.size != (decoded.width, decoded.height):  # a JPEG decoded at reduced scale
+        image = preprocessor.resize_reduced(image, decoded.width, decoded.height)
+    return PreparedImage(preprocessor.to_pixels(image), decoded.format, decoded.width, decoded.height)
 
 
 def prepare_image(data: bytes, preprocessor: Preprocessor, *, max_pixels: int) -> PreparedImage:

