@@ -187,20 +187,42 @@ if os.environ.get("CLIPVEC_BENCH_THREADS"):
 
     bentoml.service = service
 
-if os.environ.get("CLIPVEC_BENCH_BF16_WEIGHTS"):
-    # encoder.py: store Linear/Conv2d weights as bf16 once instead of autocasting per call.
+if os.environ.get("CLIPVEC_BENCH_COPY_OFF_MMAP"):
+    # encoder.py: after storing the matmul weights in bf16, copy the tensors that stay fp32
+    # (embeddings, norms) so that nothing keeps the whole fp32 safetensors mmap resident.
+    import torch
+
     import clipvec.encoder
-    from clipvec.benchmark import cast_linear_weights_bf16
 
     _load = clipvec.encoder.ClipEncoder.load.__func__
 
     def load(cls, *args, **kwargs):
         encoder = _load(cls, *args, **kwargs)
-        if encoder.precision == "bf16" and encoder.device.type == "cpu":
-            cast_linear_weights_bf16(encoder.model)
+        with torch.no_grad():
+            for tensor in [*encoder.model.parameters(), *encoder.model.buffers()]:
+                if tensor.dtype != torch.bfloat16:
+                    tensor.data = tensor.data.clone()
         return encoder
 
     clipvec.encoder.ClipEncoder.load = classmethod(load)
+
+if os.environ.get("CLIPVEC_BENCH_RELEASE_BODY"):
+    # http_guard.py: _replay hands the buffered body on and forgets it. Today its closure keeps
+    # the body alive as long as the request's Request object, which a contextvars Context
+    # captured by a cancelled asyncio TimerHandle keeps for a long time: RSS grows ~1 MB/request.
+    import clipvec.http_guard
+
+    def _replay(body, receive):
+        pending = [body]
+
+        async def replay():
+            if pending:
+                return {"type": "http.request", "body": pending.pop(), "more_body": False}
+            return await receive()
+
+        return replay
+
+    clipvec.http_guard._replay = _replay
 """
 
 
@@ -212,10 +234,12 @@ def what_if_env(what_if: list[str], folder: Path) -> dict[str, str]:
     for item in what_if:
         if item.startswith("threads="):
             env["CLIPVEC_BENCH_THREADS"] = str(int(item.split("=", 1)[1]))
-        elif item == "bf16-weights":
-            env["CLIPVEC_BENCH_BF16_WEIGHTS"] = "1"
+        elif item == "copy-off-mmap":
+            env["CLIPVEC_BENCH_COPY_OFF_MMAP"] = "1"
+        elif item == "release-body":
+            env["CLIPVEC_BENCH_RELEASE_BODY"] = "1"
         else:
-            raise SystemExit(f"unknown --what-if {item!r} (threads=N, bf16-weights)")
+            raise SystemExit(f"unknown --what-if {item!r} (threads=N, release-body, copy-off-mmap)")
     return env
 
 
@@ -359,8 +383,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="CHANGE",
-        help="emulate a proposed change in the service: threads=N (BentoML sync-API threads), "
-        "bf16-weights (repeatable)",
+        help="emulate a proposed change in the service (repeatable): threads=N (BentoML sync-API "
+        "threads), release-body (http_guard), copy-off-mmap (encoder)",
     )
     p.add_argument("--json-only", action="store_true", help="print only the JSON line")
     return p.parse_args(argv)
@@ -445,7 +469,8 @@ def format_table(r: dict[str, Any]) -> str:
         [
             f"machine: {r['cpu']}, {r['cores']} cores; load avg {r['load_avg_start']} -> {r['load_avg_end']}",
             *([f"what-if: {r['what_if']} env {r['service_env']}"] if "what_if" in r else []),
-            f"in-process (our path, {r.get('inprocess_precision', '?')}): {r['inprocess_img_s']:.2f} img/s",
+            f"in-process (our path, {r.get('inprocess_precision', 'given with --inprocess-img-s')}): "
+            f"{r['inprocess_img_s']:.2f} img/s",
             f"service, {r['clients']} concurrent clients, {r['service_requests']} single JPEGs: "
             f"{r['service_img_s']:.2f} img/s = {100 * r['service_vs_inprocess']:.0f}% of in-process; "
             f"errors {r['service_errors']}; latency p50 {r['service_latency_p50_ms']:.0f} ms, "

@@ -226,7 +226,6 @@ def encode_files(
     *,
     decode_workers: int,
     max_pixels: int = 100_000_000,
-    prepare_fn: Callable[..., Any] | None = None,
 ) -> np.ndarray:
     """Files -> unit vectors: threaded read + decode + preprocess, overlapped with batched encoding.
 
@@ -239,10 +238,9 @@ def encode_files(
     pre = encoder.preprocessor
     batch_size = encoder.batch_size
     out = np.empty((len(paths), encoder.dim), dtype=np.float32)
-    prepare_one = prepare_fn or prepare_image
 
     def prepare(path: Path) -> np.ndarray:
-        return prepare_one(path.read_bytes(), pre, max_pixels=max_pixels).pixels
+        return prepare_image(path.read_bytes(), pre, max_pixels=max_pixels).pixels
 
     buf = np.empty((batch_size, 3, pre.crop_height, pre.crop_width), dtype=np.float32)
     with ThreadPoolExecutor(max(1, decode_workers), thread_name_prefix="bench-decode") as pool:
@@ -276,71 +274,6 @@ def size_spread(paths: Sequence[Path], megapixels: Sequence[float], count: int) 
     count = max(1, min(count, len(paths)))
     picks = sorted({order[round(k * (len(order) - 1) / max(1, count - 1))] for k in range(count)})
     return [paths[i] for i in picks]
-
-
-def with_precision(encoder: Any, precision: str) -> Any:
-    """The same loaded model under another precision (no second copy in memory)."""
-    from clipvec.encoder import ClipEncoder
-
-    return ClipEncoder(
-        encoder.model,
-        encoder.tokenizer,
-        encoder.preprocessor,
-        name=encoder.name,
-        device=encoder.device,
-        precision=precision,
-        batch_size=encoder.batch_size,
-    )
-
-
-# ---------------------------------------------------------------------- what-if variants
-# Proposed changes to modules outside the benchmark, emulated here so that their effect
-# is measured in the same run (see docs/BENCHMARKS.md). They never change clipvec itself.
-WHAT_IF = ("bf16-weights", "aligned-resize")
-
-
-def cast_linear_weights_bf16(model: Any) -> None:
-    """What autocast does on every call, done once: Linear/Conv2d weights stored as bf16.
-
-    Autocast rounds exactly these fp32 weights to bf16 before each matmul, so the vectors
-    are bit-identical; the per-call casts (all 151M weights) disappear and the weights
-    take half the memory. The remaining fp32 tensors are copied off the safetensors mmap.
-    """
-    import torch
-
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
-                module.to(torch.bfloat16)
-        for tensor in [*model.parameters(), *model.buffers()]:
-            if tensor.dtype != torch.bfloat16:
-                tensor.data = tensor.data.clone()
-
-
-def prepare_image_aligned(data: bytes, pre: Any, *, max_pixels: int) -> Any:
-    """``prepare_image`` with the resize of a draft-decoded JPEG aligned to the full image.
-
-    Today the shortest-edge resize is computed from the draft's size (ceil(W/s) x ceil(H/s)),
-    so the resized size can differ by a pixel from the full-resolution path's and the crop
-    shifts by a fraction of a pixel. Here the target size comes from the original size and
-    ``box`` maps exactly the original extent (W/s x H/s draft pixels).
-    """
-    from PIL import Image
-
-    from clipvec.decode import decode_image
-    from clipvec.pipeline import PreparedImage
-
-    decoded = decode_image(data, max_pixels=max_pixels, min_side=pre.min_decode_side)
-    image, width, height = decoded.image, decoded.width, decoded.height
-    w, h = image.size
-    scale = next((k for k in (1, 2, 4, 8) if -(-width // k) == w and -(-height // k) == h), 1)
-    if scale > 1:
-        image = image.resize(
-            pre.resized_size(width, height),
-            Image.Resampling.BICUBIC,
-            box=(0, 0, width / scale, height / scale),
-        )
-    return PreparedImage(pre.to_pixels(image), decoded.format, width, height)
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[Any, float]:
@@ -445,15 +378,6 @@ def run_ours(
     result["ours_img_s"] = round(len(paths) / secs, 2)
     runs: dict[str, np.ndarray] = {encoder.precision: ours}
 
-    if encoder.precision == "fp32":
-        result["ours_fp32_img_s"] = result["ours_img_s"]
-    elif not args.skip_fp32:
-        fp32 = with_precision(encoder, "fp32")
-        log("ours (fp32)", quiet=quiet)
-        fp32.encode_pixels(warm)
-        runs["fp32"], secs = timed(lambda: encode_files(fp32, paths, decode_workers=workers), args.repeat)
-        result["ours_fp32_img_s"] = round(len(paths) / secs, 2)
-
     log("text queries", quiet=quiet)
     lat = text_latencies(encoder, args.text_queries)
     result["text_p50_ms"] = round(percentile(lat, 50), 2)
@@ -476,30 +400,19 @@ def run_ours(
             result["import_stages_s"] = imp.stages
     result["rss_ours_mb"] = round(rss_mb(), 1)
 
-    if args.what_if:
-        # Last: bf16-weights changes the shared model in place (the fp32 runs are done).
-        name = "+".join(args.what_if)
-        log(f"what-if ({name})", quiet=quiet)
-        prepare_fn = prepare_image_aligned if "aligned-resize" in args.what_if else None
-        if prepare_fn is not None and not args.skip_fp32 and encoder.precision != "fp32":
-            fp32 = with_precision(encoder, "fp32")  # before the weights become bf16
-            runs["what_if_fp32"], secs = timed(
-                lambda: encode_files(fp32, paths, decode_workers=workers, prepare_fn=prepare_fn), args.repeat
-            )
-            result["what_if_fp32_img_s"] = round(len(paths) / secs, 2)
-        if "bf16-weights" in args.what_if and encoder.precision == "bf16":
-            cast_linear_weights_bf16(encoder.model)
-
-        def run() -> np.ndarray:
-            return encode_files(encoder, paths, decode_workers=workers, prepare_fn=prepare_fn)
-
-        encoder.encode_pixels(warm)
-        runs["what_if"], secs = timed(run, args.repeat)
-        result["what_if"] = name
-        result["what_if_img_s"] = round(len(paths) / secs, 2)
-        lat = text_latencies(encoder, args.text_queries)
-        result["what_if_text_p50_ms"] = round(percentile(lat, 50), 2)
-        result["what_if_text_p99_ms"] = round(percentile(lat, 99), 2)
+    # The fp32 row loads its own model (a bf16 encoder keeps its matmul weights in bf16):
+    # drop this one first so that the two never share memory.
+    encoder = None
+    gc.collect()
+    if result["precision"] == "fp32":
+        result["ours_fp32_img_s"] = result["ours_img_s"]
+    elif not args.skip_fp32:
+        log("ours (fp32)", quiet=quiet)
+        fp32 = ClipEncoder.load(str(model_dir), precision="fp32", threads=threads, batch_size=args.batch_size)
+        encode_files(fp32, paths[: min(len(paths), 4)], decode_workers=workers)
+        fp32.encode_pixels(warm)
+        runs["fp32"], secs = timed(lambda: encode_files(fp32, paths, decode_workers=workers), args.repeat)
+        result["ours_fp32_img_s"] = round(len(paths) / secs, 2)
     return runs
 
 
@@ -533,13 +446,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--repeat", type=int, default=3, help="timed runs of each path; the best counts (default 3)"
     )
     p.add_argument("--text-queries", type=int, default=100, help="single text queries timed (default 100)")
-    p.add_argument(
-        "--what-if",
-        action="append",
-        choices=WHAT_IF,
-        default=[],
-        help="also measure a proposed change (emulated here; repeatable): " + ", ".join(WHAT_IF),
-    )
     p.add_argument("--skip-original", action="store_true", help="no original path (no ratio, no fidelity)")
     p.add_argument("--skip-fp32", action="store_true", help="no fp32 run of our path")
     p.add_argument("--skip-import", action="store_true", help="no Milvus import")
@@ -648,18 +554,6 @@ def format_table(r: dict[str, Any]) -> str:
                 f"{r['images']} img",
             )
         )
-    if r.get("what_if"):
-        for label, key in ((r["precision"], "what_if"), ("fp32", "what_if_fp32")):
-            if f"{key}_img_s" in r:
-                rows.append(
-                    (
-                        f"ours ({label}), what-if {r['what_if']}",
-                        r[f"{key}_img_s"],
-                        r.get(f"{key}_fidelity_min_cos"),
-                        round(r[f"{key}_img_s"] / orig, 2) if orig else None,
-                        f"{r['images']} img",
-                    )
-                )
     if r.get("import_files_s") is not None:
         n = f"{r.get('import_files', 0)} files"
         rows.append(("import folder -> Milvus Lite (Importer.run)", r["import_files_s"], None, None, n))
@@ -687,14 +581,7 @@ def format_table(r: dict[str, Any]) -> str:
     lines += [
         "-" * 88,
         f"text query (1 per call): p50 {fmt(r.get('text_p50_ms'))} ms, p99 {fmt(r.get('text_p99_ms'))} ms",
-        *(
-            [
-                f"what-if text query: p50 {r['what_if_text_p50_ms']:.2f} ms, p99 {r['what_if_text_p99_ms']:.2f} ms"
-            ]
-            if r.get("what_if")
-            else []
-        ),
-        f"peak RSS: {fmt(r.get('rss_ours_mb'), '.0f')} MiB after our runs, "
+        f"peak RSS: {fmt(r.get('rss_ours_mb'), '.0f')} MiB after our {r['precision']} rows, "
         f"{fmt(r.get('rss_peak_mb'), '.0f')} MiB with the original path loaded too",
     ]
     if r.get("import_error"):
