@@ -239,6 +239,11 @@ def _store_matmul_weights_in_bf16(model: torch.nn.Module) -> None:
         for module in model.modules():
             if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
                 module.to(torch.bfloat16)
+        # What stays fp32 still points into the memory-mapped weights file, which would keep
+        # the whole fp32 file resident: copy it out so the mapping can go.
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.dtype != torch.bfloat16:
+                tensor.data = tensor.data.clone()
 
 
 def _normalise(vectors: torch.Tensor) -> np.ndarray:

@@ -180,13 +180,11 @@ def _too_large(size: int, limit: int) -> PayloadTooLarge:
 
 def _replay(body: bytes, receive: Receive) -> Receive:
     """Hand the buffered body on once, then the real channel (so disconnects still arrive)."""
-    sent = False
+    pending = [body]  # popped once: the closure outlives the request (asyncio timers hold it)
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if pending:
+            return {"type": "http.request", "body": pending.pop(), "more_body": False}
         return await receive()
 
     return replay

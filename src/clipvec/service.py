@@ -66,6 +66,10 @@ def vector_json(vector: np.ndarray) -> list[float]:
 @bentoml.service(
     name="clip_image_vectorizer",
     workers=1,
+    # BentoML runs at most `threads` sync API calls at once (default 1): with one, requests
+    # queue up before the micro-batcher and are encoded one by one. Torch's own threads are
+    # set by CLIPVEC_THREADS; these threads mostly wait (decode, then the batcher).
+    threads=32,
     traffic={"timeout": 300, "max_concurrency": 128},
 )
 class Vectorization:
