@@ -21,8 +21,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +43,8 @@ from clipvec.benchmark import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "tests"))  # the same service launcher the tests use
+from service_process import ServiceProcess  # noqa: E402
 
 
 def log(msg: str, quiet: bool) -> None:
@@ -52,59 +52,23 @@ def log(msg: str, quiet: bool) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``bentoml serve service:vectorization`` as a child process group."""
+class Server(ServiceProcess):
+    """The service under test (tests/service_process.py), plus its process tree for sampling."""
 
     def __init__(self, model: Path, log_path: Path, extra_env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
+        env = {
             "TRANSFORMERS_OFFLINE": "1",
-            "BENTOML_DO_NOT_TRACK": "True",
             "CLIPVEC_MODEL": str(model.resolve()),
             "CLIPVEC_MILVUS_URI": str(log_path.with_name("service.db")),
             **extra_env,
         }
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(env, log_path)
 
-    def start(self, timeout: float = 300.0) -> float:
-        bentoml = Path(sys.executable).with_name("bentoml")
-        cmd = [
-            str(bentoml),
-            "serve",
-            "service:vectorization",
-            "--port",
-            str(self.port),
-            "--host",
-            "127.0.0.1",
-        ]
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+    def start(self, timeout: float = 300.0) -> float:  # type: ignore[override]
+        """Start and wait until ready; the seconds it took."""
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        while time.perf_counter() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"bentoml serve exited with {self.proc.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return time.perf_counter() - t0
-            time.sleep(0.25)
-        raise RuntimeError(f"bentoml serve not ready after {timeout}s:\n{self.log_tail()}")
+        super().start(timeout)
+        return time.perf_counter() - t0
 
     def processes(self) -> list[psutil.Process]:
         if self.proc is None:
@@ -114,24 +78,6 @@ class Server:
             return [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self._log.close()
-        self.proc = None
-
-    def log_tail(self, n: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        return ""
 
 
 class RssMonitor(threading.Thread):
