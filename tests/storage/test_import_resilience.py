@@ -54,6 +54,17 @@ def start_import(folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def run_import(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def wait_for_writes(proc: subprocess.Popen[str], writes: int, timeout: float = 180) -> list[str]:
     """Read the importer's log until it has written ``writes`` batches."""
     assert proc.stdout is not None
@@ -88,14 +99,7 @@ def test_sigkill_then_rerun_finishes_exactly(milvus_backend, folder, base_model_
     assert len(partial) < N_IMAGES, "the import finished before it was killed; nothing was tested"
     assert len(partial) == len(set(partial))
 
-    rerun = subprocess.run(
-        [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    rerun = run_import(folder, env)
     assert rerun.returncode == 0, rerun.stderr
     # only what was not stored is encoded again
     assert f"imported {N_IMAGES - len(partial)}," in rerun.stdout, (len(partial), rerun.stdout)
@@ -137,14 +141,7 @@ def test_milvus_dying_mid_import_is_a_clear_failure_and_repairable(
     assert down.returncode == 2 and "Traceback" not in down.stderr, down.stderr[-2000:]
 
     server.start()
-    rerun = subprocess.run(
-        [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    rerun = run_import(folder, env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert stored_names(server.uri, "dying", base_model_dir) == sorted(
         f"img_{i:03d}.png" for i in range(N_IMAGES)
