@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -262,9 +261,3 @@ def _hub_snapshot_folder(model: str) -> Path | None:
         log.debug("no local snapshot for %s: %s", model, exc)
         return None
 
-
-def default_thread_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
