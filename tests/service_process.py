@@ -33,10 +33,23 @@ class ServiceProcess:
 
     def start(self, timeout: float = 180.0) -> ServiceProcess:
         bentoml = Path(sys.executable).with_name("bentoml")
-        cmd = [str(bentoml), "serve", "service:vectorization", "--port", str(self.port), "--host", "127.0.0.1"]
+        cmd = [
+            str(bentoml),
+            "serve",
+            "service:vectorization",
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+        ]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            cmd, cwd=REPO_ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

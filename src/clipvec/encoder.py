@@ -260,4 +260,3 @@ def _hub_snapshot_folder(model: str) -> Path | None:
     except Exception as exc:  # noqa: BLE001 - any failure just means "use defaults"
         log.debug("no local snapshot for %s: %s", model, exc)
         return None
-
