@@ -346,6 +346,7 @@ def run_import_cli(settings: Settings, args) -> int:
     bar = _progress_bar(disabled=getattr(args, "no_progress", False))
     try:
         report = importer.run(root.resolve(), prune=args.prune, progress=bar.update, on_total=bar.set_total)
+        total = store.count()
     finally:
         bar.close()
         store.close()
@@ -353,13 +354,8 @@ def run_import_cli(settings: Settings, args) -> int:
         print(f"failed: {failure.path}: {failure.detail}", file=sys.stderr)
     if args.errors_file:
         _write_errors(args.errors_file, report.failed)
-    print(f"{root}: {report.summary()}; the collection holds {_count(settings, encoder)} images")
+    print(f"{root}: {report.summary()}; the collection holds {total} images")
     return 1 if report.failed else 0
-
-
-def _count(settings: Settings, encoder: ClipEncoder) -> int:
-    with ImageStore.from_settings(settings, model_name=encoder.name, dim=encoder.dim) as store:
-        return store.count()
 
 
 def _write_errors(path: Path, failures: Iterable[FileFailure]) -> None:
