@@ -346,12 +346,16 @@ def thumb(request: Request) -> Response:
     except ValueError:
         wanted = DEFAULT_THUMB
     size = next((s for s in THUMB_SIZES if s >= wanted), THUMB_SIZES[-1])
-    key = FILES.cache_key(item.content_hash, f"t{size}")
+    return _rendition_response(request, item, size, f"t{size}", _cache_policy(request, item))
+
+
+def _rendition_response(request: Request, item: Indexed, longest: int, variant: str, cache: str) -> Response:
+    """A cached JPEG rendition of ``item`` (thumbnail or large view), 304 when unchanged."""
+    key = FILES.cache_key(item.content_hash, variant)
     etag = f'"{key}"'
-    cache = _cache_policy(request, item)
     if _etag_matches(request, etag):
         return _image_response(None, etag, "image/jpeg", cache)
-    data = FILES.rendition(item, size, key)
+    data = FILES.rendition(item, longest, key)
     if data is None:
         return not_found()
     return _image_response(data, etag, "image/jpeg", cache)
@@ -373,14 +377,7 @@ def original(request: Request) -> Response:
             return _image_response(None, etag, media_type, cache)
         return _image_response(data, etag, media_type, cache)
     # HDR, TIFF, TGA, HEIC ...: browsers cannot show them; send a large JPEG instead.
-    key = FILES.cache_key(item.content_hash, f"v{VIEW_SIZE}")
-    etag = f'"{key}"'
-    if _etag_matches(request, etag):
-        return _image_response(None, etag, "image/jpeg", cache)
-    jpeg = FILES.rendition(item, VIEW_SIZE, key)
-    if jpeg is None:
-        return not_found()
-    return _image_response(jpeg, etag, "image/jpeg", cache)
+    return _rendition_response(request, item, VIEW_SIZE, f"v{VIEW_SIZE}", cache)
 
 
 @dataclass(frozen=True)
