@@ -73,3 +73,21 @@ class StoreUnavailable(ClipvecError):
 
 class ModelLoadError(ClipvecError):
     status, code = 503, "model_unavailable"
+
+
+class StorageFull(ClipvecError):
+    """A write could not be made durable because a disk (Milvus's or the images folder's) is full."""
+
+    status, code = 507, "storage_full"
+
+
+class StoreDamaged(ClipvecError):
+    """The store exists but cannot be read (damaged Milvus Lite file, unreadable collection)."""
+
+    status, code = 503, "store_damaged"
+
+
+class StoreLocked(ClipvecError):
+    """Another process holds the Milvus Lite file; only one process may open it."""
+
+    status, code = 503, "store_locked"
