@@ -28,6 +28,7 @@ Works the same against Milvus Lite 2.5 (a local ``*.db`` file) and a Milvus 2.3+
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
@@ -40,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clipvec.errors import ModelMismatch, StoreUnavailable
+from clipvec.errors import ClipvecError, ModelMismatch, StorageFull, StoreUnavailable
+from clipvec.lite_file import LOW_SPACE_BYTES, LiteLock, LiteWriteCheck, check_lite_file, free_bytes, mount_of
 
 if TYPE_CHECKING:
     from clipvec.settings import Settings
@@ -164,58 +166,26 @@ def _row_bytes(row: dict[str, Any], dim: int) -> int:
     return 4 * dim + sum(len(p.encode()) + 8 for p in row["paths"]) + len(row["path"].encode()) + 160
 
 
-_pkg_resources_lock = threading.Lock()
-
-
-def _import_milvus_lite() -> None:
-    """Import milvus_lite, which (2.5.1) still imports ``pkg_resources``.
-
-    setuptools >= 81 no longer ships ``pkg_resources``; milvus_lite only uses it to read
-    its own version, so a tiny stand-in is placed in ``sys.modules`` for that one import
-    and removed again.
-    """
-    import sys
-
-    if "milvus_lite.server_manager" in sys.modules:
-        return
-    with _pkg_resources_lock:
-        try:
-            import pkg_resources  # noqa: F401
-        except ImportError:
-            import types
-            from importlib import metadata
-
-            shim = types.ModuleType("pkg_resources")
-
-            class DistributionNotFound(Exception):
-                pass
-
-            def get_distribution(name: str) -> Any:
-                try:
-                    return types.SimpleNamespace(project_name=name, version=metadata.version(name))
-                except metadata.PackageNotFoundError as exc:
-                    raise DistributionNotFound(name) from exc
-
-            shim.DistributionNotFound = DistributionNotFound  # type: ignore[attr-defined]
-            shim.get_distribution = get_distribution  # type: ignore[attr-defined]
-            sys.modules["pkg_resources"] = shim
-            try:
-                import milvus_lite.server_manager  # noqa: F401
-            finally:
-                if sys.modules.get("pkg_resources") is shim:
-                    del sys.modules["pkg_resources"]
-        else:
-            import milvus_lite.server_manager  # noqa: F401
-
-
 # Milvus Lite runs one helper process per db file and pymilvus never stops it; we do, when
-# the last ImageStore on that file closes (tests open hundreds of small dbs).
+# the last ImageStore on that file closes (tests open hundreds of small dbs). The first
+# ImageStore on a file in this process also takes the file's LiteLock and checks the file.
 _lite_users: dict[str, int] = {}
+_lite_locks: dict[str, LiteLock] = {}
 _lite_lock = threading.Lock()
 
 
-def _lite_acquire(path: str) -> None:
+def _lite_acquire(path: str, wait: float) -> None:
+    """Count one more user of ``path``; the first one locks and checks the file, then opens it."""
     with _lite_lock:
+        if _lite_users.get(path, 0) == 0:
+            lock = LiteLock(Path(path))
+            lock.acquire(wait)
+            try:
+                check_lite_file(Path(path))
+            except BaseException:
+                lock.release()
+                raise
+            _lite_locks[path] = lock
         _lite_users[path] = _lite_users.get(path, 0) + 1
 
 
@@ -232,6 +202,17 @@ def _lite_release(path: str) -> None:
             server_manager_instance.release_server(path)
         except Exception as exc:  # noqa: BLE001 - best effort at close
             log.debug("could not stop milvus-lite for %s: %s", path, exc)
+        lock = _lite_locks.pop(path, None)
+        if lock is not None:
+            lock.release()
+
+
+@atexit.register
+def _release_all_lite() -> None:
+    """At exit (Ctrl-C, SIGTERM handled by the server), leave no lock files behind."""
+    for path in list(_lite_users):
+        _lite_users[path] = 1
+        _lite_release(path)
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -286,6 +267,8 @@ class ImageStore:
         token: str = "",
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
+        lock_wait: float = 0.0,
+        verify_writes: bool = True,
     ) -> None:
         metric = metric.upper()
         if metric not in METRICS:
@@ -310,6 +293,14 @@ class ImageStore:
         self._in_chunk = LITE_PAGE if self.is_lite else QUERY_IN_CHUNK
         self._lite_path: str | None = None
         self._client: Any = None
+        self.lock_wait = lock_wait
+        # Every write is read back (Lite: from the file on disk; server: by key), see upsert().
+        self.verify_writes = verify_writes
+        self._write_check: LiteWriteCheck | None = None
+        self._write_lock = threading.Lock()
+        # Set when a write was lost: Lite's memory then disagrees with its file, so the
+        # owner (the service) must reopen the store instead of reading phantom rows.
+        self.write_failed = False
         # A 2.3 server returns no timestamp for deletes, so pymilvus' Session consistency
         # cannot see them: the first read after a delete asks for Strong instead.
         self._after_delete = False
@@ -369,15 +360,15 @@ class ImageStore:
             except OSError as exc:
                 raise StoreUnavailable(f"cannot create the folder for Milvus Lite file {uri}: {exc}") from exc
             try:
-                _import_milvus_lite()
+                import milvus_lite.server_manager  # noqa: F401
             except ImportError as exc:
                 raise StoreUnavailable(
                     f"{uri} is a Milvus Lite file but milvus-lite is not installed "
                     "(pip install milvus-lite; not available on Windows: use a server URI)"
                 ) from exc
             uri = str(db)
+            _lite_acquire(str(db.resolve()), self.lock_wait)  # StoreLocked / StoreDamaged
             self._lite_path = str(db.resolve())
-            _lite_acquire(self._lite_path)
         try:
             self._client = MilvusClient(uri=uri, token=token or "", timeout=connect_timeout, dedicated=True)
         except Exception as exc:  # noqa: BLE001 - every failure to connect is "unavailable"
@@ -415,6 +406,9 @@ class ImageStore:
             raise
 
     def close(self) -> None:
+        check, self._write_check = self._write_check, None
+        if check is not None:
+            check.close()
         client, self._client = self._client, None
         if client is not None:
             try:
@@ -508,7 +502,8 @@ class ImageStore:
         if version != SCHEMA_VERSION:
             raise ModelMismatch(
                 f"{where} has clipvec schema version {version}, this clipvec uses {SCHEMA_VERSION}; "
-                "re-import into a new collection"
+                f"import into another collection (CLIPVEC_COLLECTION), or delete this one with "
+                f"`clipvec drop --collection {self.collection}` and import again"
             )
         stored_dim = meta.get("dim")
         for fld in desc.get("fields", []):
@@ -521,7 +516,8 @@ class ImageStore:
                 f"{where} was built with model {stored[0]!r} (dim {stored[1]}, {stored[2]}), "
                 f"but this process uses model {wanted[0]!r} (dim {wanted[1]}, {wanted[2]}); "
                 "vectors from different models cannot be compared. Use the same model, another "
-                "collection (CLIPVEC_COLLECTION) or re-import."
+                f"collection (CLIPVEC_COLLECTION), or delete this one with `clipvec drop --collection "
+                f"{self.collection}` and import again."
             )
 
     def _read_index(self) -> str:
@@ -703,12 +699,90 @@ class ImageStore:
         for row in rows_by_pk.values():
             row_size = _row_bytes(row, self.dim)
             if batch and (len(batch) >= BATCH_ROWS or size + row_size > BATCH_BYTES):
-                self._call(self._client.upsert, self.collection, batch)
+                self._write(batch, size)
                 batch, size = [], 0
             batch.append(row)
             size += row_size
         if batch:
-            self._call(self._client.upsert, self.collection, batch)
+            self._write(batch, size)
+
+    def _write(self, batch: list[dict[str, Any]], size: int) -> None:
+        """One upsert request, confirmed: ``StorageFull`` / ``StoreUnavailable`` if it did not stick.
+
+        Lite: its file is read with a separate read-only SQLite connection (each upserted key
+        must have a row newer than before the write), because Lite's own reads come from
+        memory and show rows whose disk write failed. Server: the keys are queried back.
+        """
+        keys = [row["content_hash"] for row in batch]
+        with self._write_lock:  # no file read while our own write is in flight
+            before = 0
+            if self.is_lite:
+                self._check_space(size)
+                if self.verify_writes:
+                    before = self._lite_check().last_row_id()
+            try:
+                self._call(self._client.upsert, self.collection, batch)
+            except StoreUnavailable:
+                raise
+            except ClipvecError:
+                raise
+            except Exception as exc:
+                self._write_lost(len(keys), str(exc))
+                raise
+            if not self.verify_writes:
+                return
+            if self.is_lite:
+                missing = self._lite_check().missing(keys, before)
+            else:
+                rows = self._call(
+                    self._client.query,
+                    self.collection,
+                    filter=_in_filter(keys),
+                    output_fields=["content_hash"],
+                )
+                present = {str(r["content_hash"]) for r in rows}
+                missing = [k for k in keys if k not in present]
+            if missing:
+                self._write_lost(
+                    len(missing), f"{len(missing)} of {len(keys)} rows are not in the collection"
+                )
+
+    def _lite_check(self) -> LiteWriteCheck:
+        if self._write_check is None:
+            assert self._lite_path is not None
+            self._write_check = LiteWriteCheck(Path(self._lite_path), self.collection)
+        return self._write_check
+
+    def _check_space(self, size: int) -> None:
+        """Refuse a Lite write up front when its disk cannot hold it (Lite would lose it quietly)."""
+        assert self._lite_path is not None
+        db = Path(self._lite_path)
+        free = free_bytes(db.parent)
+        if 0 <= free < size + (256 << 10):  # the row data plus SQLite's journal pages, roughly
+            self.write_failed = True
+            raise StorageFull(
+                f"no space left on {mount_of(db.parent)} (Milvus Lite file {db}): {free} bytes free; "
+                "nothing of this write was stored. Free some space and run again."
+            )
+
+    def _write_lost(self, count: int, why: str) -> None:
+        """A write that did not stick: say why, as precisely as we can tell."""
+        self.write_failed = True
+        if self.is_lite:
+            assert self._lite_path is not None
+            db = Path(self._lite_path)
+            free = free_bytes(db.parent)
+            if "full" in why.lower() or 0 <= free < LOW_SPACE_BYTES:
+                raise StorageFull(
+                    f"no space left on {mount_of(db.parent)} (Milvus Lite file {db}, {free} bytes free): "
+                    f"{count} records were not stored. Free some space and run again."
+                )
+            raise StoreUnavailable(f"Milvus Lite did not store {count} records in {db}: {why}")
+        if "full" in why.lower() or "no space" in why.lower():
+            raise StorageFull(
+                f"Milvus at {self.uri} has no space left: {count} records were not stored ({why})"
+            )
+        raise StoreUnavailable(f"Milvus at {self.uri} did not store {count} records: {why}")
 
     def delete(self, hashes: Sequence[str]) -> int:
         """Delete records by content_hash; returns how many existed (and are now gone)."""
@@ -724,7 +798,8 @@ class ImageStore:
             )
             existing = [str(r["content_hash"]) for r in rows]
             if existing:
-                self._call(self._client.delete, self.collection, filter=_in_filter(existing))
+                with self._write_lock:
+                    self._call(self._client.delete, self.collection, filter=_in_filter(existing))
                 self._after_delete = True
                 deleted += len(existing)
         return deleted

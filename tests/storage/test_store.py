@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from clipvec.errors import ModelMismatch, StoreUnavailable
+from clipvec.errors import ModelMismatch, StoreLocked, StoreUnavailable
 from clipvec.store import Hit, ImageRecord, ImageStore, literal, prefix_filter
 
 MODEL = "test/random-clip"  # as in conftest.make_store
@@ -304,7 +304,7 @@ def test_unavailable_store_is_reported(milvus_backend, tmp_path):
         )
         try:
             assert holder.stdout.readline().strip() == "open"
-            with pytest.raises(StoreUnavailable) as err:
+            with pytest.raises(StoreLocked) as err:
                 ImageStore(milvus_backend.uri, model_name="m", dim=4, connect_timeout=2)
         finally:
             holder.communicate("", timeout=30)
