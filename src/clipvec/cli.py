@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--errors-file", type=Path, help="write failed files and reasons here (JSON lines)")
     p.add_argument("--decode-workers", type=int, help="decoder threads (CLIPVEC_DECODE_WORKERS)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="if another process has the Milvus Lite file open, wait this long for it (default: refuse at once)",
+    )
 
     p = sub.add_parser("search", help="search the collection by text or by an example image")
     _add_model_flags(p)
@@ -110,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="benchmark the original code path against ours (clipvec bench --help)")
 
     sub.add_parser("config", help="print the effective settings")
+
+    p = sub.add_parser("drop", help="delete a collection (all its records), after asking")
+    _add_store_flags(p)
+    p.add_argument("--yes", action="store_true", help="do not ask")
     return parser
 
 
@@ -148,8 +159,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _serve(settings, args.host, args.port)
     if args.command == "vectorize":
         return _vectorize(settings, args)
-    if args.command in ("import", "search"):
+    if args.command in ("import", "search", "drop"):
         _quiet_pymilvus()
+    if args.command == "drop":
+        return _drop(settings, args.yes)
     if args.command == "import":
         from clipvec.importer import run_import_cli
 
@@ -159,6 +172,31 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_search_cli(settings, args)
     raise AssertionError(args.command)
+
+
+def _drop(settings: Settings, yes: bool) -> int:
+    """``clipvec drop``: start over (issue 9). Exit 0 dropped, 1 kept or absent."""
+    from clipvec.store import drop_collection
+
+    where = f"collection {settings.collection!r} at {settings.milvus_uri}"
+
+    def confirm(count: int | None) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            print(f"clipvec: not deleting {where} without --yes (no terminal to ask)", file=sys.stderr)
+            return False
+        held = "an unknown number of" if count is None else str(count)
+        answer = input(f"Delete {where} with {held} images? The image files stay. [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    if drop_collection(
+        settings.milvus_uri, settings.collection, token=settings.milvus_token, confirm=confirm
+    ):
+        print(f"deleted {where}")
+        return 0
+    print(f"{where}: nothing deleted")
+    return 1
 
 
 def _quiet_pymilvus() -> None:

@@ -20,22 +20,30 @@ import hashlib
 import json
 import logging
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from clipvec.decode import SUPPORTED_FORMATS, decode_image, sniff_format
-from clipvec.encoder import ClipEncoder
 from clipvec.errors import ClipvecError, UnsupportedImageFormat
 from clipvec.pipeline import PreparedImage, prepare_decoded
-from clipvec.scan import FoundFile, scan_folder
+from clipvec.scan import FoundFile, SkippedEntry, scan_folder
 from clipvec.settings import Settings
+from clipvec.skip_memory import SkipMemory
 from clipvec.store import ImageRecord, ImageStore
+
+if TYPE_CHECKING:
+    from clipvec.encoder import ClipEncoder
+
+SNIFF_BYTES = 4096  # enough for every magic number sniff_format knows
+DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +62,25 @@ class ImportReport:
     imported: int = 0  # newly encoded contents
     reused: int = 0  # new paths whose content was already stored (renames, copies)
     unchanged: int = 0
-    skipped: int = 0  # not images (by content)
     failed: list[FileFailure] = field(default_factory=list)
+    # not imported, with the reason: not images (by content), too large, empty, FIFOs, links
+    skipped_files: list[FileFailure] = field(default_factory=list)
     pruned: int = 0
+    model_loaded: bool = False
+    files_read: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: Counter())
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skipped_files)
 
     def summary(self) -> str:
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
+        reasons = Counter(f.reason for f in self.skipped_files)
+        why = " (" + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) + ")" if reasons else ""
         return (
             f"imported {self.imported}, reused {self.reused}, unchanged {self.unchanged}, "
-            f"skipped {self.skipped}, failed {len(self.failed)}, pruned {self.pruned}"
+            f"skipped {self.skipped}{why}, failed {len(self.failed)}, pruned {self.pruned}"
             + (f" ({stages})" if stages else "")
         )
 
@@ -77,6 +94,7 @@ class _Work:
     prepared: PreparedImage | None = None
     error: ClipvecError | None = None
     not_image: bool = False
+    skip: FileFailure | None = None  # not an image, or too large
     vector: np.ndarray | None = None
     decode_seconds: float = 0.0
 
@@ -86,20 +104,42 @@ class Importer:
 
     def __init__(
         self,
-        encoder: ClipEncoder,
+        encoder: ClipEncoder | Callable[[], ClipEncoder],
         store: ImageStore,
         *,
         max_pixels: int = 100_000_000,
         decode_workers: int = 2,
         batch_size: int = 32,
         upsert_batch: int = 256,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        remember_skips: bool = True,
     ) -> None:
-        self.encoder = encoder
+        """``encoder`` may be a loader: then the model is loaded only if a file needs it."""
+        if hasattr(encoder, "encode_pixels"):
+            self._encoder: ClipEncoder | None = encoder  # type: ignore[assignment]
+            self._load_encoder: Callable[[], ClipEncoder] | None = None
+        else:
+            self._encoder, self._load_encoder = None, encoder  # type: ignore[assignment]
+        self._encoder_lock = threading.Lock()
         self.store = store
         self.max_pixels = max_pixels
         self.decode_workers = max(1, decode_workers)
         self.batch_size = batch_size
         self.upsert_batch = upsert_batch
+        self.max_file_bytes = max_file_bytes
+        self.remember_skips = remember_skips
+
+    @property
+    def encoder(self) -> ClipEncoder:
+        with self._encoder_lock:
+            if self._encoder is None:
+                assert self._load_encoder is not None
+                self._encoder = self._load_encoder()
+            return self._encoder
+
+    @property
+    def encoder_loaded(self) -> bool:
+        return self._encoder is not None
 
     # ------------------------------------------------------------------ plan
     def run(
@@ -112,7 +152,14 @@ class Importer:
     ) -> ImportReport:
         report = ImportReport()
         t0 = time.perf_counter()
-        found = list(scan_folder(root))
+        scan_skips: list[SkippedEntry] = []
+        found = list(scan_folder(root, scan_skips))
+        report.skipped_files.extend(FileFailure(e.rel_path, e.reason, e.detail) for e in scan_skips)
+        memory = (
+            SkipMemory.load(root, self.max_pixels)
+            if self.remember_skips
+            else SkipMemory(None, self.max_pixels)
+        )
         by_path: dict[str, ImageRecord] = {}
         by_hash: dict[str, ImageRecord] = {}
         for record in self.store.iter_records():
@@ -124,6 +171,19 @@ class Importer:
             rec = by_path.get(f.rel_path)
             if rec is not None and rec.size == f.size and _same_mtime(rec, f):
                 report.unchanged += 1
+            elif (known := memory.get(f)) is not None:  # not an image / failed, and unchanged
+                reason, detail, failed = known
+                (report.failed if failed else report.skipped_files).append(
+                    FileFailure(f.rel_path, reason, detail)
+                )
+            elif f.size > self.max_file_bytes:
+                report.skipped_files.append(
+                    FileFailure(
+                        f.rel_path,
+                        "too_large",
+                        f"{f.size} bytes, over the limit of {self.max_file_bytes} (CLIPVEC_MAX_FILE_BYTES)",
+                    )
+                )
             else:
                 todo.append(f)
         report.seconds["plan"] = time.perf_counter() - t0
@@ -135,16 +195,19 @@ class Importer:
         seen = {f.rel_path for f in found}
         pending: dict[str, ImageRecord] = {}  # hash -> record to upsert (paths merged)
         for work in self._read_ahead(todo, by_hash, report):
+            report.files_read += 1
             if progress is not None:
                 progress(1)
             path = work.found.rel_path
-            if work.not_image or work.error is not None:
-                if work.not_image:
-                    report.skipped += 1
-                else:
-                    assert work.error is not None
-                    report.failed.append(FileFailure(path, work.error.code, work.error.detail))
-                    log.warning("skipped %s: %s", path, work.error.detail)
+            if work.skip is not None:
+                report.skipped_files.append(work.skip)
+                memory.remember(work.found, work.skip.reason, work.skip.detail, failed=False)
+                continue
+            if work.error is not None:
+                # reported once, by the caller (CLI: stderr and --errors-file), not logged here too
+                report.failed.append(FileFailure(path, work.error.code, work.error.detail))
+                if work.error.code != "unreadable":  # a permission fix should be retried
+                    memory.remember(work.found, work.error.code, work.error.detail, failed=True)
                 continue
             old = by_path.get(path)
             if old is not None and old.content_hash != work.content_hash:
@@ -178,8 +241,10 @@ class Importer:
             if len(pending) >= self.upsert_batch:
                 self._flush(pending, report)
         self._flush(pending, report)
+        memory.save(seen)
         if prune:
             report.pruned = self._prune(root, seen, by_hash, report)
+        report.model_loaded = self.encoder_loaded
         report.seconds["total"] = time.perf_counter() - t0
         return report
 
@@ -215,23 +280,39 @@ class Importer:
         t0 = time.perf_counter()
         work = _Work(found)
         try:
-            data = found.abs_path.read_bytes()
+            # The first bytes decide: a non-image is never read further (a 2 GB video costs 4 KB).
+            with open(found.abs_path, "rb") as f:
+                head = f.read(SNIFF_BYTES)
+                kind = sniff_format(head)
+                if kind not in SUPPORTED_FORMATS:
+                    work.not_image = True
+                    work.skip = FileFailure(
+                        found.rel_path, "not_image", f"content is {kind or 'not an image'}"
+                    )
+                    return work
+                data = head + f.read(self.max_file_bytes + 1 - len(head))
         except OSError as exc:
             work.error = ClipvecError(f"cannot read: {exc.strerror or exc}", code="unreadable")
+            return work
+        if len(data) > self.max_file_bytes:  # it grew since the scan
+            work.skip = FileFailure(
+                found.rel_path,
+                "too_large",
+                f"over the limit of {self.max_file_bytes} bytes (CLIPVEC_MAX_FILE_BYTES)",
+            )
             return work
         work.content_hash = hashlib.sha256(data).hexdigest()
         if work.content_hash in by_hash:
             return work  # known content: its stored vector is reused
-        if sniff_format(data) not in SUPPORTED_FORMATS:
-            work.not_image = True
-            return work
         try:
+            encoder = self.encoder
             decoded = decode_image(
-                data, max_pixels=self.max_pixels, min_side=self.encoder.preprocessor.min_decode_side
+                data, max_pixels=self.max_pixels, min_side=encoder.preprocessor.min_decode_side
             )
-            work.prepared = prepare_decoded(decoded, self.encoder.preprocessor)
-        except UnsupportedImageFormat:
+            work.prepared = prepare_decoded(decoded, encoder.preprocessor)
+        except UnsupportedImageFormat as err:
             work.not_image = True
+            work.skip = FileFailure(found.rel_path, "not_image", err.detail)
         except ClipvecError as err:
             work.error = err
         work.decode_seconds = time.perf_counter() - t0
@@ -326,22 +407,66 @@ def _with_path(record: ImageRecord, path: str, found: FoundFile, seen: set[str])
 
 
 # ---------------------------------------------------------------------- CLI
+SKIPPED_SHOWN = 20  # skipped files listed on stderr; --errors-file has them all
+
+
+def model_identity(model: str) -> tuple[str, int] | None:
+    """(name, dim) of a CLIP checkpoint from its config.json alone, or None if not at hand.
+
+    Lets the import open the collection and find out that there is nothing to do without
+    loading the model (seconds) at all.
+    """
+    folder = Path(model)
+    config = folder / "config.json" if folder.is_dir() else None
+    if config is None:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(model, "config.json")
+        except Exception:  # noqa: BLE001 - any trouble: load the model the usual way
+            return None
+        config = Path(cached) if isinstance(cached, str) else None
+    try:
+        dim = int(json.loads(config.read_text())["projection_dim"]) if config else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (model, dim) if dim else None
+
+
 def run_import_cli(settings: Settings, args) -> int:
     """``clipvec import DIR``: exit 0 all good, 1 some files failed, 2 could not run."""
+    from clipvec.encoder import ClipEncoder
+
     root = Path(args.folder or settings.images_dir)
     if not root.is_dir():
         print(f"clipvec: {root} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr)
         return 2
-    encoder = ClipEncoder.from_settings(settings)
-    store = ImageStore.from_settings(settings, model_name=encoder.name, dim=encoder.dim)
+    identity = model_identity(settings.model)
+    loaded: ClipEncoder | None = None
+    if identity is None:
+        loaded = ClipEncoder.from_settings(settings)
+        identity = (loaded.name, loaded.dim)
+
+    def load_encoder() -> ClipEncoder:
+        encoder = loaded or ClipEncoder.from_settings(settings)
+        if (encoder.name, encoder.dim) != identity:
+            raise ClipvecError(
+                f"model {encoder.name} has dim {encoder.dim}, its config.json said {identity[1]}"
+            )
+        return encoder
+
+    store = ImageStore.from_settings(
+        settings, model_name=identity[0], dim=identity[1], lock_wait=float(getattr(args, "wait", 0) or 0)
+    )
     workers = settings.decode_workers or max(2, settings.resolved_threads())
     importer = Importer(
-        encoder,
+        load_encoder,
         store,
         max_pixels=settings.max_pixels,
         decode_workers=workers,
         batch_size=settings.batch_size,
         upsert_batch=settings.upsert_batch,
+        max_file_bytes=settings.max_file_bytes,
     )
     bar = _progress_bar(disabled=getattr(args, "no_progress", False))
     try:
@@ -352,18 +477,26 @@ def run_import_cli(settings: Settings, args) -> int:
         store.close()
     for failure in report.failed:
         print(f"failed: {failure.path}: {failure.detail}", file=sys.stderr)
+    for skip in report.skipped_files[:SKIPPED_SHOWN]:
+        print(f"skipped: {skip.path}: {skip.reason}: {skip.detail}", file=sys.stderr)
+    if report.skipped > SKIPPED_SHOWN:
+        print(
+            f"skipped: ... and {report.skipped - SKIPPED_SHOWN} more (--errors-file lists all)",
+            file=sys.stderr,
+        )
     if args.errors_file:
-        _write_errors(args.errors_file, report.failed)
+        _write_errors(args.errors_file, report.failed, report.skipped_files)
     print(f"{root}: {report.summary()}; the collection holds {total} images")
     return 1 if report.failed else 0
 
 
-def _write_errors(path: Path, failures: Iterable[FileFailure]) -> None:
+def _write_errors(path: Path, failures: Iterable[FileFailure], skipped: Iterable[FileFailure] = ()) -> None:
+    """JSON lines: ``{"path", "error", "detail", "status": "failed" | "skipped"}``."""
     with open(path, "w", encoding="utf-8") as f:
-        for failure in failures:
-            f.write(
-                json.dumps({"path": failure.path, "error": failure.reason, "detail": failure.detail}) + "\n"
-            )
+        for status, items in (("failed", failures), ("skipped", skipped)):
+            for item in items:
+                line = {"path": item.path, "error": item.reason, "detail": item.detail, "status": status}
+                f.write(json.dumps(line) + "\n")
 
 
 class _progress_bar:

@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     top_k: int = Field(10, ge=1, le=16384)
     thumb_dir: str = Field("", description="Thumbnail cache for the page; empty = IMAGES_DIR/.thumbs.")
 
+    # --- data safety (issue 9) ---
+    max_file_bytes: int = Field(
+        200 * 1024 * 1024, ge=1, description="Import skips larger files (with a reason) without reading them."
+    )
+    verify_writes: bool = Field(
+        True, description="Read every write back (Lite: from its file), so a full disk is an error."
+    )
+    store_timeout: float = Field(
+        5.0, gt=0, description="Seconds the service waits for Milvus before answering 503 store_unavailable."
+    )
+
     def resolved_threads(self) -> int:
         """Threads torch should use: the configured number or the cores this process may use."""
         if self.threads > 0:

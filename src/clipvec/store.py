@@ -34,7 +34,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -251,6 +251,60 @@ def _is_not_loaded(exc: BaseException) -> bool:
     return "not loaded" in text or "collection not load" in text
 
 
+def drop_collection(
+    uri: str,
+    collection: str,
+    *,
+    token: str = "",
+    confirm: Callable[[int | None], bool] = lambda count: True,
+    timeout: float = 30.0,
+) -> bool:
+    """Delete ``collection`` (after ``confirm(row count)`` says yes); False if it was kept or absent.
+
+    Needs no model: this is how a collection made with another model is started over.
+    """
+    from pymilvus import MilvusClient
+
+    lite_path = None
+    if is_lite_uri(uri):
+        db = Path(uri).expanduser().absolute()
+        if not db.exists():
+            raise StoreUnavailable(f"there is no Milvus Lite file {db}")
+        lite_path = str(db.resolve())
+        _lite_acquire(lite_path, 0.0)
+        uri = str(db)
+    try:
+        try:
+            client = MilvusClient(uri=uri, token=token or "", timeout=10, dedicated=True)
+        except Exception as exc:  # noqa: BLE001
+            raise StoreUnavailable(f"cannot open Milvus at {uri}: {exc}") from exc
+        try:
+            if not client.has_collection(collection, timeout=timeout):
+                return False
+            count: int | None = None
+            try:
+                client.load_collection(collection, timeout=max(timeout, LOAD_TIMEOUT))
+                rows = client.query(collection, filter="", output_fields=["count(*)"], timeout=timeout)
+                count = int(rows[0]["count(*)"]) if rows else 0
+            except Exception as exc:  # noqa: BLE001 - a broken collection can still be dropped
+                log.info("cannot count %s: %s", collection, exc)
+            if not confirm(count):
+                return False
+            client.drop_collection(collection, timeout=timeout)
+            return True
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if _is_unavailable(exc):
+                raise StoreUnavailable(f"Milvus at {uri} is unavailable: {exc}") from exc
+            raise
+        finally:
+            client.close()
+    finally:
+        if lite_path is not None:
+            _lite_release(lite_path)
+
+
 # ---------------------------------------------------------------------- the store
 class ImageStore:
     """Image records and their vectors in one Milvus collection."""
@@ -325,16 +379,19 @@ class ImageStore:
             raise
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, model_name: str, dim: int) -> ImageStore:
-        return cls(
-            settings.milvus_uri,
-            collection=settings.collection,
-            model_name=model_name,
-            dim=dim,
-            metric=settings.metric,
-            index_type=settings.index_type,
-            token=settings.milvus_token,
-        )
+    def from_settings(cls, settings: Settings, *, model_name: str, dim: int, **options: Any) -> ImageStore:
+        """The configured store; ``options`` (``lock_wait``, ``timeout``, ...) override settings."""
+        kwargs: dict[str, Any] = {
+            "collection": settings.collection,
+            "model_name": model_name,
+            "dim": dim,
+            "metric": settings.metric,
+            "index_type": settings.index_type,
+            "token": settings.milvus_token,
+            "verify_writes": settings.verify_writes,
+        }
+        kwargs.update(options)
+        return cls(settings.milvus_uri, **kwargs)
 
     def __repr__(self) -> str:
         return (
