@@ -52,8 +52,14 @@ def metric_line(metric: str, higher_is_better: bool) -> str:
     return f"Using {METRIC_WORDS.get(metric, metric)} for search; {direction} scores are closer matches."
 
 
+HIT_PATHS_SHOWN = 5  # a hit lists this many of its paths, plus how many it has (path_count)
+
+
 def hit_json(hit: Hit) -> dict[str, Any]:
-    return asdict(hit)
+    answer = asdict(hit)
+    answer["paths"] = hit.paths[:HIT_PATHS_SHOWN]
+    answer["path_count"] = len(hit.paths)
+    return answer
 
 
 def format_hits(hits: list[Hit]) -> list[str]:

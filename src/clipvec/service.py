@@ -25,12 +25,12 @@ from starlette.responses import JSONResponse
 from clipvec import metrics
 from clipvec.batcher import MicroBatcher
 from clipvec.encoder import ClipEncoder
-from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge, StoreUnavailable
+from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge, StorageFull
 from clipvec.http_guard import ORIGINAL_CONTENT_TYPE, RequestGuard, parse_multipart
 from clipvec.pipeline import PreparedImage, prepare_image
-from clipvec.search import hit_json
+from clipvec.search import HIT_PATHS_SHOWN, hit_json
 from clipvec.settings import get_settings
-from clipvec.store import Hit, ImageRecord, ImageStore
+from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore
 from clipvec.uploads import save_upload
 from clipvec.web import web_app
 
@@ -93,24 +93,51 @@ class Vectorization:
 
     # ------------------------------------------------------------------ storage
     def store(self) -> ImageStore:
-        """The Milvus collection, opened on first use and reopened after a failure."""
+        """The Milvus collection, opened on first use (and again after a lost Lite write).
+
+        Every call waits at most ``CLIPVEC_STORE_TIMEOUT`` seconds (default 5) for Milvus,
+        so requests during an outage get 503 quickly instead of hanging.
+        """
         with self._store_lock:
             if self._store is None:
+                timeout = self.settings.store_timeout
                 self._store = ImageStore.from_settings(
-                    self.settings, model_name=self.encoder.name, dim=self.encoder.dim
+                    self.settings,
+                    model_name=self.encoder.name,
+                    dim=self.encoder.dim,
+                    timeout=timeout,
+                    connect_timeout=timeout,
+                    reload_timeout=timeout,
                 )
             return self._store
 
     def with_store(self, action: Callable[[ImageStore], T]) -> T:
+        """Run ``action`` on the shared store.
+
+        An outage does not close the store: other threads are using its client, and the
+        client reconnects by itself once Milvus is back. Only a Lite store that lost a write
+        is replaced, since its memory then shows rows its file does not have.
+        """
+        store = self.store()
         try:
-            return action(self.store())
-        except StoreUnavailable:
-            with self._store_lock:
-                broken, self._store = self._store, None
-            if broken is not None:
+            return action(store)
+        except StorageFull:
+            if store.is_lite and store.write_failed:
+                with self._store_lock:
+                    if self._store is store:
+                        self._store = None
                 with contextlib.suppress(Exception):
-                    broken.close()
+                    store.close()
             raise
+
+    def __is_ready__(self) -> bool:
+        """``/readyz``: 503 while the store cannot be opened or read (vectorizing still works)."""
+        try:
+            self.with_store(lambda store: store.count())
+        except ClipvecError as err:
+            log.warning("not ready: %s: %s", err.code, err.detail)
+            return False
+        return True
 
     def _hits_answer(self, store: ImageStore, hits: list[Hit]) -> dict[str, Any]:
         return {
@@ -256,7 +283,7 @@ class Vectorization:
         def add(store: ImageStore) -> dict[str, Any]:
             existing = store.get([saved.content_hash]).get(saved.content_hash)
             paths = list(existing.paths) if existing else []
-            if saved.rel_path not in paths:
+            if saved.rel_path not in paths and len(paths) < PATHS_KEPT:  # same bytes, another name
                 paths.append(saved.rel_path)
             record = ImageRecord(
                 content_hash=saved.content_hash,
@@ -272,6 +299,8 @@ class Vectorization:
             answer = self._hits_answer(store, store.search(vector, top_k=1))
             answer.update(
                 path=paths[0],
+                paths=paths[:HIT_PATHS_SHOWN],
+                path_count=len(paths),
                 content_hash=saved.content_hash,
                 created=existing is None,
                 size=len(image),

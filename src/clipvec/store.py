@@ -54,6 +54,9 @@ METRICS = ("COSINE", "L2", "IP")
 PK_MAX_LEN = 64
 PATH_MAX_LEN = 65535  # VARCHAR limit; Milvus counts bytes (UTF-8)
 PATHS_MAX = 4096  # ARRAY capacity limit
+# Paths kept per record (identical bytes under many names): the first ones found, so a record
+# stays small; search hits list only a few of them with the count (see search.HIT_PATHS_SHOWN).
+PATHS_KEPT = 100
 FORMAT_MAX_LEN = 64
 MODEL_MAX_LEN = 1024
 MAX_TOP_K = 16384
@@ -242,6 +245,7 @@ def _is_unavailable(exc: BaseException) -> bool:
             "Retry timeout",
             "UNAVAILABLE",
             "Deadline Exceeded",
+            "closed channel",
         )
     )
 
@@ -323,6 +327,7 @@ class ImageStore:
         connect_timeout: float = 10.0,
         lock_wait: float = 0.0,
         verify_writes: bool = True,
+        reload_timeout: float = LOAD_TIMEOUT,
     ) -> None:
         metric = metric.upper()
         if metric not in METRICS:
@@ -348,6 +353,7 @@ class ImageStore:
         self._lite_path: str | None = None
         self._client: Any = None
         self.lock_wait = lock_wait
+        self.reload_timeout = reload_timeout  # loading a collection a restarted server forgot
         # Every write is read back (Lite: from the file on disk; server: by key), see upsert().
         self.verify_writes = verify_writes
         self._write_check: LiteWriteCheck | None = None
@@ -455,7 +461,7 @@ class ImageStore:
                     raise
                 # A restarted server may come back without the collection loaded.
                 log.warning("collection %r at %s is not loaded; loading it", self.collection, self.uri)
-                self._client.load_collection(self.collection, timeout=max(self.timeout, LOAD_TIMEOUT))
+                self._client.load_collection(self.collection, timeout=self.reload_timeout)
                 return fn(*args, **kwargs)
         except Exception as exc:
             if _is_unavailable(exc):
@@ -717,9 +723,9 @@ class ImageStore:
         for p in paths:
             if len(p.encode()) > PATH_MAX_LEN:
                 raise ValueError(f"record {pk}: path longer than {PATH_MAX_LEN} bytes")
-        if len(paths) > PATHS_MAX:
-            log.warning("record %s has %d paths; keeping the first %d", pk, len(paths), PATHS_MAX)
-            paths = paths[:PATHS_MAX]
+        if len(paths) > PATHS_KEPT:
+            log.warning("record %s has %d paths; keeping the first %d", pk, len(paths), PATHS_KEPT)
+            paths = paths[:PATHS_KEPT]
         if record.vector is None:
             raise ValueError(f"record {pk} has no vector")
         vector = np.asarray(record.vector, dtype=np.float32).reshape(-1)

@@ -45,7 +45,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from clipvec.decode import decode_image, sniff_format
-from clipvec.errors import ClipvecError, StoreUnavailable
+from clipvec.errors import ClipvecError, StoreDamaged, StoreLocked, StoreUnavailable
+from clipvec.scan import unescape_path
 
 log = logging.getLogger("clipvec.web")
 
@@ -204,7 +205,7 @@ class ImageFiles:
         record = svc.with_store(lambda store: store.get_by_path(rel))
         if record is None or rel not in list(getattr(record, "paths", [rel])):
             return None
-        real = resolve_inside(self.images_root(), rel)
+        real = resolve_inside(self.images_root(), unescape_path(rel))  # non-UTF-8 names: scan.py
         if real is None:
             return None
         return Indexed(rel, real, str(record.content_hash))
@@ -326,7 +327,7 @@ def _single_param(request: Request, name: str) -> str | None:
 def _lookup(request: Request) -> Indexed | Response:
     try:
         item = FILES.lookup(_single_param(request, "path"))
-    except StoreUnavailable:
+    except (StoreUnavailable, StoreLocked, StoreDamaged):
         return unavailable()
     return item if item is not None else not_found()
 
