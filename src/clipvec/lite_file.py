@@ -18,6 +18,7 @@ serves reads from memory. Three of its habits lose or mix data, so clipvec guard
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -27,7 +28,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from clipvec.errors import StoreDamaged, StoreLocked
+from clipvec.errors import StorageFull, StoreDamaged, StoreLocked, StoreUnavailable
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 LOW_SPACE_BYTES = 8 << 20  # below this much free space a failed Lite write is called "disk full"
@@ -53,8 +54,10 @@ class LiteLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as exc:
-                from clipvec.errors import StoreUnavailable
-
+                if exc.errno == errno.ENOSPC:
+                    raise StorageFull(
+                        f"no space left on {mount_of(self.path.parent)} (Milvus Lite file {self.db})"
+                    ) from exc
                 raise StoreUnavailable(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -77,8 +80,9 @@ class LiteLock:
             except FileNotFoundError:
                 same = False
             if same:
-                os.ftruncate(fd, 0)
-                os.write(fd, f"{os.getpid()}\n".encode())
+                with contextlib.suppress(OSError):  # who holds it is a hint; a full disk may refuse it
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{os.getpid()}\n".encode())
                 self._fd = fd
                 return
             os.close(fd)

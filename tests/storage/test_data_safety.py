@@ -1,0 +1,403 @@
+"""Issue 9: stored data is never lost, hidden or mixed (full disk, the Lite lock, damaged files,
+odd names, huge non-images, no-op re-imports, starting over). Real Milvus Lite, and the
+2.3.5 server where the case applies to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shapes import HELD_OUT_SEED_START, draw_shape
+
+from clipvec.encoder import ClipEncoder
+from clipvec.errors import ModelMismatch, StorageFull, StoreDamaged, StoreLocked
+from clipvec.importer import Importer, _write_errors
+from clipvec.scan import escape_path, unescape_path
+from clipvec.store import ImageRecord, ImageStore
+
+REPO = Path(__file__).resolve().parents[2]
+SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
+SEED = HELD_OUT_SEED_START + 930_000
+DIM = 8
+
+
+def records(start: int, n: int, dim: int = DIM) -> list[ImageRecord]:
+    rng = np.random.default_rng(start)
+    return [
+        ImageRecord(f"h{i:06d}", [f"p{i}.png"], 1, 1.0, 1, 1, "PNG", rng.random(dim, dtype=np.float32))
+        for i in range(start, start + n)
+    ]
+
+
+def cli(args: list[str], env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clipvec", *args],
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+# ---------------------------------------------------------------------- 1. full disk
+@pytest.fixture
+def small_disk(tmp_path) -> Path:
+    """A 2 MB tmpfs (root only: the suite runs as root here and in CI)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for the full-disk case needs root")
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Take every free byte of ``folder``'s disk."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 4096)
+    return filler
+
+
+@pytest.mark.parametrize("precheck", [True, False], ids=["space-check", "read-back"])
+def test_full_disk_write_is_an_error_never_a_lost_success(small_disk, precheck):
+    db = small_disk / "milvus.db"
+    with ImageStore(str(db), model_name="m", dim=DIM) as store:
+        store.upsert(records(0, 30))
+        filler = fill(small_disk)
+        if not precheck:  # Lite's own failure, only seen by reading the file back
+            store._check_space = lambda size: None
+        for attempt in range(3):
+            with pytest.raises(StorageFull) as err:
+                store.upsert(records(100 + 10 * attempt, 10))
+            assert "no space left on" in err.value.detail and "Milvus Lite" in err.value.detail
+            assert err.value.status == 507 and err.value.code == "storage_full"
+    filler.unlink()
+    with ImageStore(str(db), model_name="m", dim=DIM) as store:
+        assert store.count() == 30  # exactly what was acknowledged
+        store.upsert(records(200, 5))  # space again: writes work again
+        assert store.count() == 35
+
+
+def test_import_on_a_full_disk_exits_2_and_counts_nothing(small_disk, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(6):
+        draw_shape("red", "circle", size=64, seed=SEED + i).save(images / f"r{i}.png")
+    db = small_disk / "milvus.db"
+    env = {"CLIPVEC_MODEL": str(SHAPES_MODEL), "CLIPVEC_MILVUS_URI": str(db)}
+    ImageStore(str(db), model_name=str(SHAPES_MODEL), dim=64).close()  # the collection exists
+    filler = fill(small_disk)
+    done = cli(["import", str(images), "--no-progress"], env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no space left on" in done.stderr and "Milvus Lite" in done.stderr, done.stderr
+    assert "imported" not in done.stdout and "Traceback" not in done.stderr
+    filler.unlink()
+    with ImageStore(str(db), model_name=str(SHAPES_MODEL), dim=64) as store:
+        assert store.count() == 0
+
+
+# ---------------------------------------------------------------------- 2. the Lite lock
+HOLDER = """
+import sys
+from clipvec.store import ImageStore
+s = ImageStore(sys.argv[1], model_name="m", dim=8)
+s.upsert([__import__("clipvec.store").store.ImageRecord("held", ["held.png"], 1, 1.0, 1, 1, "PNG", [0.5] * 8)])
+print("open", flush=True)
+sys.stdin.read()
+s.close()
+"""
+
+
+@contextlib.contextmanager
+def holder(db: Path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.communicate("", timeout=60)
+
+
+def test_second_opener_is_refused_every_time(tmp_path):
+    db = tmp_path / "milvus.db"
+    with holder(db):
+        for _ in range(3):  # milvus-lite alone let the second try in, beside the holder
+            with pytest.raises(StoreLocked) as err:
+                ImageStore(str(db), model_name="m", dim=DIM, connect_timeout=3)
+            assert "in use by another process (pid" in err.value.detail and "--wait" in err.value.detail
+        assert db.exists()
+    with ImageStore(str(db), model_name="m", dim=DIM) as store:  # the holder is gone: it opens
+        assert store.count() == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["milvus.db"]  # no lock files left
+
+
+def test_a_waiting_opener_gets_in_when_the_holder_leaves(tmp_path):
+    db = tmp_path / "milvus.db"
+    opened: list[int] = []
+    with holder(db) as proc:
+
+        def wait_and_open() -> None:
+            with ImageStore(str(db), model_name="m", dim=DIM, lock_wait=120) as store:
+                opened.append(store.count())
+
+        waiter = threading.Thread(target=wait_and_open)
+        waiter.start()
+        time.sleep(2)
+        assert not opened and waiter.is_alive()
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    waiter.join(timeout=120)
+    assert opened == [1]
+
+
+def test_two_imports_at_once_one_waits_and_both_succeed(tmp_path):
+    folders = []
+    for k, color in enumerate(("red", "blue")):
+        folder = tmp_path / f"images_{color}"
+        folder.mkdir()
+        for i in range(4):
+            draw_shape(color, "square", size=64, seed=SEED + 50 + 10 * k + i).save(folder / f"{color}{i}.png")
+        folders.append(folder)
+    db = tmp_path / "milvus.db"
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "CLIPVEC_MODEL": str(SHAPES_MODEL),
+        "CLIPVEC_MILVUS_URI": str(db),
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "clipvec", "import", str(f), "--no-progress", "--wait", "180"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for f in folders
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    with ImageStore(str(db), model_name=str(SHAPES_MODEL), dim=64) as store:
+        assert store.count() == 8
+
+
+# ---------------------------------------------------------------------- 3. damaged Lite files
+def damaged_copy(tmp_path: Path) -> Path:
+    db = tmp_path / "milvus.db"
+    with ImageStore(str(db), model_name="m", dim=DIM) as store:
+        store.upsert(records(0, 61))
+    size = db.stat().st_size
+    with open(db, "r+b") as f:  # overwrite pages in the middle of the file
+        f.seek(size // 2)
+        f.write(bytes(range(256)) * 32)
+    return db
+
+
+def test_damaged_lite_file_is_an_error_never_an_empty_collection(tmp_path):
+    db = damaged_copy(tmp_path)
+    before = db.read_bytes()
+    with pytest.raises(StoreDamaged) as err:
+        ImageStore(str(db), model_name="m", dim=DIM)
+    assert "is damaged" in err.value.detail and "Restore a copy" in err.value.detail
+    assert err.value.status == 503
+    assert db.read_bytes() == before  # nothing was written to it
+
+    env = {"CLIPVEC_MODEL": str(SHAPES_MODEL), "CLIPVEC_MILVUS_URI": str(db)}
+    imported = cli(["import", str(tmp_path)], env)
+    assert imported.returncode == 2 and "is damaged" in imported.stderr, imported.stderr
+    assert "Traceback" not in imported.stderr and db.read_bytes() == before
+
+
+def test_zero_byte_lite_file_is_refused(tmp_path):
+    db = tmp_path / "milvus.db"
+    db.touch()
+    with pytest.raises(StoreDamaged) as err:
+        ImageStore(str(db), model_name="m", dim=DIM)
+    assert "0 bytes" in err.value.detail
+    assert db.stat().st_size == 0
+
+
+# ---------------------------------------------------------------------- 5.-7. the importer
+@pytest.fixture(scope="module")
+def encoder(tiny_model_dir) -> ClipEncoder:
+    return ClipEncoder.load(str(tiny_model_dir), precision="fp32", batch_size=8)
+
+
+class Loader:
+    """An encoder loader that counts how often the importer asked for the model."""
+
+    def __init__(self, encoder: ClipEncoder) -> None:
+        self.encoder, self.calls = encoder, 0
+
+    def __call__(self) -> ClipEncoder:
+        self.calls += 1
+        return self.encoder
+
+
+def bytes_read() -> int:
+    """Bytes this process has read with read() calls so far (/proc/self/io rchar)."""
+    text = Path("/proc/self/io").read_text()
+    return int(re.search(r"^rchar: (\d+)", text, re.M).group(1))
+
+
+def test_non_utf8_names_are_imported_under_an_escaped_path(milvus_backend, encoder, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    odd = os.fsdecode(b"caf\xe9 \\ \xff.png")
+    for i, name in enumerate([odd, "plain.png", "z.png"]):
+        draw_shape("green", "circle", size=64, seed=SEED + 100 + i).save(folder / name)
+    uri, collection = milvus_backend
+    with ImageStore(uri, collection=collection, model_name=encoder.name, dim=encoder.dim) as store:
+        report = Importer(encoder, store, upsert_batch=16).run(folder)
+        assert (report.imported, report.failed) == (3, [])
+        paths = sorted(p for r in store.iter_records() for p in r.paths)
+        assert paths == ["caf\\xe9 \\\\ \\xff.png", "plain.png", "z.png"]
+        assert (folder / unescape_path(paths[0])).is_file()  # reversible: the exact name back
+        again = Importer(encoder, store).run(folder)
+        assert (again.imported, again.unchanged) == (0, 3)
+    for name in ["a.png", "ü/ß.jpg", "back\\slash", os.fsdecode(b"\x80\\x41")]:
+        assert unescape_path(escape_path(name)) == name
+
+
+def test_big_non_images_cost_nothing_and_odd_entries_are_listed(encoder, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        draw_shape("blue", "star", size=64, seed=SEED + 200 + i).save(folder / f"s{i}.png")
+    for i in range(3):  # sparse: 2 GB each, no disk used; over the 200 MB limit
+        with open(folder / f"video{i}.mkv", "wb") as f:
+            f.write(b"\x1aE\xdf\xa3")
+            f.truncate(2 << 30)
+    with open(folder / "backup.tar", "wb") as f:  # under the limit: sniffed, never read
+        f.write(b"not an image at all")
+        f.truncate(150 << 20)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x13" * 200)
+    (folder / "empty.jpg").touch()
+    os.mkfifo(folder / "pipe.png")
+    (folder / "dangling.png").symlink_to(folder / "missing.png")
+    (folder / "loop.png").symlink_to(folder / "loop.png")
+    loader = Loader(encoder)
+    with ImageStore(str(tmp_path / "milvus.db"), model_name=encoder.name, dim=encoder.dim) as store:
+        read0 = bytes_read()
+        report = Importer(loader, store).run(folder)
+        assert bytes_read() - read0 < 20 << 20  # not the 150 MB tar, not the 6 GB of video
+        assert report.imported == 3
+        assert [(f.path, f.reason) for f in report.failed] == [("broken.png", "undecodable_image")]
+        reasons = {f.path: f.reason for f in report.skipped_files}
+        assert reasons == {
+            "backup.tar": "not_image",
+            "dangling.png": "dangling_symlink",
+            "empty.jpg": "empty_file",
+            "loop.png": "symlink_loop",
+            "pipe.png": "not_a_file",
+            **{f"video{i}.mkv": "too_large" for i in range(3)},
+        }
+        assert "skipped 8 (" in report.summary() and "3 too_large" in report.summary()
+        errors = tmp_path / "errors.jsonl"
+        _write_errors(errors, report.failed, report.skipped_files)
+        assert len(errors.read_text().splitlines()) == 9
+
+        # unchanged folder: no model, no file read, the same report
+        loader.calls = 0
+        again = Importer(loader, store).run(folder)
+        assert (again.files_read, loader.calls, again.model_loaded) == (0, 0, False)
+        assert (again.unchanged, again.skipped, len(again.failed)) == (3, 8, 1)
+
+
+def test_no_op_import_cli_does_not_load_the_model(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        draw_shape("red", "triangle", size=64, seed=SEED + 300 + i).save(folder / f"t{i}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 50)
+    env = {"CLIPVEC_MODEL": str(SHAPES_MODEL), "CLIPVEC_MILVUS_URI": str(tmp_path / "milvus.db")}
+    first = cli(["-v", "import", str(folder), "--no-progress"], env)
+    assert first.returncode == 1 and "imported 3," in first.stdout, first.stderr
+    assert first.stderr.count("broken.jpg") == 1, first.stderr  # reported once, not twice
+    second = cli(["-v", "import", str(folder), "--no-progress"], env)
+    assert second.returncode == 1 and "unchanged 3," in second.stdout, second.stderr
+    assert "loaded " not in second.stderr, second.stderr  # the encoder logs "loaded <model>"
+    assert second.stderr.count("broken.jpg") == 1
+
+
+# ---------------------------------------------------------------------- 8. Milvus's own tools
+def readme_snippet() -> str:
+    text = (REPO / "README.md").read_text()
+    match = re.search(r"<!-- pymilvus-snippet -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "README.md lost its pymilvus snippet"
+    return match.group(1)
+
+
+def test_readme_pymilvus_snippet_reads_the_collection(tmp_path):
+    with ImageStore(str(tmp_path / "milvus.db"), model_name="m", dim=DIM) as store:
+        store.upsert(records(0, 3))
+    code = readme_snippet()
+    assert len(code.strip().splitlines()) == 3
+    done = subprocess.run(  # a plain interpreter: nothing of clipvec is imported
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "'count(*)': 3" in done.stdout, done.stdout
+
+
+def test_no_pkg_resources_stand_in():
+    source = (REPO / "src" / "clipvec" / "store.py").read_text()
+    assert "sys.modules" not in source
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert re.search(r'"setuptools[^"]*<81', pyproject)
+
+
+# ---------------------------------------------------------------------- 9. starting over
+def test_drop_starts_over_and_the_mismatch_message_names_it(milvus_backend, tmp_path):
+    uri, collection = milvus_backend
+    with ImageStore(uri, collection=collection, model_name="model-a", dim=DIM) as store:
+        store.upsert(records(0, 4))
+    with pytest.raises(ModelMismatch) as err:
+        ImageStore(uri, collection=collection, model_name="model-b", dim=DIM)
+    assert f"clipvec drop --collection {collection}" in err.value.detail
+
+    env = {"CLIPVEC_MILVUS_URI": uri}
+    kept = subprocess.run(
+        [sys.executable, "-m", "clipvec", "drop", "--collection", collection],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert kept.returncode == 1 and "without --yes" in kept.stderr, kept.stderr
+    dropped = cli(["drop", "--collection", collection, "--yes"], env)
+    assert dropped.returncode == 0 and "deleted" in dropped.stdout, dropped.stderr
+    with ImageStore(uri, collection=collection, model_name="model-b", dim=DIM) as store:
+        assert store.count() == 0
+
+
+def test_paths_per_record_are_capped(tmp_path):
+    with ImageStore(str(tmp_path / "milvus.db"), model_name="m", dim=DIM) as store:
+        record = records(0, 1)[0]
+        record.paths = [f"copy{i}.png" for i in range(150)]
+        store.upsert([record])
+        stored = store.get([record.content_hash])[record.content_hash]
+        assert stored.paths == [f"copy{i}.png" for i in range(100)]
