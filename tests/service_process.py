@@ -31,7 +31,8 @@ class ServiceProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 180.0) -> ServiceProcess:
+    def start(self, timeout: float = 180.0, ready_path: str = "/readyz") -> ServiceProcess:
+        """Start and wait for ``ready_path`` to answer 200 (``/livez`` when the store is meant to be down)."""
         bentoml = Path(sys.executable).with_name("bentoml")
         cmd = [
             str(bentoml),
@@ -56,7 +57,7 @@ class ServiceProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"bentoml serve exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
+                if requests.get(self.url + ready_path, timeout=2).status_code == 200:
                     return self
             except requests.RequestException:
                 pass

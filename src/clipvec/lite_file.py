@@ -175,28 +175,41 @@ class LiteWriteCheck:
             self._conn = sqlite3.connect(
                 f"file:{self.db}?mode=ro", uri=True, timeout=30, check_same_thread=False
             )
+            self._conn.text_factory = bytes  # Lite's row data is binary in a TEXT-typed column
         return self._conn
 
-    def last_row_id(self) -> int:
-        """The highest row id now: rows written after this call have higher ones."""
-        with self._lock:
-            row = self._connection().execute(f"SELECT max(id) FROM {self.table}").fetchone()
-        return int(row[0] or 0)
-
-    def missing(self, keys: Sequence[str], after: int) -> list[str]:
-        """The ``keys`` that have no row written after row id ``after`` (not stored on disk)."""
-        found: set[str] = set()
+    def rows(self, keys: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+        """``key -> (row id, data)`` for the ``keys`` that have a row in the file now."""
+        found: dict[str, tuple[int, bytes]] = {}
         with self._lock:
             conn = self._connection()
             for start in range(0, len(keys), _SQL_IN_CHUNK):
                 chunk = list(keys[start : start + _SQL_IN_CHUNK])
                 marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT milvus_id FROM {self.table} WHERE id > ? AND milvus_id IN ({marks})",
-                    [after, *chunk],
-                ).fetchall()
-                found.update(str(r[0]) for r in rows)
-        return [k for k in keys if k not in found]
+                for key, row_id, data in conn.execute(
+                    f"SELECT milvus_id, id, data FROM {self.table} WHERE milvus_id IN ({marks})", chunk
+                ):
+                    name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+                    found[name] = (int(row_id), bytes(data or b""))
+        return found
+
+    def missing(
+        self, written: Sequence[tuple[str, Sequence[str]]], before: dict[str, tuple[int, bytes]]
+    ) -> list[str]:
+        """The keys of ``written`` ((key, paths) pairs) whose new row is not in the file.
+
+        An upsert replaces the row (a new row id, or the same one when it was the last row),
+        so a key is stored if its row is new or changed. A row left exactly as it was is
+        fine only if it already holds what was written (all its paths; the bytes of a
+        Milvus row are not ours to decode further).
+        """
+        after = self.rows([key for key, _ in written])
+        lost = []
+        for key, paths in written:
+            now = after.get(key)
+            if now is None or before.get(key) == now and not all(p.encode() in now[1] for p in paths):
+                lost.append(key)
+        return lost
 
     def close(self) -> None:
         with self._lock:

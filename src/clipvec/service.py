@@ -130,6 +130,14 @@ class Vectorization:
                     store.close()
             raise
 
+    @bentoml.on_shutdown
+    def close_store(self) -> None:
+        """On Ctrl-C / SIGTERM: stop Milvus Lite and release its lock files (none left behind)."""
+        with self._store_lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
     def __is_ready__(self) -> bool:
         """``/readyz``: 503 while the store cannot be opened or read (vectorizing still works)."""
         try:

@@ -773,16 +773,16 @@ class ImageStore:
         """One upsert request, confirmed: ``StorageFull`` / ``StoreUnavailable`` if it did not stick.
 
         Lite: its file is read with a separate read-only SQLite connection (each upserted key
-        must have a row newer than before the write), because Lite's own reads come from
+        must have a new or changed row), because Lite's own reads come from
         memory and show rows whose disk write failed. Server: the keys are queried back.
         """
         keys = [row["content_hash"] for row in batch]
         with self._write_lock:  # no file read while our own write is in flight
-            before = 0
+            before: dict[str, tuple[int, bytes]] = {}
             if self.is_lite:
                 self._check_space(size)
                 if self.verify_writes:
-                    before = self._lite_check().last_row_id()
+                    before = self._lite_check().rows(keys)
             try:
                 self._call(self._client.upsert, self.collection, batch)
             except StoreUnavailable:
@@ -795,7 +795,7 @@ class ImageStore:
             if not self.verify_writes:
                 return
             if self.is_lite:
-                missing = self._lite_check().missing(keys, before)
+                missing = self._lite_check().missing([(r["content_hash"], r["paths"]) for r in batch], before)
             else:
                 rows = self._call(
                     self._client.query,
@@ -822,7 +822,6 @@ class ImageStore:
         db = Path(self._lite_path)
         free = free_bytes(db.parent)
         if 0 <= free < size + (256 << 10):  # the row data plus SQLite's journal pages, roughly
-            self.write_failed = True
             raise StorageFull(
                 f"no space left on {mount_of(db.parent)} (Milvus Lite file {db}): {free} bytes free; "
                 "nothing of this write was stored. Free some space and run again."

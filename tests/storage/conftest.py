@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from full_disk import small_disk  # noqa: F401 - a fixture for the full-disk tests
 
 from clipvec.store import ImageStore
 

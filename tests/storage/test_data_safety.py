@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from full_disk import fill
 from shapes import HELD_OUT_SEED_START, draw_shape
 
 from clipvec.encoder import ClipEncoder
@@ -50,31 +51,6 @@ def cli(args: list[str], env: dict[str, str], timeout: float = 240) -> subproces
 
 
 # ---------------------------------------------------------------------- 1. full disk
-@pytest.fixture
-def small_disk(tmp_path) -> Path:
-    """A 2 MB tmpfs (root only: the suite runs as root here and in CI)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs for the full-disk case needs root")
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Take every free byte of ``folder``'s disk."""
-    filler = folder / "filler"
-    with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):
-        while True:
-            f.write(b"\0" * 4096)
-    return filler
-
-
 @pytest.mark.parametrize("precheck", [True, False], ids=["space-check", "read-back"])
 def test_full_disk_write_is_an_error_never_a_lost_success(small_disk, precheck):
     db = small_disk / "milvus.db"
