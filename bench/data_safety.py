@@ -86,16 +86,20 @@ def bench_verify(args: argparse.Namespace) -> None:
         for kind in args.backends:
             rates: dict[bool, list[float]] = {True: [], False: []}
             rows: dict[bool, list[float]] = {True: [], False: []}
-            for verify in (True, False, True, False):
-                with backend(kind, tmp) as uri:
+            with backend(kind, tmp) as uri:  # one server (or one Lite file) for all rounds
+                for n, verify in enumerate((True, False, True, False)):
                     with ImageStore(
-                        uri, model_name=encoder.name, dim=encoder.dim, verify_writes=verify
+                        uri,
+                        collection=f"imp{n}",
+                        model_name=encoder.name,
+                        dim=encoder.dim,
+                        verify_writes=verify,
                     ) as store:
                         t0 = time.perf_counter()
                         report = Importer(encoder, store, upsert_batch=256, remember_skips=False).run(folder)
                         rates[verify].append(report.imported / (time.perf_counter() - t0))
                     with ImageStore(
-                        uri, collection="raw", model_name="m", dim=512, verify_writes=verify
+                        uri, collection=f"raw{n}", model_name="m", dim=512, verify_writes=verify
                     ) as store:
                         recs = [
                             ImageRecord(

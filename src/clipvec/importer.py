@@ -241,6 +241,7 @@ class Importer:
             if len(pending) >= self.upsert_batch:
                 self._flush(pending, report)
         self._flush(pending, report)
+        self.store.confirm_writes()  # nothing is reported imported that is not stored
         memory.save(seen)
         if prune:
             report.pruned = self._prune(root, seen, by_hash, report)
@@ -354,7 +355,7 @@ class Importer:
         if not pending:
             return
         t0 = time.perf_counter()
-        self.store.upsert(list(pending.values()))
+        self.store.upsert(list(pending.values()), defer_check=True)
         log.info("wrote %d records", len(pending))
         pending.clear()
         report.seconds["write"] += time.perf_counter() - t0

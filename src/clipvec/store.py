@@ -35,6 +35,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -357,6 +358,8 @@ class ImageStore:
         # Every write is read back (Lite: from the file on disk; server: by key), see upsert().
         self.verify_writes = verify_writes
         self._write_check: LiteWriteCheck | None = None
+        self._check_pool: ThreadPoolExecutor | None = None
+        self._checks: list[Future[list[str]]] = []
         self._write_lock = threading.Lock()
         # Set when a write was lost: Lite's memory then disagrees with its file, so the
         # owner (the service) must reopen the store instead of reading phantom rows.
@@ -469,6 +472,9 @@ class ImageStore:
             raise
 
     def close(self) -> None:
+        pool, self._check_pool = self._check_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         check, self._write_check = self._write_check, None
         if check is not None:
             check.close()
@@ -750,8 +756,14 @@ class ImageStore:
             "vector": vector,
         }
 
-    def upsert(self, records: Sequence[ImageRecord]) -> None:
-        """Insert or replace records (by content_hash), in requests of <= 512 rows / ~1 MiB."""
+    def upsert(self, records: Sequence[ImageRecord], *, defer_check: bool = False) -> None:
+        """Insert or replace records (by content_hash), in requests of <= 512 rows / ~1 MiB.
+
+        Each request is read back before this returns, except with ``defer_check`` on a
+        server: then the check runs in the background and ``confirm_writes()`` (or the next
+        upsert) raises if it failed.
+        """
+        self.confirm_writes()
         rows_by_pk: dict[str, dict[str, Any]] = {}
         for record in records:
             row = self._row(record)
@@ -762,14 +774,14 @@ class ImageStore:
         for row in rows_by_pk.values():
             row_size = _row_bytes(row, self.dim)
             if batch and (len(batch) >= BATCH_ROWS or size + row_size > BATCH_BYTES):
-                self._write(batch, size)
+                self._write(batch, size, defer_check)
                 batch, size = [], 0
             batch.append(row)
             size += row_size
         if batch:
-            self._write(batch, size)
+            self._write(batch, size, defer_check)
 
-    def _write(self, batch: list[dict[str, Any]], size: int) -> None:
+    def _write(self, batch: list[dict[str, Any]], size: int, defer: bool = False) -> None:
         """One upsert request, confirmed: ``StorageFull`` / ``StoreUnavailable`` if it did not stick.
 
         Lite: its file is read with a separate read-only SQLite connection (each upserted key
@@ -796,19 +808,36 @@ class ImageStore:
                 return
             if self.is_lite:
                 missing = self._lite_check().missing([(r["content_hash"], r["paths"]) for r in batch], before)
+            elif defer:
+                # A server read right after a write waits for its time tick (~0.2-0.5 s): an
+                # import lets that wait overlap its encoding and checks before its next write.
+                if self._check_pool is None:
+                    self._check_pool = ThreadPoolExecutor(1, thread_name_prefix="clipvec-verify")
+                self._checks.append(self._check_pool.submit(self._server_missing, keys))
+                return
             else:
-                rows = self._call(
-                    self._client.query,
-                    self.collection,
-                    filter=_in_filter(keys),
-                    output_fields=["content_hash"],
-                )
-                present = {str(r["content_hash"]) for r in rows}
-                missing = [k for k in keys if k not in present]
+                missing = self._server_missing(keys)
             if missing:
                 self._write_lost(
                     len(missing), f"{len(missing)} of {len(keys)} rows are not in the collection"
                 )
+
+    def _server_missing(self, keys: list[str]) -> list[str]:
+        rows = self._call(
+            self._client.query,
+            self.collection,
+            filter=_in_filter(keys),
+            output_fields=["content_hash"],
+        )
+        present = {str(r["content_hash"]) for r in rows}
+        return [k for k in keys if k not in present]
+
+    def confirm_writes(self) -> None:
+        """Wait for the checks of deferred writes (``upsert(defer_check=True)``); raise if one was lost."""
+        checks, self._checks = self._checks, []
+        lost = sum(len(check.result()) for check in checks)  # StoreUnavailable propagates
+        if lost:
+            self._write_lost(lost, f"{lost} rows written earlier are not in the collection")
 
     def _lite_check(self) -> LiteWriteCheck:
         if self._write_check is None:
