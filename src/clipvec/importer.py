@@ -435,9 +435,11 @@ def model_identity(model: str) -> tuple[str, int] | None:
 
 
 def run_import_cli(settings: Settings, args) -> int:
-    """``clipvec import DIR``: exit 0 all good, 1 some files failed, 2 could not run."""
-    from clipvec.encoder import ClipEncoder
+    """``clipvec import DIR``: exit 0 all good, 1 some files failed, 2 could not run.
 
+    torch and the model are loaded only when a file needs encoding: a re-import with
+    nothing to do takes the time of the scan and of reading the collection.
+    """
     root = Path(args.folder or settings.images_dir)
     if not root.is_dir():
         print(f"clipvec: {root} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr)
@@ -445,10 +447,14 @@ def run_import_cli(settings: Settings, args) -> int:
     identity = model_identity(settings.model)
     loaded: ClipEncoder | None = None
     if identity is None:
+        from clipvec.encoder import ClipEncoder
+
         loaded = ClipEncoder.from_settings(settings)
         identity = (loaded.name, loaded.dim)
 
     def load_encoder() -> ClipEncoder:
+        from clipvec.encoder import ClipEncoder
+
         encoder = loaded or ClipEncoder.from_settings(settings)
         if (encoder.name, encoder.dim) != identity:
             raise ClipvecError(
