@@ -19,7 +19,7 @@ guard runs inside BentoML's own middlewares and, for every HTTP request:
 * turns every error answer (BentoML's, Starlette's 404/405, the page's) into
   ``{"error": code, "detail": text}`` JSON, with no library text, and any exception that
   escapes into a JSON 500 at once instead of a hang;
-* fixes up ``/docs.json`` (:mod:`clipvec.openapi`).
+* fixes up ``/docs.json`` and ``/schema.json`` (:mod:`clipvec.openapi`).
 
 Uvicorn's own "Invalid HTTP request" answers are made JSON by :func:`json_protocol_errors`.
 """
@@ -314,7 +314,8 @@ class ShapedSend:
         self.started = False
         self._held: MutableMapping[str, Any] | None = None  # a response start being rewritten
         self._body: list[bytes] = []
-        self._docs = scope.get("path") == "/docs.json" and scope.get("method") == "GET"
+        path = scope.get("path")
+        self._docs = path if path in ("/docs.json", "/schema.json") and scope.get("method") == "GET" else None
 
     async def __call__(self, message: Message) -> None:
         kind = message["type"]
@@ -336,11 +337,12 @@ class ShapedSend:
         assert start is not None
         self._held, self._body = None, []
         status = int(start["status"])
-        if status < 400:  # /docs.json
-            from clipvec.openapi import patch_openapi
+        if status < 400:  # /docs.json or /schema.json
+            from clipvec.openapi import patch_client_schema, patch_openapi
 
+            patch = patch_openapi if self._docs == "/docs.json" else patch_client_schema
             try:
-                body = json.dumps(patch_openapi(json.loads(body))).encode()
+                body = json.dumps(patch(json.loads(body))).encode()
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("could not fix up the OpenAPI document: %s", exc)
             await _send_body(

@@ -170,3 +170,24 @@ def patch_openapi(doc: dict[str, Any]) -> dict[str, Any]:
                 ok = operation.get("responses", {}).get("200", {"description": "OK"})
                 operation["responses"] = {"200": ok, **_error_responses(path)}
     return doc
+
+
+# What BentoML's own client (``bentoml.SyncHTTPClient``) reads from ``/schema.json`` to build
+# requests. It sends a positional ``bytes`` argument as the raw body (accepted by the image
+# routes); for the batch route it must know the body is multipart with a list of files.
+CLIENT_INPUTS: dict[str, dict[str, Any]] = {
+    "vectorize_images": {
+        "type": "object",
+        "properties": {"files": {"type": "array", "items": {"type": "file", "format": "binary"}}},
+        "required": ["files"],
+    },
+}
+
+
+def patch_client_schema(doc: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's ``/schema.json`` with the batch image route described as multipart files."""
+    doc = copy.deepcopy(doc)
+    for route in doc.get("routes", []):
+        if isinstance(route, dict) and route.get("name") in CLIENT_INPUTS:
+            route["input"] = copy.deepcopy(CLIENT_INPUTS[route["name"]])
+    return doc
