@@ -62,6 +62,13 @@ ORIGINAL_CONTENT_TYPE = b"x-clipvec-content-type"
 ITEM_ERROR = "__clipvec_item_error__"
 """A batch item the guard already found bad: ``{ITEM_ERROR: detail}`` replaces it."""
 
+# The query parameters each API route reads; any other is a typo (e.g. topk=5) and gets a 400.
+QUERY_PARAMS = {
+    "/search_text": frozenset({"top_k", "min_score", "path_prefix"}),
+    "/search_image": frozenset({"top_k", "min_score", "path_prefix"}),
+    "/add_image": frozenset({"name"}),
+}
+
 HEALTH_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics"})
 # Static shells that hold no data and are needed to enter the key (page, Swagger UI, API description).
 PUBLIC_PATHS = HEALTH_PATHS | {
@@ -232,6 +239,7 @@ class RequestGuard:
 
     # ---------------------------------------------------------------- bodies
     async def _vet_body(self, scope: Scope, receive: Receive, path: str) -> tuple[Scope, Receive]:
+        _check_query(scope, path)
         media_type = _media_type(scope)
         _check_media_type(path, media_type, has_origin=bool(_header(scope, b"origin")))
         boundary = _boundary(_header(scope, b"content-type")) if path in MULTIPART_ROUTES else None
@@ -517,6 +525,19 @@ def _boundary(content_type: bytes) -> bytes | None:
     return None
 
 
+def _check_query(scope: Scope, path: str) -> None:
+    from urllib.parse import parse_qsl
+
+    allowed = QUERY_PARAMS.get(path, frozenset())
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, _ in parse_qsl(query, keep_blank_values=True):
+        if name not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise ClipvecError(
+                f"unknown query parameter {name[:50]!r} for {path} (it takes: {known})", code="bad_parameter"
+            )
+
+
 def _check_media_type(path: str, media_type: str, *, has_origin: bool) -> None:
     if path in IMAGE_ROUTES:
         # text/plain is what BentoML's own SyncHTTPClient sends for bytes; a browser (which
@@ -675,7 +696,13 @@ def parse_multipart(body: bytes, content_type: str) -> list[tuple[str, bytes]]:
         raise EmptyInput("the multipart body has no parts")
     files: list[tuple[str, bytes]] = []
     for index, part in enumerate(message.iter_parts()):
-        name = part.get_filename() or part.get_param("name", header="content-disposition") or f"file{index}"
+        name = part.get_filename()
+        if name is None:  # a plain form field: not something to vectorize
+            field = str(part.get_param("name", header="content-disposition") or "")[:50]
+            raise ClipvecError(
+                f"part {index} ({field!r}) is not a file: send each image as a file part with a filename",
+                code="invalid_multipart",
+            )
         payload = part.get_payload(decode=True)
         files.append((str(name), payload if isinstance(payload, bytes) else b""))
     if not files:

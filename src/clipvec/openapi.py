@@ -49,7 +49,13 @@ BODIES: dict[str, dict[str, Any]] = {
         "required": True,
         "description": "A JSON list of texts; a bad item gets its own error in the answer.",
         "content": {
-            "application/json": {"schema": {"type": "array", "items": {"type": "string"}, "minItems": 1}}
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"description": "a text; any other item gets its own error in the answer"},
+                }
+            }
         },
     },
     "/vectorize_images": {

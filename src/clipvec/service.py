@@ -351,8 +351,8 @@ _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?
 def search_options(ctx: bentoml.Context, default_top_k: int) -> dict[str, Any]:
     """top_k, min_score and path_prefix from the query string, validated."""
     params = ctx.request.query_params
-    raw_top_k = params.get("top_k", "")
-    if raw_top_k == "":
+    raw_top_k = params.get("top_k")
+    if raw_top_k is None:
         top_k = default_top_k
     elif _DIGITS.fullmatch(raw_top_k):  # not int(): it takes " 5", "+5", "5_0" and other scripts' digits
         top_k = int(raw_top_k)
@@ -360,13 +360,19 @@ def search_options(ctx: bentoml.Context, default_top_k: int) -> dict[str, Any]:
         raise ClipvecError("top_k must be plain digits, e.g. top_k=10", code="bad_parameter")
     if not 1 <= top_k <= 1000:
         raise ClipvecError("top_k must be between 1 and 1000", code="bad_parameter")
-    raw_min = params.get("min_score", "")
+    raw_min = params.get("min_score")
     min_score = None
-    if raw_min != "":
+    if raw_min is not None:
         if not _NUMBER.fullmatch(raw_min) or not math.isfinite(float(raw_min)):
             raise ClipvecError("min_score must be a finite number, e.g. min_score=0.25", code="bad_parameter")
         min_score = float(raw_min)
-    return {"top_k": top_k, "min_score": min_score, "path_prefix": params.get("path_prefix") or None}
+    prefix = params.get("path_prefix") or None
+    if prefix is not None and (len(prefix) > 1024 or any(ord(ch) < 32 or ord(ch) == 127 for ch in prefix)):
+        raise ClipvecError(
+            "path_prefix must be a path of at most 1024 characters, without control characters",
+            code="bad_parameter",
+        )
+    return {"top_k": top_k, "min_score": min_score, "path_prefix": prefix}
 
 
 CURRENT: Vectorization | None = None
