@@ -457,10 +457,14 @@ def test_bentoml_client_calls_every_endpoint(service, tmp_path):
         np.testing.assert_allclose(batch["results"][0]["vector"], by_bytes["vector"], atol=1e-5)
 
 
-# --------------------------------------------------------------------------- a second service: failing writes
+# --------------------------------------------------------------------------- a second service: key, failing writes
+API_KEY = "s3cret-key-for-tests"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
 @pytest.fixture(scope="module")
 def broken(tiny_model_dir, tmp_path_factory, test_output):
-    """Milvus unreachable, images folder on a 2 MB tmpfs, one request at a time."""
+    """An API key, Milvus unreachable, the images folder on a 2 MB tmpfs, one request at a time."""
     mount = tmp_path_factory.mktemp("tiny-disk")
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
@@ -470,6 +474,7 @@ def broken(tiny_model_dir, tmp_path_factory, test_output):
         "CLIPVEC_MILVUS_URI": f"http://127.0.0.1:{free_port()}",
         "CLIPVEC_IMAGES_DIR": str(mount),
         "CLIPVEC_MAX_CONCURRENCY": "1",
+        "CLIPVEC_API_KEY": API_KEY,
     }
     try:
         with ServiceProcess(env, test_output / "service-hardening-broken.log") as svc:
@@ -479,12 +484,73 @@ def broken(tiny_model_dir, tmp_path_factory, test_output):
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def test_api_key_guards_every_data_route(broken):
+    for route in ("/vectorize_text", "/vectorize_image", "/vectorize_texts", "/search_text", "/add_image"):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
+            assert_error(requests.post(broken.url + route, data=b"x", headers=headers), 401, "unauthorized")
+    assert_error(requests.post(broken.url + "/collection_info"), 401)
+    assert_error(requests.get(broken.url + "/ui/thumb", params={"path": "a.png"}), 401)
+    assert_error(requests.get(broken.url + "/schema.json"), 401)
+    for route in ("/livez", "/readyz", "/metrics"):
+        assert requests.get(broken.url + route).status_code in (200, 503), route
+    assert requests.get(broken.url + "/ui/").status_code == 200  # the page itself, to ask for the key
+    ok = requests.post(
+        broken.url + "/vectorize_text", data="a dog", headers={"Content-Type": "text/plain", **AUTH}
+    )
+    assert ok.status_code == 200, ok.text
+    # The page's <img> loads carry the key as a same-site cookie (image routes only, GET only).
+    cookie = {"Cookie": f"clipvec_key={API_KEY}"}
+    assert requests.get(broken.url + "/ui/thumb", params={"path": "a.png"}, headers=cookie).status_code == 503
+    assert_error(requests.post(broken.url + "/vectorize_text", data="a dog", headers=cookie), 401)
+
+
+@pytest.mark.browser
+def test_page_asks_for_the_key_once_and_keeps_it(broken):
+    from test_ui import CHROMIUM_ARGS, chromium_path
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context().new_page()
+            page.set_default_timeout(20_000)
+            asked: list[str] = []
+
+            def answer(dialog) -> None:
+                asked.append(dialog.message)
+                dialog.accept(API_KEY)
+
+            page.on("dialog", answer)
+            logs: list[str] = []
+            page.on("console", lambda msg: logs.append(msg.text))
+            page.on("pageerror", lambda exc: logs.append(str(exc)))
+            for _ in range(2):  # a second visit finds the key in localStorage
+                page.goto(broken.url + "/ui/")
+                try:
+                    page.wait_for_function("() => !document.getElementById('error').hidden")
+                except Exception:
+                    raise AssertionError((asked, page.inner_text("body")[:500], logs)) from None
+                message = page.inner_text("#error")
+                assert "Milvus" in message, message  # the key was accepted: the store is what is missing
+            assert len(asked) == 1 and "API key" in asked[0], asked
+            assert page.evaluate("() => localStorage.getItem('clipvec.apiKey')") == API_KEY
+            assert "clipvec_key=" in page.evaluate("() => document.cookie")
+        finally:
+            browser.close()
+
+
 def test_store_failure_leaves_no_file_and_no_address(broken):
-    resp = requests.post(broken.url + "/add_image?name=a.jpg", data=jpeg_bytes(seed=9), timeout=60)
+    resp = requests.post(
+        broken.url + "/add_image?name=a.jpg", data=jpeg_bytes(seed=9), headers=AUTH, timeout=60
+    )
     body = assert_error(resp, 503, "store_unavailable")
     assert "127.0.0.1" not in body["detail"] and "http" not in body["detail"]
     assert [p.name for p in (broken.images / "uploads").iterdir()] == []
-    body = assert_error(requests.post(broken.url + "/collection_info", timeout=60), 503)
+    body = assert_error(requests.post(broken.url + "/collection_info", headers=AUTH, timeout=60), 503)
     assert "127.0.0.1" not in body["detail"]
     assert requests.get(broken.url + "/livez").status_code == 200
 
@@ -497,7 +563,7 @@ def test_full_disk_is_507_without_a_part_file(broken):
     try:
         big = jpeg_bytes(seed=3, width=600, height=400)
         assert len(big) > 30_000
-        resp = requests.post(broken.url + "/add_image?name=big.jpg", data=big, timeout=60)
+        resp = requests.post(broken.url + "/add_image?name=big.jpg", data=big, headers=AUTH, timeout=60)
         assert_error(resp, 507, "storage_full")
         assert [p.name for p in (broken.images / "uploads").iterdir()] == []
     finally:
@@ -511,17 +577,15 @@ def test_busy_service_answers_429_json(broken):
             requests.post,
             broken.url + "/vectorize_image",
             data=slow,
-            headers={"Content-Type": "image/png"},
+            headers={"Content-Type": "image/png", **AUTH},
             timeout=120,
         )
         time.sleep(0.4)
         second = requests.post(
-            broken.url + "/vectorize_text", data="a dog", headers={"Content-Type": "text/plain"}
+            broken.url + "/vectorize_text", data="a dog", headers={"Content-Type": "text/plain", **AUTH}
         )
         assert first.result().status_code == 200
-    body = assert_error(second, 429, "too_many_requests")
-    assert body["detail"]
-    assert requests.get(broken.url + "/readyz").status_code in (200, 503)
+    assert_error(second, 429, "too_many_requests")
 
 
 def test_unknown_query_parameters_and_bad_prefixes_are_400(service):

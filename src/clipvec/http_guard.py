@@ -191,7 +191,7 @@ class RequestGuard:
         self._check_key(scope, path, method)
         if method not in SAFE_METHODS:
             self._check_origin(scope)
-        if path in HEALTH_PATHS:
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):  # health and static files: cheap
             await self.app(scope, receive, send)
             return
         if method == "POST" and path in GUARDED:
