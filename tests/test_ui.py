@@ -420,3 +420,23 @@ def test_offline_and_fast(page, populated):
         ".reduce((n, e) => n + e.encodedBodySize, 0)"
     )
     assert transferred < 60_000  # page script + style stay small
+
+
+def test_swagger_try_it_out_vectorize_image(page, service, tmp_path):
+    """The Swagger page at / sends an image file to /vectorize_image and shows the 200 answer."""
+    image = tmp_path / "circle.png"
+    image.write_bytes(png(draw_shape("red", "circle", size=96, seed=SEED)))
+    page.route(
+        "**/*",
+        lambda route: route.abort() if not route.request.url.startswith(service.url) else route.continue_(),
+    )
+    page.goto(service.url + "/")
+    block = page.locator("[id$='clip_image_vectorizer__vectorize_image']")
+    block.locator(".opblock-summary").first.click()
+    block.locator("button.try-out__btn").click()
+    block.locator("input[type=file]").set_input_files(str(image))
+    block.locator("button.execute").click()
+    status = block.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for()
+    assert status.inner_text().strip().startswith("200"), status.inner_text()
+    assert '"vector"' in block.locator(".live-responses-table").inner_text()

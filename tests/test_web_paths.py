@@ -101,9 +101,12 @@ def raw_get(url: str, target: str) -> tuple[int, bytes, dict[str, str]]:
         conn.close()
 
 
+NOT_FOUND = b'{"error":"not_found","detail":"no such image in the collection"}'
+
+
 def assert_refused(status: int, body: bytes, headers: dict[str, str], what: str) -> None:
     assert status == 404, (what, status, body[:200])
-    assert body == b"Not Found", (what, body[:200])
+    assert body == NOT_FOUND, (what, body[:200])
     assert not headers.get("content-type", "").startswith("image/"), what
 
 
@@ -254,7 +257,7 @@ def test_raw_request_targets_are_404(setup):
             assert status == 404, (target, status, body[:200])
             assert b"root:" not in body and b"top secret" not in body, target
             if target.startswith(route):  # ours; elsewhere BentoML answers its own 404 for unknown routes
-                assert body == b"Not Found", (target, body[:200])
+                assert body == NOT_FOUND, (target, body[:200])
                 assert not headers.get("content-type", "").startswith("image/"), target
 
 
@@ -264,7 +267,7 @@ def test_refusals_all_look_the_same(setup):
     for value in ("not-indexed.png", "../outside/secret.png", setup.symlinked_out, "..\\x", "%2e%2e/x"):
         resp = requests.get(f"{setup.url}/ui/thumb", params={"path": value})
         answers.add((resp.status_code, resp.content, resp.headers["content-type"]))
-    assert answers == {(404, b"Not Found", "text/plain; charset=utf-8")}
+    assert answers == {(404, NOT_FOUND, "application/json")}
 
 
 def test_page_and_assets(setup):

@@ -20,6 +20,9 @@ files to be reported as such.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import io
 import logging
 import os
@@ -27,6 +30,7 @@ import re
 import struct
 import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -43,7 +47,15 @@ from clipvec.errors import (
     UnsupportedImageFormat,
 )
 
-__all__ = ["SUPPORTED_FORMATS", "DecodedImage", "decode_file", "decode_image", "sniff_format"]
+__all__ = [
+    "SUPPORTED_FORMATS",
+    "DecodedImage",
+    "PixelBudget",
+    "Reservation",
+    "decode_file",
+    "decode_image",
+    "sniff_format",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +120,88 @@ class DecodedImage:
     format: str
     width: int
     height: int
+
+
+# --------------------------------------------------------------------------------------
+# A shared pixel budget
+# --------------------------------------------------------------------------------------
+
+_TRIM_PIXELS = 4_000_000  # give memory back to the OS after images this large
+
+
+class PixelBudget:
+    """Bounds how many pixels are being decoded at once, across threads.
+
+    Sixteen concurrent 100-megapixel PNGs (97 KB each) would need ~5 GB at once; with a
+    budget they are decoded a few at a time and the others wait (they are not refused).
+    An image larger than the whole budget still runs, alone.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, int(limit))
+        self.used = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def reservation(self) -> Iterator[Reservation]:
+        """Pixels taken through the reservation are given back when the block ends."""
+        held = Reservation(self)
+        try:
+            yield held
+        finally:
+            held.release()
+
+
+class Reservation:
+    """One image's share of a :class:`PixelBudget` (taken once its size is known)."""
+
+    def __init__(self, budget: PixelBudget) -> None:
+        self.budget = budget
+        self.weight = 0
+
+    def take(self, pixels: int) -> None:
+        """Wait until ``pixels`` more (capped at the whole budget) fit, then hold them."""
+        budget = self.budget
+        extra = min(int(pixels), budget.limit) - self.weight
+        if extra <= 0:
+            return
+        with budget._cond:
+            while budget.used > 0 and budget.used + extra > budget.limit:
+                budget._cond.wait()
+            budget.used += extra
+            self.weight += extra
+
+    def release(self) -> None:
+        if self.weight <= 0:
+            return
+        budget, weight = self.budget, self.weight
+        self.weight = 0
+        with budget._cond:
+            budget.used -= weight
+            budget._cond.notify_all()
+        if weight >= _TRIM_PIXELS:
+            _malloc_trim()
+
+
+def _malloc_trim() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them per thread arena otherwise)."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: ctypes.CDLL | bool | None = None
+
+
+def _take(reservation: Reservation | None, width: int, height: int) -> None:
+    if reservation is not None:
+        reservation.take(width * height)
 
 
 # --------------------------------------------------------------------------------------
@@ -291,12 +385,20 @@ def decode_file(
     return decode_image(data, max_pixels=max_pixels, min_side=min_side)
 
 
-def decode_image(data: bytes, *, max_pixels: int = 100_000_000, min_side: int | None = None) -> DecodedImage:
+def decode_image(
+    data: bytes,
+    *,
+    max_pixels: int = 100_000_000,
+    min_side: int | None = None,
+    reservation: Reservation | None = None,
+) -> DecodedImage:
     """Decode image bytes into an upright 8-bit RGB image.
 
     ``max_pixels`` refuses images whose header claims more pixels (before decoding).
     ``min_side``: a JPEG may be decoded at 1/2, 1/4 or 1/8 scale as long as its shortest
     side stays >= ``min_side`` (other formats decode at full size).
+    ``reservation``: the image's pixels are taken from its :class:`PixelBudget` once the
+    header is read, before decoding (the caller releases them when done with the image).
 
     Raises :class:`EmptyInput`, :class:`UnsupportedImageFormat` (415),
     :class:`ImageTooLarge` (413), :class:`TruncatedImage` or :class:`DecodeError` (400);
@@ -327,15 +429,15 @@ def decode_image(data: bytes, *, max_pixels: int = 100_000_000, min_side: int | 
         min_side = None
     try:
         if fmt == "HDR":
-            return _decode_hdr(data, max_pixels)
-        return _decode_pillow(data, fmt, max_pixels, min_side)
+            return _decode_hdr(data, max_pixels, reservation)
+        return _decode_pillow(data, fmt, max_pixels, min_side, reservation)
     except ClipvecError:
         raise
     except MemoryError as exc:
         raise ImageTooLarge(f"not enough memory to decode this {fmt} image") from exc
     except Exception as exc:  # safety net: a parser bug must not become a 500
         log.warning("unexpected %s while decoding %s: %s", type(exc).__name__, fmt, exc, exc_info=True)
-        raise DecodeError(f"malformed {fmt} file ({type(exc).__name__}: {str(exc)[:200]})") from exc
+        raise DecodeError(f"malformed {fmt} file: it could not be decoded") from exc
 
 
 # --------------------------------------------------------------------------------------
@@ -387,8 +489,9 @@ def _pillow_failure(exc: BaseException, fmt: str, stage: str, max_pixels: int) -
         return TruncatedImage(f"{fmt} file is truncated: the data ends before the image is complete")
     if isinstance(exc, Image.UnidentifiedImageError):
         return DecodeError(f"malformed {fmt} file: its header could not be read (corrupt or cut short)")
-    reason = str(exc)[:200] or type(exc).__name__
-    return DecodeError(f"malformed {fmt} file: {stage} failed ({reason})")
+    # The library's own message stays in the log: it can name internals, never the client's business.
+    log.info("%s: %s failed: %s: %s", fmt, stage, type(exc).__name__, str(exc)[:300])
+    return DecodeError(f"malformed {fmt} file: {stage} failed")
 
 
 # What Pillow and its plugins raise for bad data (decoders report OSError, parsers the rest).
@@ -429,14 +532,16 @@ def _exif_orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) and value in _ORIENTATION else 1
 
 
-def _decode_pillow(data: bytes, fmt: str, max_pixels: int, min_side: int | None) -> DecodedImage:
+def _decode_pillow(
+    data: bytes, fmt: str, max_pixels: int, min_side: int | None, reservation: Reservation | None = None
+) -> DecodedImage:
     if fmt == "HEIC":
         _ensure_heif()
     try:
         im = Image.open(io.BytesIO(data), formats=[_PILLOW_ID[fmt]])
     except _PIL_ERRORS as exc:
         if fmt == "TIFF" and not isinstance(exc, Image.DecompressionBombError):
-            return _decode_tiff_fallback(data, max_pixels, exc)
+            return _decode_tiff_fallback(data, max_pixels, exc, reservation)
         raise _pillow_failure(exc, fmt, "reading the header", max_pixels) from exc
 
     width, height = im.size
@@ -446,11 +551,12 @@ def _decode_pillow(data: bytes, fmt: str, max_pixels: int, min_side: int | None)
         # that keeps both sides >= the requested box, so a square box keeps the shortest
         # side >= min_side whatever the EXIF orientation.
         im.draft("RGB", (min_side, min_side))
+    _take(reservation, *im.size)  # after draft: the size libjpeg will really decode
     try:
         im.load()
     except _PIL_ERRORS as exc:
         if fmt == "TIFF" and not _is_truncation(exc) and not isinstance(exc, Image.DecompressionBombError):
-            return _decode_tiff_fallback(data, max_pixels, exc)
+            return _decode_tiff_fallback(data, max_pixels, exc, reservation)
         raise _pillow_failure(exc, fmt, "decoding the pixels", max_pixels) from exc
 
     orientation = _exif_orientation(im)
@@ -542,7 +648,9 @@ def _stretch(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _decode_tiff_fallback(data: bytes, max_pixels: int, pillow_exc: BaseException) -> DecodedImage:
+def _decode_tiff_fallback(
+    data: bytes, max_pixels: int, pillow_exc: BaseException, reservation: Reservation | None = None
+) -> DecodedImage:
     import tifffile
 
     try:
@@ -552,6 +660,7 @@ def _decode_tiff_fallback(data: bytes, max_pixels: int, pillow_exc: BaseExceptio
             page = tif.pages.first
             width, height = int(page.imagewidth), int(page.imagelength)
             _check_size(width, height, max_pixels, "TIFF")
+            _take(reservation, width, height)
             arr = page.asarray()
             axes = page.axes
             photometric = int(page.photometric)
@@ -562,7 +671,8 @@ def _decode_tiff_fallback(data: bytes, max_pixels: int, pillow_exc: BaseExceptio
     except (tifffile.TiffFileError, *_PIL_ERRORS, RuntimeError, NotImplementedError) as exc:
         log.debug("Pillow could not read the TIFF (%s); tifffile neither (%s)", pillow_exc, exc)
         if isinstance(exc, (ValueError, NotImplementedError)) and "compress" in str(exc).lower():
-            raise UnsupportedImageFormat(f"TIFF compression is not supported: {exc}") from exc
+            log.info("TIFF compression not supported: %s", exc)
+            raise UnsupportedImageFormat("this TIFF's compression or predictor is not supported") from exc
         raise _pillow_failure(exc, "TIFF", "decoding the pixels", max_pixels) from exc
 
     if arr.size == 0 or arr.ndim < 2:
@@ -630,7 +740,7 @@ _XYZ_TO_RGB = np.array(
 )
 
 
-def _decode_hdr(data: bytes, max_pixels: int) -> DecodedImage:
+def _decode_hdr(data: bytes, max_pixels: int, reservation: Reservation | None = None) -> DecodedImage:
     header_end = data.find(b"\n\n", 0, _HDR_MAX_HEADER)
     if header_end < 0:
         if len(data) < _HDR_MAX_HEADER:
@@ -656,6 +766,7 @@ def _decode_hdr(data: bytes, max_pixels: int) -> DecodedImage:
     n_major, n_minor = int(major_n), int(minor_n)
     width, height = (n_minor, n_major) if major_axis == b"Y" else (n_major, n_minor)
     _check_size(width, height, max_pixels, "HDR")
+    _take(reservation, width, height)
 
     rgbe = _hdr_pixels(memoryview(data)[line_end + 1 :], n_minor, n_major)  # (major, minor, 4)
     rgb = _rgbe_to_float(rgbe)

@@ -190,8 +190,9 @@ class ClipEncoder:
 
     def tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[bool], list[int]]:
         """Token ids padded to the longest text (not to 77), cut to CLIP's context length."""
-        ids_list = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         limit = self.context_length
+        texts = [clip_prefix(text, limit) for text in texts]
+        ids_list = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         truncated = [len(ids) > limit for ids in ids_list]
         counts = [len(ids) for ids in ids_list]
         ids_list = [ids[: limit - 1] + [self._eos_id] if len(ids) > limit else ids for ids in ids_list]
@@ -225,6 +226,34 @@ class ClipEncoder:
     def encode_text(self, text: str) -> tuple[np.ndarray, bool]:
         enc = self.encode_texts([text])
         return enc.vectors[0], enc.truncated[0]
+
+
+MAX_TOKEN_CHARS = 64  # longer than any token in CLIP's BPE vocabulary
+
+
+def clip_prefix(text: str, context_length: int) -> str:
+    """The start of ``text`` that still holds ``context_length`` tokens, cut before tokenizing.
+
+    A 45 MB text would take a minute to tokenize only for all but 77 tokens to be thrown
+    away. Every word gives at least one token and no token covers more than
+    ``MAX_TOKEN_CHARS`` characters, so the first ``context_length`` words, at most
+    ``context_length * MAX_TOKEN_CHARS`` characters of them, always hold the tokens CLIP
+    uses. Words are joined by one space, as CLIP's tokenizer cleans whitespace anyway. The
+    token count reported for a cut text is that of the prefix (still over the context, so
+    ``truncated`` stays true).
+    """
+    budget = context_length * MAX_TOKEN_CHARS
+    if len(text) <= budget:
+        return text
+    words: list[str] = []
+    used = 0
+    for whole in text.split(None, context_length)[:context_length]:
+        word = whole[: budget - used]
+        words.append(word)
+        used += len(word)
+        if len(words) >= context_length or used >= budget:
+            break
+    return " ".join(words)
 
 
 def _store_matmul_weights_in_bf16(model: torch.nn.Module) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clipvec.decode import DecodedImage, decode_image
+from clipvec.decode import DecodedImage, Reservation, decode_image
 from clipvec.preprocess import Preprocessor
 
 
@@ -27,7 +27,15 @@ def prepare_decoded(decoded: DecodedImage, preprocessor: Preprocessor) -> Prepar
     return PreparedImage(preprocessor.to_pixels(image), decoded.format, decoded.width, decoded.height)
 
 
-def prepare_image(data: bytes, preprocessor: Preprocessor, *, max_pixels: int) -> PreparedImage:
-    """Decode (JPEG draft-downscaled to no less than the model's input) and preprocess."""
-    decoded = decode_image(data, max_pixels=max_pixels, min_side=preprocessor.min_decode_side)
+def prepare_image(
+    data: bytes, preprocessor: Preprocessor, *, max_pixels: int, reservation: Reservation | None = None
+) -> PreparedImage:
+    """Decode (JPEG draft-downscaled to no less than the model's input) and preprocess.
+
+    With a ``reservation`` the decoded pixels count against its budget until the caller
+    releases it (after this returns: only the small model-ready pixels remain).
+    """
+    decoded = decode_image(
+        data, max_pixels=max_pixels, min_side=preprocessor.min_decode_side, reservation=reservation
+    )
     return prepare_decoded(decoded, preprocessor)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,19 +26,53 @@ from starlette.responses import JSONResponse
 
 from clipvec import metrics
 from clipvec.batcher import MicroBatcher
+from clipvec.decode import PixelBudget
 from clipvec.encoder import ClipEncoder
-from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge, StorageFull
-from clipvec.http_guard import ORIGINAL_CONTENT_TYPE, RequestGuard, parse_multipart
+from clipvec.errors import (
+    ClipvecError,
+    EmptyInput,
+    InvalidText,
+    PayloadTooLarge,
+    StorageFull,
+)
+from clipvec.http_guard import (
+    ITEM_ERROR,
+    ORIGINAL_CONTENT_TYPE,
+    RequestGuard,
+    json_protocol_errors,
+    parse_multipart,
+)
 from clipvec.pipeline import PreparedImage, prepare_image
 from clipvec.search import HIT_PATHS_SHOWN, hit_json
 from clipvec.settings import get_settings
 from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore
-from clipvec.uploads import save_upload
+from clipvec.uploads import remove_upload, save_upload
 from clipvec.web import web_app
 
 log = logging.getLogger("clipvec.service")
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+
+
+# What a client is told for server-side failures; the full detail (addresses, paths, library
+# text) goes to the log only.
+PUBLIC_DETAIL = {
+    "store_unavailable": "the image store (Milvus) cannot be used right now; the service log has the details",
+    "store_locked": "another process holds the Milvus Lite file; stop it or use a Milvus server",
+    "store_damaged": "the image store cannot be read; the service log has the details",
+    "storage_full": "the disk is full: the image could not be stored",
+    "model_unavailable": "the CLIP model is not available; the service log has the details",
+}
+
+
+def public_error(err: ClipvecError) -> dict[str, str]:
+    """The JSON body for ``err``: 5xx details are replaced by a fixed text per code."""
+    if err.status < 500:
+        return err.to_json()
+    return {
+        "error": err.code,
+        "detail": PUBLIC_DETAIL.get(err.code, "internal error; the service log has the details"),
+    }
 
 
 def json_errors(func: F) -> F:
@@ -53,7 +89,7 @@ def json_errors(func: F) -> F:
             for value in (*args, *kwargs.values()):
                 if isinstance(value, bentoml.Context):
                     value.response.status_code = err.status
-            return JSONResponse(err.to_json(), status_code=err.status)
+            return JSONResponse(public_error(err), status_code=err.status)
 
     return wrapper  # type: ignore[return-value]
 
@@ -70,7 +106,9 @@ def vector_json(vector: np.ndarray) -> list[float]:
     # queue up before the micro-batcher and are encoded one by one. Torch's own threads are
     # set by CLIPVEC_THREADS; these threads mostly wait (decode, then the batcher).
     threads=32,
-    traffic={"timeout": 300, "max_concurrency": 128},
+    # No BentoML max_concurrency: RequestGuard limits requests once their body has arrived
+    # (CLIPVEC_MAX_CONCURRENCY), so slow uploads cannot take every slot.
+    traffic={"timeout": 300},
 )
 class Vectorization:
     """CLIP vectors for texts and images."""
@@ -86,6 +124,7 @@ class Vectorization:
         self._decode_pool = ThreadPoolExecutor(
             max_workers=max(2, self.settings.resolved_threads()), thread_name_prefix="clipvec-decode"
         )
+        self.pixel_budget = PixelBudget(self.settings.decode_pixel_budget)
         self._store: ImageStore | None = None
         self._store_lock = threading.Lock()
         global CURRENT
@@ -162,7 +201,13 @@ class Vectorization:
     # ------------------------------------------------------------------ helpers
     def _prepare(self, data: bytes) -> PreparedImage:
         try:
-            prepared = prepare_image(data, self.encoder.preprocessor, max_pixels=self.settings.max_pixels)
+            with self.pixel_budget.reservation() as reservation:
+                prepared = prepare_image(
+                    data,
+                    self.encoder.preprocessor,
+                    max_pixels=self.settings.max_pixels,
+                    reservation=reservation,
+                )
         except ClipvecError as err:
             metrics.decode_failures.labels(reason=err.code).inc()
             raise
@@ -216,7 +261,9 @@ class Vectorization:
         results: list[dict[str, Any]] = [{} for _ in texts]
         good: list[int] = []
         for i, item in enumerate(texts):
-            if not isinstance(item, str):
+            if isinstance(item, dict) and isinstance(item.get(ITEM_ERROR), str):  # found by RequestGuard
+                results[i] = InvalidText(item[ITEM_ERROR]).to_json()
+            elif not isinstance(item, str):
                 results[i] = InvalidText(f"item {i} is {type(item).__name__}, not a string").to_json()
             elif not item.strip():
                 results[i] = EmptyInput(f"item {i} is an empty string").to_json()
@@ -318,7 +365,11 @@ class Vectorization:
             )
             return answer
 
-        return self.with_store(add)
+        try:
+            return self.with_store(add)
+        except BaseException:
+            remove_upload(Path(self.settings.images_dir), saved)  # nothing stored: no orphan file
+            raise
 
     @bentoml.api(route="/collection_info")
     @json_errors
@@ -336,19 +387,48 @@ class Vectorization:
         )
 
 
+_DIGITS = re.compile(r"[0-9]{1,7}")
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
+
+
 def search_options(ctx: bentoml.Context, default_top_k: int) -> dict[str, Any]:
     """top_k, min_score and path_prefix from the query string, validated."""
     params = ctx.request.query_params
-    try:
-        top_k = int(params.get("top_k", default_top_k))
-        min_score = float(params["min_score"]) if params.get("min_score") not in (None, "") else None
-    except ValueError as exc:
-        raise ClipvecError(f"bad query parameter: {exc}", code="bad_parameter") from exc
+    raw_top_k = params.get("top_k")
+    if raw_top_k is None:
+        top_k = default_top_k
+    elif _DIGITS.fullmatch(raw_top_k):  # not int(): it takes " 5", "+5", "5_0" and other scripts' digits
+        top_k = int(raw_top_k)
+    else:
+        raise ClipvecError("top_k must be plain digits, e.g. top_k=10", code="bad_parameter")
     if not 1 <= top_k <= 1000:
         raise ClipvecError("top_k must be between 1 and 1000", code="bad_parameter")
-    return {"top_k": top_k, "min_score": min_score, "path_prefix": params.get("path_prefix") or None}
+    raw_min = params.get("min_score")
+    min_score = None
+    if raw_min is not None:
+        if not _NUMBER.fullmatch(raw_min) or not math.isfinite(float(raw_min)):
+            raise ClipvecError("min_score must be a finite number, e.g. min_score=0.25", code="bad_parameter")
+        min_score = float(raw_min)
+    prefix = params.get("path_prefix") or None
+    if prefix is not None and (len(prefix) > 1024 or any(ord(ch) < 32 or ord(ch) == 127 for ch in prefix)):
+        raise ClipvecError(
+            "path_prefix must be a path of at most 1024 characters, without control characters",
+            code="bad_parameter",
+        )
+    return {"top_k": top_k, "min_score": min_score, "path_prefix": prefix}
 
 
 CURRENT: Vectorization | None = None
-Vectorization.add_asgi_middleware(RequestGuard, max_body_bytes=get_settings().max_body_bytes)
+_settings = get_settings()
+Vectorization.add_asgi_middleware(
+    RequestGuard,
+    max_body_bytes=_settings.max_body_bytes,
+    max_batch_items=_settings.max_batch_items,
+    api_key=_settings.api_key,
+    allowed_origins=_settings.allowed_origins,
+    idle_timeout=_settings.body_idle_timeout,
+    min_rate=_settings.body_min_rate,
+    max_concurrency=_settings.max_concurrency,
+)
+json_protocol_errors()
 vectorization = Vectorization

@@ -70,6 +70,32 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds the service waits for Milvus before answering 503 store_unavailable."
     )
 
+    # --- service hardening (issue 8) ---
+    api_key: str = Field(
+        "",
+        description="When set, every route but /livez, /readyz and /metrics needs 'Authorization: Bearer <key>'.",
+    )
+    allowed_origins: str = Field(
+        "",
+        description="Comma-separated extra origins (scheme://host:port) allowed to POST besides the service's own.",
+    )
+    body_idle_timeout: float = Field(
+        15.0, gt=0, description="Seconds a request body may stall (or fall below body_min_rate) before a 408."
+    )
+    body_min_rate: int = Field(
+        4096,
+        ge=0,
+        description="Slowest accepted upload in bytes/s, averaged after body_idle_timeout seconds.",
+    )
+    max_concurrency: int = Field(
+        128, ge=1, description="Requests processed at once (after their body arrived); more get 429."
+    )
+    decode_pixel_budget: int = Field(
+        100_000_000,
+        ge=1,
+        description="Pixels being decoded at once in the service; more images wait their turn.",
+    )
+
     def resolved_threads(self) -> int:
         """Threads torch should use: the configured number or the cores this process may use."""
         if self.threads > 0:

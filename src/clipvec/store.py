@@ -140,6 +140,8 @@ def _next_string(prefix: str) -> str | None:
         code = ord(chars[-1]) + 1
         if 0xD800 <= code <= 0xDFFF:  # surrogates cannot be encoded
             code = 0xE000
+        if code == 0x7F:  # DEL cannot be written in a filter: the bound after "~" is U+0080
+            code = 0x80
         if code <= 0x10FFFF:
             chars[-1] = chr(code)
             return "".join(chars)
@@ -926,6 +928,8 @@ class ImageStore:
                 # control character, then check the whole prefix here.
                 cut = next(i for i, ch in enumerate(path_prefix) if ch < " " or ch == "\x7f")
                 head, exact_prefix = path_prefix[:cut], path_prefix
+            elif path_prefix.endswith("~"):  # its range also holds "...\x7f" paths: check here
+                exact_prefix = path_prefix
             expr = prefix_filter("path", head) if head else ""
         limit = top_k if exact_prefix is None else min(MAX_TOP_K, top_k * 4)
         while True:

@@ -17,7 +17,7 @@ Which files can be served: ``REL`` must be a canonical relative path ("/"-separa
 ``.``/``..``/empty segments, no backslash, NUL or control characters, no percent-encoded
 traversal), it must be a path of a record in the collection (``store.get_by_path``), and
 its real path (symlinks resolved) must lie inside the real path of ``images_dir``. Any
-failure, and a missing or unreadable file, is the same plain ``404 Not Found``, so a
+failure, and a missing or unreadable file, is the same JSON ``404 not_found``, so a
 client learns nothing about which check refused it. The file is opened with
 ``O_NOFOLLOW`` on its resolved path, so a symlink swapped in after the check is not
 followed either.
@@ -41,7 +41,7 @@ from urllib.parse import unquote
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from clipvec.decode import decode_image, sniff_format
@@ -83,13 +83,19 @@ _HEX = re.compile(r"[0-9a-fA-F]{8,128}")
 
 
 def not_found() -> Response:
-    """The one answer for every refused or missing path."""
-    return Response("Not Found", status_code=404, media_type="text/plain", headers=SECURITY_HEADERS)
+    """The one answer for every refused or missing path (the service's JSON error shape)."""
+    return JSONResponse(
+        {"error": "not_found", "detail": "no such image in the collection"},
+        status_code=404,
+        headers=SECURITY_HEADERS,
+    )
 
 
 def unavailable() -> Response:
-    return Response(
-        "The image store is unavailable", status_code=503, media_type="text/plain", headers=SECURITY_HEADERS
+    return JSONResponse(
+        {"error": "store_unavailable", "detail": "the image store is unavailable"},
+        status_code=503,
+        headers=SECURITY_HEADERS,
     )
 
 

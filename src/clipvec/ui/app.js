@@ -95,19 +95,63 @@
     }
     if (code === "empty_body") return `${what} is empty.`;
     if (code === "bad_parameter") return "A search option is not valid: " + detail;
+    if (status === 401) return "This service needs an API key. Reload the page to enter it.";
     if (detail) return `The service refused the request (${status}): ${detail}`;
     return `The service answered with an unexpected error (HTTP ${status}).`;
+  }
+
+  // ------------------------------------------------------------------ API key
+  // With CLIPVEC_API_KEY set, the service answers 401 until the page sends the key. The page
+  // asks once and keeps it in this browser (localStorage); a same-site cookie limited to /ui
+  // lets the thumbnails and the large view (plain <img> loads) carry it too.
+  const KEY_STORE = "clipvec.apiKey";
+  const storedKey = () => {
+    try {
+      return localStorage.getItem(KEY_STORE) || "";
+    } catch {
+      return "";
+    }
+  };
+  const keyCookie = (key) => {
+    const base = new URL(".", document.baseURI).pathname;
+    const expiry = key ? "" : "; max-age=0";
+    document.cookie = `clipvec_key=${encodeURIComponent(key)}; path=${base}; SameSite=Strict${expiry}`;
+  };
+  function askForKey(again) {
+    const key = window.prompt(
+      again
+        ? "That API key was not accepted. Enter the service's API key (CLIPVEC_API_KEY):"
+        : "This clipvec service needs an API key (CLIPVEC_API_KEY). Enter it to continue:"
+    );
+    if (!key || !key.trim()) return "";
+    try {
+      localStorage.setItem(KEY_STORE, key.trim());
+    } catch {
+      /* private mode: the key lasts for this page only */
+    }
+    keyCookie(key.trim());
+    return key.trim();
+  }
+  let apiKey = storedKey();
+  if (apiKey) keyCookie(apiKey);
+
+  async function send(route, body, contentType, params, signal) {
+    const headers = { "Content-Type": contentType, Accept: "application/json" };
+    if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
+    return fetch(serviceUrl(route, params), { method: "POST", body, headers, signal });
   }
 
   async function post(route, body, contentType, params, signal, what) {
     let resp;
     try {
-      resp = await fetch(serviceUrl(route, params), {
-        method: "POST",
-        body,
-        headers: { "Content-Type": contentType, Accept: "application/json" },
-        signal,
-      });
+      resp = await send(route, body, contentType, params, signal);
+      if (resp.status === 401) {
+        const key = askForKey(Boolean(apiKey));
+        if (key) {
+          apiKey = key;
+          resp = await send(route, body, contentType, params, signal);
+        }
+      }
     } catch (err) {
       if (err.name === "AbortError") throw err;
       throw new UiError("The clipvec service cannot be reached. Is it still running?", 0);
