@@ -120,14 +120,12 @@ class ClipEncoder:
             clip = CLIPModel.from_pretrained(model, dtype=dtype)
             tokenizer = AutoTokenizer.from_pretrained(model)
         except (OSError, ValueError) as exc:
-            hint = ""
+            from clipvec.startup import model_help
+
+            first_line = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             if not Path(model).exists():
-                hint = (
-                    " It is not a local folder, so it must come from the Hugging Face hub, which is"
-                    " unreachable or offline (HF_HUB_OFFLINE) here. Download it once, or point"
-                    " CLIPVEC_MODEL at a local folder with config.json, model weights and tokenizer files."
-                )
-            raise ModelLoadError(f"cannot load CLIP model {model!r}: {exc}.{hint}") from exc
+                first_line = "it is not a local folder and the Hugging Face hub gave no copy: " + first_line
+            raise ModelLoadError(model_help(model, first_line)) from exc
         clip.eval().to(dev)
         if dev.type == "cpu" and prec == "bf16":
             _store_matmul_weights_in_bf16(clip)

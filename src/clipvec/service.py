@@ -25,11 +25,19 @@ from starlette.responses import JSONResponse
 from clipvec import metrics
 from clipvec.batcher import MicroBatcher
 from clipvec.encoder import ClipEncoder
-from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge, StoreUnavailable
+from clipvec.errors import (
+    ClipvecError,
+    EmptyInput,
+    InvalidText,
+    ModelLoadError,
+    PayloadTooLarge,
+    StoreUnavailable,
+)
 from clipvec.http_guard import ORIGINAL_CONTENT_TYPE, RequestGuard, parse_multipart
 from clipvec.pipeline import PreparedImage, prepare_image
 from clipvec.search import hit_json
 from clipvec.settings import get_settings
+from clipvec.startup import prepare_to_serve, stop_server_from_worker
 from clipvec.store import Hit, ImageRecord, ImageStore
 from clipvec.uploads import save_upload
 from clipvec.web import web_app
@@ -75,9 +83,21 @@ def vector_json(vector: np.ndarray) -> list[float]:
 class Vectorization:
     """CLIP vectors for texts and images."""
 
+    @bentoml.on_deployment
+    def _before_workers() -> None:
+        """Once, before BentoML starts workers: check the model and absolutise paths (issue 10)."""
+        prepare_to_serve()
+
     def __init__(self) -> None:
         self.settings = get_settings()
-        self.encoder = ClipEncoder.from_settings(self.settings)
+        try:
+            self.encoder = ClipEncoder.from_settings(self.settings)
+        except ModelLoadError as err:
+            # Checked before the workers started, yet it failed here: stop rather than be respawned forever.
+            log.error("%s", err.detail)
+            stop_server_from_worker()
+            raise
+        metrics.start_at_zero()
         self.batcher = MicroBatcher(
             self.encoder.encode_pixels,
             max_batch=self.settings.batch_size,
