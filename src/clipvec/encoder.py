@@ -144,7 +144,13 @@ class ClipEncoder:
             time.perf_counter() - started,
         )
         return cls(
-            clip, tokenizer, preprocessor, name=model, device=dev, precision=prec, batch_size=batch_size
+            clip,
+            tokenizer,
+            preprocessor,
+            name=model_identity(model),
+            device=dev,
+            precision=prec,
+            batch_size=batch_size,
         )
 
     @classmethod
@@ -223,6 +229,16 @@ class ClipEncoder:
     def encode_text(self, text: str) -> tuple[np.ndarray, bool]:
         enc = self.encode_texts([text])
         return enc.vectors[0], enc.truncated[0]
+
+
+def model_identity(model: str) -> str:
+    """The name a collection records for ``model``: a hub id as given, a local folder as an absolute path.
+
+    So ``models/clip`` from one folder and ``/srv/x/models/clip`` from another are the same
+    model, and the service (whose relative paths are made absolute) matches the CLI.
+    """
+    folder = Path(model).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else model
 
 
 def _store_matmul_weights_in_bf16(model: torch.nn.Module) -> None:
