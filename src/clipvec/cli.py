@@ -166,8 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose:
         logging.getLogger("clipvec").setLevel(logging.DEBUG)
-    if args.command in _LOADS_A_MODEL and not args.verbose:
-        _quiet_transformers()
     try:
         return _dispatch(args)
     except ClipvecError as err:
@@ -185,9 +183,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "make-model":
         from clipvec.model_factory import make_random_model
 
+        if not args.verbose:
+            _quiet_transformers()
         print(make_random_model(args.out, size=args.size, seed=args.seed))
         return 0
     settings = settings_from_args(args)
+    if args.command == "search" and (missing := _missing_lite_db(settings)):
+        print(
+            f"clipvec: there is no database at {missing} (CLIPVEC_MILVUS_URI); nothing was created. "
+            "Import images first (clipvec import DIR), or point --milvus-uri at your database.",
+            file=sys.stderr,
+        )
+        return 1
+    if args.command in _LOADS_A_MODEL and not args.verbose:
+        _quiet_transformers()
     if args.command == "config":
         print(json.dumps(effective_config(settings), indent=2))
         return 0
@@ -209,13 +218,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "search":
         from clipvec.search import run_search_cli
 
-        if missing := _missing_lite_db(settings):
-            print(
-                f"clipvec: there is no database at {missing} (CLIPVEC_MILVUS_URI); nothing was created. "
-                "Import images first (clipvec import DIR), or point --milvus-uri at your database.",
-                file=sys.stderr,
-            )
-            return 1
         return run_search_cli(settings, args)
     raise AssertionError(args.command)
 
