@@ -158,3 +158,23 @@ def test_scores_are_clamped_to_the_metric_range():
     assert ImageStore._hit({**hit, "distance": -1.0000002}, "IP").score == -1.0
     assert ImageStore._hit({**hit, "distance": -1e-7}, "L2").score == 0.0
     assert clamp_score("COSINE", 0.31) == 0.31
+
+
+def test_make_run_binds_this_machine_only_unless_told(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    (venv / ".installed").touch()
+
+    def dry_run(*extra: str) -> str:
+        made = subprocess.run(
+            ["make", "-n", "-s", "-C", str(REPO), "run", f"VENV={venv}", *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        return made.stdout
+
+    assert "serve --host 127.0.0.1 --port 3000" in dry_run()
+    assert "serve --host 0.0.0.0 --port 8080" in dry_run("HOST=0.0.0.0", "PORT=8080")
