@@ -9,8 +9,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # torch first and pinned: on this project's machines 2.13.0 is a local CPU wheel; an
-# unpinned torch would pull a multi-GB CUDA build.
+# unpinned torch would pull a multi-GB CUDA build. For a GPU, pick the build here (README, "GPU"):
+#   make setup TORCH_SPEC=torch==2.13.0 TORCH_INDEX=https://download.pytorch.org/whl/cu126
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 PORT ?= 3000
 HOST ?= 127.0.0.1
 TESTS ?= tests
@@ -24,7 +26,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
