@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -112,6 +113,21 @@ def test_no_model_stops_at_once_with_one_message(entry, tmp_path):
     assert "tests/assets/shapes-clip make run" in output
     assert "Traceback" not in output and "Initializing service error" not in output
     assert not any(cwd.iterdir()), "a failed start created files"
+
+
+def test_a_model_that_fails_in_the_worker_stops_the_server_once(tmp_path):
+    """Past the up-front check (files all there) but unloadable: one message, exit 2, no respawns."""
+    model = tmp_path / "clip"
+    shutil.copytree(SHAPES_MODEL, model)
+    config = json.loads((model / "config.json").read_text())
+    config["projection_dim"] = 32  # the checkpoint's projections are 64-d: transformers refuses it
+    (model / "config.json").write_text(json.dumps(config))
+    cmd = ENTRY_POINTS["bentoml serve"](tmp_path, free_port())
+    result, _ = run_until_exit(cmd, tmp_path, clean_env(CLIPVEC_MODEL=str(model)))
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert output.count("cannot load the CLIP model") == 1, output[-3000:]
+    assert "Traceback" not in output and "Initializing service error" not in output
 
 
 # --------------------------------------------------------------------------- a working start

@@ -119,10 +119,12 @@ class ClipEncoder:
         try:
             clip = CLIPModel.from_pretrained(model, dtype=dtype)
             tokenizer = AutoTokenizer.from_pretrained(model)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - broken checkpoints raise anything (IndexError, RuntimeError ...)
             from clipvec.startup import model_help
 
             first_line = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            if not isinstance(exc, (OSError, ValueError)):
+                first_line = f"{type(exc).__name__}: {first_line}"
             if not Path(model).exists():
                 first_line = "it is not a local folder and the Hugging Face hub gave no copy: " + first_line
             raise ModelLoadError(model_help(model, first_line)) from exc

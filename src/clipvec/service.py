@@ -94,8 +94,7 @@ class Vectorization:
             self.encoder = ClipEncoder.from_settings(self.settings)
         except ModelLoadError as err:
             # Checked before the workers started, yet it failed here: stop rather than be respawned forever.
-            log.error("%s", err.detail)
-            stop_server_from_worker()
+            stop_server_from_worker(err.detail)
             raise
         metrics.start_at_zero()
         self.batcher = MicroBatcher(

@@ -15,11 +15,14 @@ check here, once, in the process that starts the workers:
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
 import signal
 import struct
 import sys
+import zipfile
 from pathlib import Path
 
 from clipvec.errors import ModelLoadError
@@ -105,6 +108,8 @@ def folder_problems(folder: Path) -> list[str]:
         problems.append("no weights (model.safetensors or pytorch_model.bin)")
     elif weights[0].suffix == ".safetensors" and (why := _safetensors_problem(weights[0])):
         problems.append(why)
+    elif weights[0].name == "pytorch_model.bin" and not zipfile.is_zipfile(weights[0]):
+        problems.append("pytorch_model.bin is not a PyTorch checkpoint (or is cut short)")
     has_tokenizer = (folder / "tokenizer.json").is_file() or (
         (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
     )
@@ -200,6 +205,7 @@ def prepare_to_serve() -> None:
     model; on failure prints one message and exits with code 2 instead of letting BentoML
     restart workers that can never start.
     """
+    signal.signal(WORKER_FAILED_SIGNAL, _a_worker_cannot_start)
     settings = get_settings()
     os.environ.update(absolute_path_env(settings, Path.cwd()))
     get_settings.cache_clear()
@@ -213,12 +219,35 @@ def prepare_to_serve() -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def stop_server_from_worker() -> None:
-    """A BentoML worker that cannot start would be respawned forever: stop the whole server.
+# A worker whose model passed the check above but still fails to load (a checkpoint whose
+# shapes do not match its config, say) tells the main process with this signal, which circus
+# (BentoML's process manager) leaves alone; the main process then stops and exits with 2.
+WORKER_FAILED_SIGNAL = signal.SIGUSR2
 
-    Only inside a BentoML worker process, whose parent is BentoML's process manager.
+
+def _a_worker_cannot_start(signum: int, frame: object) -> None:
+    atexit.register(_exit_model_unavailable)  # registered last, so it runs first at exit
+    os.kill(os.getpid(), signal.SIGTERM)  # circus's own graceful stop
+
+
+def _exit_model_unavailable() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_MODEL_UNAVAILABLE)
+
+
+def stop_server_from_worker(message: str) -> None:
+    """In a BentoML worker that cannot load its model: say why once and stop the whole server.
+
+    Without this, BentoML respawns the worker forever, each time with tracebacks, while the
+    port accepts connections that are never answered. Outside a BentoML worker: no-op.
     """
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
-    if spec is not None and spec.name.startswith("_bentoml_impl.worker"):
-        os.kill(os.getppid(), signal.SIGTERM)
+    if spec is None or not spec.name.startswith("_bentoml_impl.worker"):
+        return
+    logging.getLogger("clipvec.service").error("%s", message)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os.kill(os.getppid(), WORKER_FAILED_SIGNAL)
+    os._exit(EXIT_MODEL_UNAVAILABLE)
