@@ -1,34 +1,47 @@
 # clipvec: two commands on a fresh machine (Python 3.10+):
-#   make run    set everything up, then serve on :3000 (CLIPVEC_MODEL=/local/folder to run offline)
-#   make test   set everything up, then run the whole test suite
+#   make run    set everything up, then serve on http://127.0.0.1:3000 (CLIPVEC_MODEL=/local/folder to run offline)
+#   make test   set everything up, then run the whole test suite (about 10 min on 2 cores)
+#   make demo   serve a generated folder of coloured shapes with a small CLIP, offline
+# Variables: PORT=3000 HOST=127.0.0.1 (HOST=0.0.0.0 to listen on every interface),
+#   TESTS=tests/test_decode.py (a part of the suite), TORCH_SPEC (e.g. a CUDA build, see README).
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 # torch first and pinned: on this project's machines 2.13.0 is a local CPU wheel; an
-# unpinned torch would pull a multi-GB CUDA build.
+# unpinned torch would pull a multi-GB CUDA build. For a GPU, pick the build here (README, "GPU"):
+#   make setup TORCH_SPEC=torch==2.13.0 TORCH_INDEX=https://download.pytorch.org/whl/cu126
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 PORT ?= 3000
+HOST ?= 127.0.0.1
+TESTS ?= tests
+# pytest prints one line per test file with a running percentage; PYTEST_FLAGS="-x" etc. to add more.
+PYTEST_FLAGS ?=
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run demo test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
 setup: $(VENV)/.installed
 
+# The model is checked before BentoML starts: without one, this stops at once and says what to do.
 run: setup
-	$(BIN)/bentoml serve service:vectorization --port $(PORT)
+	$(BIN)/clipvec serve --host $(HOST) --port $(PORT)
+
+demo: setup
+	HF_HUB_OFFLINE=1 $(BIN)/clipvec demo --host $(HOST) --port $(PORT)
 
 test: setup
 	bash tools/install_test_deps.sh
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q tests
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) $(TESTS)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -39,5 +52,7 @@ format: setup
 bench: setup
 	$(BIN)/python bench/run.py
 
+# Removes what `make` and the tests made: the venv, test caches and output, build files, the demo.
+# Never your data: ./milvus.db, images/ and their thumbnails stay.
 clean:
-	rm -rf $(VENV) .test-cache test-output build *.egg-info
+	rm -rf $(VENV) .test-cache test-output build *.egg-info demo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -40,6 +41,72 @@ def tiny_model_dir() -> Path:
 def base_model_dir() -> Path:
     """Random full-size ViT-B/32: the real architecture and speed, no meaning."""
     return _cached_model("vit-b-32-random", "base")
+
+
+# --------------------------------------------------------------------------- a clean tree
+# Tests work under their own temporary folders. What they may leave in the repository:
+# the venv, caches and test-output (all ignored by git). Anything else they add, to the
+# tree or to the user's data (images/, milvus.db), fails tests/test_zz_tree_clean.py.
+ALLOWED_LEFTOVERS = (
+    ".venv",
+    ".test-cache",
+    "test-output",
+    ".pytest_cache",
+    ".ruff_cache",
+    "**/__pycache__/**",
+    "**/*.egg-info/**",
+)
+TREE_CLEAN_TEST = "test_zz_tree_clean.py"
+
+
+def _files_under(folder: Path) -> set[str]:
+    if not folder.is_dir():
+        return set()
+    return {
+        str(p.relative_to(REPO_ROOT))
+        for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not any(x.endswith(".egg-info") for x in p.parts)
+    }
+
+
+def tree_state() -> dict[str, set[str]]:
+    """What the suite must leave as it found it: files git does not ignore, the user's data, src/."""
+    state: dict[str, set[str]] = {
+        "images/": _files_under(REPO_ROOT / "images"),
+        "src/": _files_under(REPO_ROOT / "src"),
+        "*.db at the root": {
+            f"{p.name} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in REPO_ROOT.glob("*.db*")
+        },
+    }
+    excludes = [f":(exclude,glob){pattern}" for pattern in ALLOWED_LEFTOVERS]
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all", "--ignored", "--", ".", *excludes],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        status = None
+    if status is not None and status.returncode == 0:  # not a git checkout: the listings above still hold
+        state["git status"] = set(status.stdout.splitlines())
+    return state
+
+
+TREE_AT_START = tree_state()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tree-clean check runs after every other test, whatever order they were given in."""
+    last = [item for item in items if item.nodeid.split("::")[0].endswith(TREE_CLEAN_TEST)]
+    if last:
+        items[:] = [item for item in items if item not in last] + last
+
+
+@pytest.fixture(scope="session")
+def tree_at_start() -> dict[str, set[str]]:
+    return TREE_AT_START
 
 
 @pytest.fixture(scope="session")

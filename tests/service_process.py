@@ -1,12 +1,19 @@
-"""Run a real ``bentoml serve service:vectorization`` process for HTTP tests."""
+"""Run a real ``bentoml serve service:vectorization`` process for HTTP tests.
+
+The process starts in a temporary folder of its own (``--working-dir`` points BentoML at
+the repository), so a setting left at its relative default (``./milvus.db``, ``images``)
+lands there and never in the repository or the user's data; the folder goes at ``stop()``.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +37,7 @@ class ServiceProcess:
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "BENTOML_DO_NOT_TRACK": "True", **env}
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cwd: Path | None = None
 
     def start(self, timeout: float = 180.0, ready_path: str = "/readyz") -> ServiceProcess:
         """Start and wait for ``ready_path`` to answer 200 (``/livez`` when the store is meant to be down)."""
@@ -42,11 +50,14 @@ class ServiceProcess:
             str(self.port),
             "--host",
             "127.0.0.1",
+            "--working-dir",
+            str(REPO_ROOT),
         ]
+        self.cwd = Path(tempfile.mkdtemp(prefix="clipvec-service-"))
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             cmd,
-            cwd=REPO_ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -80,6 +91,9 @@ class ServiceProcess:
                 self.proc.wait(timeout=10)
         self._log.close()
         self.proc = None
+        if self.cwd is not None:
+            shutil.rmtree(self.cwd, ignore_errors=True)
+            self.cwd = None
 
     def log_tail(self, n: int = 60) -> str:
         try:

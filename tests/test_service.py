@@ -17,13 +17,15 @@ BODY_LIMIT = 3 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def service(tiny_model_dir, tmp_path_factory, test_output):
+    base = tmp_path_factory.mktemp("svc")
     env = {
         "CLIPVEC_MODEL": str(tiny_model_dir),
         # fp32 so that batch and single answers can be compared exactly (bf16 rounds by batch shape)
         "CLIPVEC_PRECISION": "fp32",
         "CLIPVEC_MAX_BODY_BYTES": str(BODY_LIMIT),
         "CLIPVEC_MAX_PIXELS": "20000000",
-        "CLIPVEC_MILVUS_URI": str(tmp_path_factory.mktemp("svc") / "milvus.db"),
+        "CLIPVEC_MILVUS_URI": str(base / "milvus.db"),
+        "CLIPVEC_IMAGES_DIR": str(base / "images"),  # /add_image saves here, never in the repo
     }
     with ServiceProcess(env, test_output / "service-test.log") as svc:
         yield svc

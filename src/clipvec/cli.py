@@ -17,6 +17,25 @@ from pathlib import Path
 from clipvec.errors import ClipvecError
 from clipvec.settings import Settings
 
+DESCRIPTION = """\
+Search your own images by meaning with CLIP vectors stored in Milvus.
+
+Every setting is an environment variable with the CLIPVEC_ prefix (see `clipvec config`);
+a flag of the same name overrides it. Relative paths resolve against the current folder.
+"""
+
+EPILOG = """\
+first steps:
+  clipvec demo                            serve a folder of generated shapes with a small CLIP
+                                          (offline), then search "a red circle" in the page
+  clipvec import ~/Pictures               store the vectors of a folder (incremental)
+  clipvec search "a dog on a beach"       nearest images to a text
+  clipvec serve                           HTTP API and search page on http://127.0.0.1:3000/ui
+  clipvec config                          the effective settings
+
+`clipvec COMMAND --help` shows the options of one command; -v shows library logs and bars.
+"""
+
 # flag -> settings field; flags left out keep the environment's value.
 _SETTING_FLAGS: dict[str, str] = {
     "model": "model",
@@ -65,15 +84,26 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clipvec", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(
+        prog="clipvec",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, library warnings and progress bars"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="start the HTTP service (BentoML) on --port")
     _add_model_flags(p)
     _add_store_flags(p)
     p.add_argument("--port", type=int, default=3000)
-    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0: every interface)",
+    )
 
     p = sub.add_parser("vectorize", help="print the vector of a text or an image file as JSON")
     _add_model_flags(p)
@@ -116,11 +146,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("bench", help="benchmark the original code path against ours (clipvec bench --help)")
 
-    sub.add_parser("config", help="print the effective settings")
-
     p = sub.add_parser("drop", help="delete a collection (all its records), after asking")
     _add_store_flags(p)
     p.add_argument("--yes", action="store_true", help="do not ask")
+
+    p = sub.add_parser(
+        "demo",
+        help="serve a generated folder of coloured shapes with the small shapes CLIP (offline)",
+        description="Generate coloured-shape images, import them with the small CLIP trained on "
+        "shapes (tests/assets/shapes-clip), then serve the search page. Needs a source checkout.",
+    )
+    p.add_argument("--dir", type=Path, default=Path("demo"), help="demo images and database (default ./demo)")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--per-class", type=int, default=2, help="images per colour and shape (default 2)")
+    p.add_argument("--no-serve", action="store_true", help="prepare the folder and the database only")
+
+    sub.add_parser("config", help="print the effective settings (auto values resolved, secrets hidden)")
     return parser
 
 
@@ -145,18 +187,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+_LOADS_A_MODEL = frozenset({"vectorize", "import", "search", "make-model", "demo"})
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "make-model":
         from clipvec.model_factory import make_random_model
 
+        if not args.verbose:
+            _quiet_transformers()
         print(make_random_model(args.out, size=args.size, seed=args.seed))
         return 0
     settings = settings_from_args(args)
+    if args.command == "search" and (missing := _missing_lite_db(settings)):
+        print(
+            f"clipvec: there is no database at {missing} (CLIPVEC_MILVUS_URI); nothing was created. "
+            "Import images first (clipvec import DIR), or point --milvus-uri at your database.",
+            file=sys.stderr,
+        )
+        return 1
+    if args.command in _LOADS_A_MODEL and not args.verbose:
+        _quiet_transformers()
     if args.command == "config":
-        print(json.dumps(settings.model_dump(), indent=2))
+        print(json.dumps(effective_config(settings), indent=2))
         return 0
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
+    if args.command == "demo":
+        from clipvec.demo import run_demo
+
+        _quiet_pymilvus()
+        return run_demo(args, serve=_serve)
     if args.command == "vectorize":
         return _vectorize(settings, args)
     if args.command in ("import", "search", "drop"):
@@ -199,6 +260,59 @@ def _drop(settings: Settings, yes: bool) -> int:
     return 1
 
 
+def _missing_lite_db(settings: Settings) -> Path | None:
+    """The Milvus Lite file a read-only command would open, when it does not exist (Lite would create it)."""
+    from clipvec.startup import is_local_milvus_uri
+
+    if not is_local_milvus_uri(settings.milvus_uri):
+        return None
+    path = Path(settings.milvus_uri).expanduser().resolve()
+    return None if path.exists() else path
+
+
+_SECRET_WORDS = ("token", "key", "password", "secret")
+
+
+def effective_config(settings: Settings) -> dict[str, object]:
+    """The settings as they take effect: auto values resolved, paths absolute, secrets hidden."""
+    from clipvec.encoder import resolve_device, resolve_precision
+    from clipvec.startup import is_local_milvus_uri
+
+    out: dict[str, object] = settings.model_dump()
+    device = resolve_device(settings.device)
+    out["device"] = str(device)
+    out["precision"] = resolve_precision(settings.precision, device)
+    out["threads"] = settings.resolved_threads()
+    out["decode_workers"] = settings.decode_workers or max(2, settings.resolved_threads())
+    if is_local_milvus_uri(settings.milvus_uri):
+        out["milvus_uri"] = str(Path(settings.milvus_uri).expanduser().resolve())
+    images = Path(settings.images_dir).expanduser().resolve()
+    out["images_dir"] = str(images)
+    out["thumb_dir"] = (
+        str(Path(settings.thumb_dir).expanduser().resolve())
+        if settings.thumb_dir
+        else str(images / ".thumbs")
+    )
+    if Path(settings.model).expanduser().is_dir():
+        out["model"] = str(Path(settings.model).expanduser().resolve())
+    for field, value in list(out.items()):
+        if any(word in field for word in _SECRET_WORDS) and value:
+            out[field] = "*** (set, hidden)"
+    return out
+
+
+def _quiet_transformers() -> None:
+    """No "Loading weights" bars or library notices (torchvision fallback) unless -v."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import enable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()  # also switches off the hub's bars ...
+    if not constants.HF_HUB_DISABLE_PROGRESS_BARS:
+        enable_progress_bars()  # ... which a first, long model download should keep
+
+
 def _quiet_pymilvus() -> None:
     """pymilvus logs every failed call with a traceback; our own message says what failed."""
     import pymilvus  # noqa: F401 - importing it installs its log handlers, which we then quieten
@@ -208,10 +322,18 @@ def _quiet_pymilvus() -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
-    """Run ``bentoml serve service:vectorization`` with these settings in its environment."""
+    """Run ``bentoml serve service:vectorization`` with these settings in its environment.
+
+    Relative paths are made absolute here, against the folder the user is in: BentoML runs
+    its workers in ``--working-dir``, where ``./milvus.db`` would be another database.
+    The model is checked before any worker starts (``clipvec.startup``).
+    """
+    from clipvec.startup import absolute_path_env
+
     env = dict(os.environ)
     for field, value in settings.model_dump().items():
         env[f"CLIPVEC_{field.upper()}"] = str(value)
+    env.update(absolute_path_env(settings, Path.cwd()))
     root = Path(__file__).resolve().parent
     cmd = [sys.executable, "-m", "bentoml", "serve", "clipvec.service:vectorization"]
     cmd += ["--host", host, "--port", str(port), "--working-dir", str(root.parent)]

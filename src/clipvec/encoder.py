@@ -119,15 +119,15 @@ class ClipEncoder:
         try:
             clip = CLIPModel.from_pretrained(model, dtype=dtype)
             tokenizer = AutoTokenizer.from_pretrained(model)
-        except (OSError, ValueError) as exc:
-            hint = ""
+        except Exception as exc:  # noqa: BLE001 - broken checkpoints raise anything (IndexError, RuntimeError ...)
+            from clipvec.startup import model_help
+
+            first_line = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            if not isinstance(exc, (OSError, ValueError)):
+                first_line = f"{type(exc).__name__}: {first_line}"
             if not Path(model).exists():
-                hint = (
-                    " It is not a local folder, so it must come from the Hugging Face hub, which is"
-                    " unreachable or offline (HF_HUB_OFFLINE) here. Download it once, or point"
-                    " CLIPVEC_MODEL at a local folder with config.json, model weights and tokenizer files."
-                )
-            raise ModelLoadError(f"cannot load CLIP model {model!r}: {exc}.{hint}") from exc
+                first_line = "it is not a local folder and the Hugging Face hub gave no copy: " + first_line
+            raise ModelLoadError(model_help(model, first_line)) from exc
         clip.eval().to(dev)
         if dev.type == "cpu" and prec == "bf16":
             _store_matmul_weights_in_bf16(clip)
@@ -146,7 +146,13 @@ class ClipEncoder:
             time.perf_counter() - started,
         )
         return cls(
-            clip, tokenizer, preprocessor, name=model, device=dev, precision=prec, batch_size=batch_size
+            clip,
+            tokenizer,
+            preprocessor,
+            name=model_identity(model),
+            device=dev,
+            precision=prec,
+            batch_size=batch_size,
         )
 
     @classmethod
@@ -254,6 +260,16 @@ def clip_prefix(text: str, context_length: int) -> str:
         if len(words) >= context_length or used >= budget:
             break
     return " ".join(words)
+
+
+def model_identity(model: str) -> str:
+    """The name a collection records for ``model``: a hub id as given, a local folder as an absolute path.
+
+    So ``models/clip`` from one folder and ``/srv/x/models/clip`` from another are the same
+    model, and the service (whose relative paths are made absolute) matches the CLI.
+    """
+    folder = Path(model).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else model
 
 
 def _store_matmul_weights_in_bf16(model: torch.nn.Module) -> None:

@@ -31,3 +31,22 @@ batch_size = bentoml.metrics.Histogram(
 def observe_batch(kind: str, size: int, seconds: float) -> None:
     batch_size.labels(kind=kind).observe(size)
     encode_seconds.labels(kind=kind).observe(seconds)
+
+
+def start_at_zero() -> None:
+    """Create every labelled series at 0, so that each family is on /metrics from start-up.
+
+    Prometheus clients only export a labelled series once it has been touched; a dashboard
+    or alert written against a fresh service would otherwise see "no data" instead of 0.
+    Called in the worker (after BentoML set up its multiprocess metrics directory).
+    """
+    from clipvec.decode import SUPPORTED_FORMATS
+    from clipvec.errors import DecodeError, EmptyInput, ImageTooLarge, TruncatedImage, UnsupportedImageFormat
+
+    for kind in ("image", "text"):
+        batch_size.labels(kind=kind)
+        encode_seconds.labels(kind=kind)
+    for fmt in sorted(SUPPORTED_FORMATS):
+        images_decoded.labels(format=fmt)
+    for error in (EmptyInput, DecodeError, UnsupportedImageFormat, TruncatedImage, ImageTooLarge):
+        decode_failures.labels(reason=error.code)

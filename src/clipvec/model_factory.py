@@ -10,6 +10,7 @@ through the production path (``CLIPVEC_MODEL=/path``).
 from __future__ import annotations
 
 import gzip
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -99,4 +100,14 @@ def make_random_model(
         size={"shortest_edge": config.vision_config.image_size},
         crop_size={"height": config.vision_config.image_size, "width": config.vision_config.image_size},
     ).save_pretrained(out)
+    _readable_like_any_checkpoint(out)
     return out
+
+
+def _readable_like_any_checkpoint(folder: Path) -> None:
+    """Give the files the mode the umask allows (0644 usually): safetensors writes them 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.iterdir():
+        if path.is_file():
+            path.chmod(0o666 & ~umask)

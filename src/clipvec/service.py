@@ -32,6 +32,7 @@ from clipvec.errors import (
     ClipvecError,
     EmptyInput,
     InvalidText,
+    ModelLoadError,
     PayloadTooLarge,
     StorageFull,
 )
@@ -45,6 +46,7 @@ from clipvec.http_guard import (
 from clipvec.pipeline import PreparedImage, prepare_image
 from clipvec.search import HIT_PATHS_SHOWN, hit_json
 from clipvec.settings import get_settings
+from clipvec.startup import prepare_to_serve, stop_server_from_worker
 from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore
 from clipvec.uploads import remove_upload, save_upload
 from clipvec.web import web_app
@@ -113,9 +115,20 @@ def vector_json(vector: np.ndarray) -> list[float]:
 class Vectorization:
     """CLIP vectors for texts and images."""
 
+    @bentoml.on_deployment
+    def _before_workers() -> None:
+        """Once, before BentoML starts workers: check the model and absolutise paths (issue 10)."""
+        prepare_to_serve()
+
     def __init__(self) -> None:
         self.settings = get_settings()
-        self.encoder = ClipEncoder.from_settings(self.settings)
+        try:
+            self.encoder = ClipEncoder.from_settings(self.settings)
+        except ModelLoadError as err:
+            # Checked before the workers started, yet it failed here: stop rather than be respawned forever.
+            stop_server_from_worker(err.detail)
+            raise
+        metrics.start_at_zero()
         self.batcher = MicroBatcher(
             self.encoder.encode_pixels,
             max_batch=self.settings.batch_size,

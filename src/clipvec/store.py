@@ -90,6 +90,16 @@ class ImageRecord:
         return self.paths[0] if self.paths else ""
 
 
+# The range of each metric on unit vectors; float rounding in Milvus can step outside it
+# (COSINE 1.0000001), which users then see printed (issue 10).
+SCORE_RANGES: dict[str, tuple[float, float]] = {"COSINE": (-1.0, 1.0), "IP": (-1.0, 1.0), "L2": (0.0, 4.0)}
+
+
+def clamp_score(metric: str, score: float) -> float:
+    low, high = SCORE_RANGES.get(metric, (-math.inf, math.inf))
+    return min(high, max(low, score))
+
+
 @dataclass
 class Hit:
     """One search result; ``score`` is what Milvus reports for the metric."""
@@ -944,7 +954,7 @@ class ImageStore:
                 anns_field="vector",
                 **self._read_options(),
             )
-            hits = [self._hit(h) for h in (raw[0] if raw else [])]
+            hits = [self._hit(h, self.metric) for h in (raw[0] if raw else [])]
             if exact_prefix is None:
                 break
             kept = [h for h in hits if h.path.startswith(exact_prefix)]
@@ -960,7 +970,7 @@ class ImageStore:
         return hits[:top_k]
 
     @staticmethod
-    def _hit(hit: Any) -> Hit:
+    def _hit(hit: Any, metric: str = "") -> Hit:
         # pymilvus hits: dict-like with "id", "distance", "entity" (Lite and server alike in
         # pymilvus 3); older clients exposed attributes or put fields at the top level.
         def pick(key: str, default: Any = None) -> Any:
@@ -988,7 +998,7 @@ class ImageStore:
         return Hit(
             path=path,
             paths=paths or [path],
-            score=float(distance),
+            score=clamp_score(metric, float(distance)),
             content_hash=str(pk),
             size=int(value("size", 0)),
             width=int(value("width", 0)),
