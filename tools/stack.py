@@ -429,14 +429,24 @@ def render_milvus_config(stack: Stack) -> Path:
 
 def up(stack: Stack) -> int:
     t0 = time.monotonic()
-    missing = tuple(name for name in COMPONENTS if stack.pid(name) is None)
+    missing = [name for name in COMPONENTS if stack.pid(name) is None]
     for name in COMPONENTS:
         if name not in missing:
             print(f"{name:7s} already running (pid {stack.pid(name)})")
-    stack.choose_ports(missing)
+    # A Milvus that outlived its etcd has lost its sessions: it stops itself once etcd is
+    # back (seen with 2.3.5), so restart it rather than wait for that.
+    restart_milvus = "etcd" in missing and "milvus" not in missing
+    if restart_milvus:
+        missing.append("milvus")
+    stack.choose_ports(tuple(missing))
     stack.save()
-    for name in missing:
+    for name in COMPONENTS:
+        if name not in missing:
+            continue
         if name == "milvus":
+            if restart_milvus:
+                print("milvus  restarting: etcd was restarted under it", flush=True)
+                stop(stack, "milvus", timeout=int(overlay().get("common.gracefulStopTimeout", 10)) + 5)
             try:
                 pid, seconds = start_milvus(stack)
             except MilvusStartError as exc:
@@ -447,6 +457,10 @@ def up(stack: Stack) -> int:
             pid = proc.pid
         stack.save()
         print(f"{name:7s} healthy in {seconds:.1f}s (pid {pid}, log {stack.log(name)})", flush=True)
+    if "milvus" not in missing:
+        ok, detail = milvus_healthy(stack)
+        if not ok:
+            print(f"milvus  running but not healthy ({detail})", flush=True)
     p = stack.ports
     print(
         f"stack up in {time.monotonic() - t0:.1f}s: etcd 127.0.0.1:{p['etcd']}, "
