@@ -62,9 +62,8 @@ def imported(stack: Stack, shapes_folder: Path) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="package")
-def service(stack: Stack, imported, shapes_folder: Path, tmp_path_factory: pytest.TempPathFactory):
+def service(stack: Stack, imported, shapes_folder: Path, test_output: Path):
     """``bentoml serve`` on the stack's Milvus, searching the imported shapes."""
-    logs = tmp_path_factory.mktemp("stack-service")
     env = {
         "CLIPVEC_MILVUS_URI": stack.uri,
         "CLIPVEC_MODEL": str(SHAPES_CLIP),
@@ -72,5 +71,7 @@ def service(stack: Stack, imported, shapes_folder: Path, tmp_path_factory: pytes
         "CLIPVEC_IMAGES_DIR": str(shapes_folder),
         "CLIPVEC_THREADS": "1",
     }
-    with ServiceProcess(env, logs / "service.log") as svc:
+    log = test_output / "stack-service.log"  # kept after the run (tmp folders rotate)
+    log.unlink(missing_ok=True)
+    with ServiceProcess(env, log) as svc:
         yield svc

@@ -41,7 +41,7 @@ QUERIES = ("a red circle", "a blue square", "a green triangle")
 HANG_S = 45.0
 OUTAGE_S = 4.0  # how long a component stays dead while the clients keep searching
 RECOVERY_S = 180.0
-N_IMPORT = 120
+N_IMPORT = 48
 
 
 @dataclass
@@ -99,7 +99,7 @@ class Searchers:
             n += 1
             with self._lock:
                 self.answers.append(answer)
-            time.sleep(0.05)
+            time.sleep(0.2)  # 10 clients, yet CPU left for the import on 2 cores
 
     def __enter__(self) -> Searchers:
         for t in self._threads:
@@ -200,31 +200,49 @@ def run_outage(
     recover: Callable[[], None],
 ) -> None:
     env = import_env(stack, collection, model)
+    t0 = time.monotonic()
+    phases: dict[str, float] = {}
     with Searchers(service.url) as searchers:
-        time.sleep(1.0)  # the clients are searching before anything breaks
         proc = start_import(folder, env)
         wait_for_writes(proc, writes=2)
         import_running_at_outage = proc.poll() is None
         t_down = time.monotonic()
+        phases["import started"] = t_down - t0
         outage()
         time.sleep(OUTAGE_S)
         recover()
         t_up = time.monotonic()
+        phases["outage and repair"] = t_up - t_down
         wait_recovered(service.url, before)
+        phases["service recovered"] = time.monotonic() - t_up
         time.sleep(1.0)
     out, _ = proc.communicate(timeout=300)
+    phases["import ended"] = time.monotonic() - t0
 
     answers = searchers.answers
-    bad = [a for a in answers if a.status not in (200, 503)]
-    assert not bad, f"{len(bad)} answers neither 200 nor 503, e.g. {bad[:3]}"
     unavailable = [a for a in answers if a.status == 503]
-    assert all(a.body.get("error") == "store_unavailable" for a in unavailable), unavailable[:3]
-    wrong = [a for a in answers if a.status == 200 and not same_hits(hits(a.body), before[a.query])]
-    assert not wrong, f"{len(wrong)} answers of 200 with other results than before, e.g. {wrong[:2]}"
     slowest = max(a.seconds for a in answers)
-    assert slowest < HANG_S, slowest
-    during = [a for a in answers if t_down <= a.started <= t_up]
-    assert during, "no search was answered during the outage"
+    print(
+        f"\n{collection}: import exit {proc.returncode}, {len(answers)} answers "
+        f"({len(unavailable)} x 503, slowest {slowest:.1f}s); "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in phases.items())
+    )
+    # The service's answers; checked last, so that a failure here still shows whether the
+    # data came through (the service's reconnect logic is a separate concern from the stack).
+    problems: list[str] = []
+    bad = [a for a in answers if a.status not in (200, 503)]
+    if bad:
+        problems.append(f"{len(bad)} answers neither 200 nor 503, e.g. {bad[:3]}")
+    not_coded = [a for a in unavailable if (a.body or {}).get("error") != "store_unavailable"]
+    if not_coded:
+        problems.append(f"{len(not_coded)} 503s without store_unavailable, e.g. {not_coded[:2]}")
+    wrong = [a for a in answers if a.status == 200 and not same_hits(hits(a.body), before[a.query])]
+    if wrong:
+        problems.append(f"{len(wrong)} answers of 200 with other results than before, e.g. {wrong[:2]}")
+    if slowest >= HANG_S:
+        problems.append(f"a request hung for {slowest:.0f}s")
+    if not [a for a in answers if t_down <= a.started <= t_up]:
+        problems.append("no search was answered during the outage")
 
     # The searched collection: same count after the outage.
     info = requests.post(service.url + "/collection_info", json={}, timeout=60).json()
@@ -247,10 +265,7 @@ def run_outage(
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert f"imported {N_IMPORT - len(partial)}," in rerun.stdout, (len(partial), rerun.stdout)
     assert stored_names(stack.uri, collection, model) == sorted(f"img_{i:03d}.png" for i in range(N_IMPORT))
-    print(
-        f"{collection}: import exit {proc.returncode} ({len(partial)}/{N_IMPORT} stored), "
-        f"{len(answers)} answers ({len(unavailable)} x 503, slowest {slowest:.1f}s)"
-    )
+    assert not problems, "\n".join(problems)
 
 
 def test_milvus_sigkill_then_up(stack, service, before, import_folder, tiny_model_dir):
