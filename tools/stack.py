@@ -194,8 +194,8 @@ class Stack:
         return pid
 
     # ports
-    def choose_ports(self, names: tuple[str, ...]) -> None:
-        """Public ports from env or Compose's defaults; internal ones kept while free."""
+    def choose_ports(self, names: tuple[str, ...], fresh: bool = False) -> None:
+        """Public ports from env or Compose's defaults; internal ones kept while free (unless fresh)."""
         for env, (key, default) in PUBLIC_PORTS.items():
             if key.split("_")[0] in names:  # env, else the port this folder used last, else Compose's
                 self.ports[key] = int(os.environ.get(env) or self.ports.get(key) or default)
@@ -203,7 +203,12 @@ class Stack:
         taken = set(self.ports.values())
         for key in wanted:
             previous = self.ports.get(key)
-            if previous and port_is_free(previous) and list(self.ports.values()).count(previous) == 1:
+            if (
+                not fresh
+                and previous
+                and port_is_free(previous)
+                and list(self.ports.values()).count(previous) == 1
+            ):
                 continue
             port = free_port()
             while port in taken:
@@ -427,6 +432,29 @@ def render_milvus_config(stack: Stack) -> Path:
     return stack.milvus_dir / "configs" / "milvus.yaml"
 
 
+def start_checked(stack: Stack, name: str, attempts: int = 3) -> tuple[float, int]:
+    """Start etcd or S3 and wait until healthy; retry an exit at start with new internal ports."""
+    public = {"etcd": "etcd", "s3": "s3"}[name]
+    port = stack.ports[public]
+    if not port_is_free(port):
+        env = next(env for env, (key, _) in PUBLIC_PORTS.items() if key == public)
+        raise StackError(f"{name}: port {port} is already in use (another {name}? set {env})")
+    for attempt in range(1, attempts + 1):
+        proc = start_etcd(stack) if name == "etcd" else start_s3(stack)
+        try:
+            return wait_healthy(stack, name, proc, timeout=60.0), proc.pid
+        except StackError:
+            if proc.poll() is None or attempt == attempts:
+                raise
+            # Usually an internal port another process took between our choice and the bind.
+            print(
+                f"{name:7s} exited while starting (attempt {attempt}); retrying with other ports", flush=True
+            )
+            stack.choose_ports((name,), fresh=True)
+            stack.save()
+    raise AssertionError("unreachable")
+
+
 def up(stack: Stack) -> int:
     t0 = time.monotonic()
     missing = [name for name in COMPONENTS if stack.pid(name) is None]
@@ -452,9 +480,7 @@ def up(stack: Stack) -> int:
             except MilvusStartError as exc:
                 raise StackError(str(exc)) from exc
         else:
-            proc = start_etcd(stack) if name == "etcd" else start_s3(stack)
-            seconds = wait_healthy(stack, name, proc, timeout=60.0)
-            pid = proc.pid
+            seconds, pid = start_checked(stack, name)
         stack.save()
         print(f"{name:7s} healthy in {seconds:.1f}s (pid {pid}, log {stack.log(name)})", flush=True)
     if "milvus" not in missing:
