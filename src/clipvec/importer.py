@@ -33,8 +33,9 @@ from clipvec.decode import SUPPORTED_FORMATS, decode_image, sniff_format
 from clipvec.encoder import ClipEncoder
 from clipvec.errors import ClipvecError, UnsupportedImageFormat
 from clipvec.pipeline import PreparedImage, prepare_decoded
-from clipvec.scan import FoundFile, scan_folder
+from clipvec.scan import FoundFile
 from clipvec.settings import Settings
+from clipvec.sources import FolderSource, Source, is_s3_uri, open_source
 from clipvec.store import ImageRecord, ImageStore
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class _Work:
     not_image: bool = False
     vector: np.ndarray | None = None
     decode_seconds: float = 0.0
+    written: bool = False  # already upserted by a Ray worker (clipvec.ray_import)
 
 
 class Importer:
@@ -100,11 +102,12 @@ class Importer:
         self.decode_workers = max(1, decode_workers)
         self.batch_size = batch_size
         self.upsert_batch = upsert_batch
+        self.source: Source = FolderSource(Path("."))  # set by run()
 
     # ------------------------------------------------------------------ plan
     def run(
         self,
-        root: Path,
+        root: Path | str | Source,
         *,
         prune: bool = False,
         progress: Callable[[int], None] | None = None,
@@ -112,7 +115,9 @@ class Importer:
     ) -> ImportReport:
         report = ImportReport()
         t0 = time.perf_counter()
-        found = list(scan_folder(root))
+        # A folder or an s3:// prefix (clipvec.sources); paths of other sources are left alone.
+        self.source = root if hasattr(root, "owns") else open_source(root)  # type: ignore[arg-type]
+        found = list(self.source.scan())
         by_path: dict[str, ImageRecord] = {}
         by_hash: dict[str, ImageRecord] = {}
         for record in self.store.iter_records():
@@ -151,7 +156,7 @@ class Importer:
                 self._drop_path(old, path, pending, by_hash)  # the file changed content
             known = pending.get(work.content_hash) or by_hash.get(work.content_hash)
             if known is not None:  # known content: a rename, a copy or a touched file
-                record = _with_path(known, path, work.found, seen)
+                record = _with_path(known, path, work.found, seen, self.source.owns)
                 if (record.paths, record.mtime) == (known.paths, known.mtime):
                     report.unchanged += 1
                     continue
@@ -172,14 +177,15 @@ class Importer:
                     vector=work.vector,
                 )
                 report.imported += 1
-            pending[work.content_hash] = record
+            if not work.written:  # a Ray worker may have stored the new record already
+                pending[work.content_hash] = record
             by_hash[work.content_hash] = record
             by_path[path] = record
             if len(pending) >= self.upsert_batch:
                 self._flush(pending, report)
         self._flush(pending, report)
         if prune:
-            report.pruned = self._prune(root, seen, by_hash, report)
+            report.pruned = self._prune(seen, by_hash, report)
         report.seconds["total"] = time.perf_counter() - t0
         return report
 
@@ -215,7 +221,7 @@ class Importer:
         t0 = time.perf_counter()
         work = _Work(found)
         try:
-            data = found.abs_path.read_bytes()
+            data = self.source.read(found.rel_path)
         except OSError as exc:
             work.error = ClipvecError(f"cannot read: {exc.strerror or exc}", code="unreadable")
             return work
@@ -278,16 +284,14 @@ class Importer:
         pending.clear()
         report.seconds["write"] += time.perf_counter() - t0
 
-    def _prune(
-        self, root: Path, seen: set[str], by_hash: dict[str, ImageRecord], report: ImportReport
-    ) -> int:
+    def _prune(self, seen: set[str], by_hash: dict[str, ImageRecord], report: ImportReport) -> int:
         """Forget paths that no longer exist; delete contents left with no path."""
         t0 = time.perf_counter()
         gone = 0
         doomed: list[str] = []
         updates: list[ImageRecord] = []
         for record in self.store.iter_records():
-            alive = [p for p in record.paths if p in seen]
+            alive = [p for p in record.paths if p in seen or not self.source.owns(p)]
             if len(alive) == len(record.paths):
                 continue
             gone += len(record.paths) - len(alive)
@@ -316,9 +320,11 @@ def _replace(record: ImageRecord, **changes: object) -> ImageRecord:
     return replace(record, **changes)
 
 
-def _with_path(record: ImageRecord, path: str, found: FoundFile, seen: set[str]) -> ImageRecord:
-    """The record with ``path`` added; paths that vanished from the folder are dropped (a rename)."""
-    paths = [p for p in record.paths if p in seen or p == path]
+def _with_path(
+    record: ImageRecord, path: str, found: FoundFile, seen: set[str], owns: Callable[[str], bool]
+) -> ImageRecord:
+    """The record with ``path`` added; paths that vanished from the source are dropped (a rename)."""
+    paths = [p for p in record.paths if p in seen or p == path or not owns(p)]
     if path not in paths:
         paths.append(path)
     primary_mtime = found.mtime if paths[0] == path else record.mtime
@@ -327,11 +333,14 @@ def _with_path(record: ImageRecord, path: str, found: FoundFile, seen: set[str])
 
 # ---------------------------------------------------------------------- CLI
 def run_import_cli(settings: Settings, args) -> int:
-    """``clipvec import DIR``: exit 0 all good, 1 some files failed, 2 could not run."""
-    root = Path(args.folder or settings.images_dir)
-    if not root.is_dir():
-        print(f"clipvec: {root} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr)
+    """``clipvec import DIR|s3://bucket/prefix``: exit 0 all good, 1 some files failed, 2 could not run."""
+    location = str(args.folder or settings.images_dir)
+    if not is_s3_uri(location) and not Path(location).is_dir():
+        print(
+            f"clipvec: {location} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr
+        )
         return 2
+    source = open_source(location)
     encoder = ClipEncoder.from_settings(settings)
     store = ImageStore.from_settings(settings, model_name=encoder.name, dim=encoder.dim)
     workers = settings.decode_workers or max(2, settings.resolved_threads())
@@ -345,7 +354,7 @@ def run_import_cli(settings: Settings, args) -> int:
     )
     bar = _progress_bar(disabled=getattr(args, "no_progress", False))
     try:
-        report = importer.run(root.resolve(), prune=args.prune, progress=bar.update, on_total=bar.set_total)
+        report = importer.run(source, prune=args.prune, progress=bar.update, on_total=bar.set_total)
         total = store.count()
     finally:
         bar.close()
@@ -354,7 +363,7 @@ def run_import_cli(settings: Settings, args) -> int:
         print(f"failed: {failure.path}: {failure.detail}", file=sys.stderr)
     if args.errors_file:
         _write_errors(args.errors_file, report.failed)
-    print(f"{root}: {report.summary()}; the collection holds {total} images")
+    print(f"{source.display}: {report.summary()}; the collection holds {total} images")
     return 1 if report.failed else 0
 
 
