@@ -59,14 +59,25 @@ class Settings(BaseSettings):
     top_k: int = Field(10, ge=1, le=16384)
     thumb_dir: str = Field("", description="Thumbnail cache for the page; empty = IMAGES_DIR/.thumbs.")
 
+    # --- issue 12: scale-out (Ray import, service replicas) ---
+    ray_encoders: int = Field(
+        0, ge=0, description="Encoder actors of a --ray import; 0 = one per CPU slot (or GPU) of the cluster."
+    )
+    ray_decode_cpus: float = Field(
+        0.25, gt=0, lt=1, description="Ray CPUs per read/decode task; an encoder actor takes 1 minus this."
+    )
+    workers: int = Field(1, ge=1, le=64, description="BentoML worker processes per service replica.")
+
     def resolved_threads(self) -> int:
         """Threads torch should use: the configured number or the cores this process may use."""
         if self.threads > 0:
             return self.threads
         try:
-            return max(1, len(os.sched_getaffinity(0)))
+            cores = max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not on Linux
-            return max(1, os.cpu_count() or 1)
+            cores = max(1, os.cpu_count() or 1)
+        # Several BentoML workers share the cores instead of each taking all of them (issue 12).
+        return max(1, cores // self.workers)
 
 
 @lru_cache(maxsize=1)
