@@ -191,10 +191,8 @@ class RayCluster:
                 proc.wait(timeout=10)
         # raylets, workers and GCS are children in the same groups; make sure none is left.
         for proc in self.procs:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.procs = []
         for pid in self._marked_pids():
             with contextlib.suppress(ProcessLookupError):
@@ -227,6 +225,7 @@ def _main() -> None:
     parser.add_argument("--nodes", type=int, default=2)
     parser.add_argument("--cpus", type=int, default=1)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with RayCluster(args.nodes, args.cpus) as cluster:
         print(f"RAY_ADDRESS={cluster.address}", flush=True)
         try:

@@ -177,7 +177,8 @@ class Importer:
                     vector=work.vector,
                 )
                 report.imported += 1
-            if not work.written:  # a Ray worker may have stored the new record already
+            # A Ray worker may have stored exactly this new record already; merged ones are ours.
+            if not (work.written and known is None):
                 pending[work.content_hash] = record
             by_hash[work.content_hash] = record
             by_path[path] = record

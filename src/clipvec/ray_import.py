@@ -23,8 +23,8 @@ several places are stored in the same order as by the local importer. A killed d
 loses at most the rows in flight: a re-run finds what was written and encodes the rest.
 
 Workers need clipvec and its dependencies (``pip install 'clipvec[ray]'`` in the cluster
-image); the driver also ships its own clipvec package with the job (``py_modules``), so
-driver and workers run the same code. AWS_* and HF_* variables of the driver are passed
+image); with ``CLIPVEC_RAY_SHIP_CODE=1`` the driver also ships its own clipvec package with
+the job (``py_modules``, ~7 s more per run here), so driver and workers run the same code. AWS_* and HF_* variables of the driver are passed
 to the workers (on Kubernetes prefer the pods' own credentials: leave them unset).
 """
 
@@ -346,7 +346,7 @@ def worker_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV_PREFIXES)}
 
 
-def connect(address: str | None) -> None:
+def connect(address: str | None, *, ship_code: bool = False) -> None:
     """Join the Ray cluster at ``address`` (None/"auto": RAY_ADDRESS, else a local Ray)."""
     try:
         import ray
@@ -356,11 +356,9 @@ def connect(address: str | None) -> None:
 
     if address in (None, "", "auto"):
         address = os.environ.get("RAY_ADDRESS") or None
-    runtime_env = {
-        "env_vars": worker_env(),
-        # Ship this clipvec with the job so every worker runs the driver's code.
-        "py_modules": [str(Path(clipvec.__file__).resolve().parent)],
-    }
+    runtime_env: dict[str, Any] = {"env_vars": worker_env()}
+    if ship_code:  # workers then run the driver's clipvec, whatever the cluster has installed
+        runtime_env["py_modules"] = [str(Path(clipvec.__file__).resolve().parent)]
     try:
         ray.init(
             address=address,
@@ -389,7 +387,7 @@ def run_ray_import_cli(settings: Settings, args: Any) -> int:
     dim, _, _ = model_facts(settings.model)
     store = ImageStore.from_settings(settings, model_name=settings.model, dim=dim)
     try:
-        connect(args.ray)
+        connect(args.ray, ship_code=settings.ray_ship_code)
         import ray
 
         no_progress = getattr(args, "no_progress", False)

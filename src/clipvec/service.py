@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import bentoml
@@ -30,8 +29,8 @@ from clipvec.http_guard import ORIGINAL_CONTENT_TYPE, RequestGuard, parse_multip
 from clipvec.pipeline import PreparedImage, prepare_image
 from clipvec.search import hit_json
 from clipvec.settings import get_settings
+from clipvec.sources import save_upload_to
 from clipvec.store import Hit, ImageRecord, ImageStore
-from clipvec.uploads import save_upload
 from clipvec.web import web_app
 
 log = logging.getLogger("clipvec.service")
@@ -65,7 +64,8 @@ def vector_json(vector: np.ndarray) -> list[float]:
 @bentoml.asgi_app(web_app, path="/ui")  # the search page: GET /ui
 @bentoml.service(
     name="clip_image_vectorizer",
-    workers=1,
+    # CLIPVEC_WORKERS processes per replica; each loads its own model (README "Scaling out").
+    workers=get_settings().workers,
     # BentoML runs at most `threads` sync API calls at once (default 1): with one, requests
     # queue up before the micro-batcher and are encoded one by one. Torch's own threads are
     # set by CLIPVEC_THREADS; these threads mostly wait (decode, then the batcher).
@@ -249,8 +249,8 @@ class Vectorization:
         """Raw image body (+ ?name=photo.jpg) -> saved under the images folder and stored."""
         prepared = self._prepare(image)
         vector = self.batcher.encode(prepared.pixels)
-        saved = save_upload(
-            Path(self.settings.images_dir), image, ctx.request.query_params.get("name", ""), prepared.format
+        saved = save_upload_to(  # a local folder or an s3:// prefix (issue 12)
+            self.settings.images_dir, image, ctx.request.query_params.get("name", ""), prepared.format
         )
 
         def add(store: ImageStore) -> dict[str, Any]:

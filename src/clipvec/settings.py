@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     ray_decode_cpus: float = Field(
         0.25, gt=0, lt=1, description="Ray CPUs per read/decode task; an encoder actor takes 1 minus this."
     )
+    ray_ship_code: bool = Field(
+        False, description="Ship the driver's clipvec package with a --ray job (py_modules)."
+    )
     workers: int = Field(1, ge=1, le=64, description="BentoML worker processes per service replica.")
 
     def resolved_threads(self) -> int:

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from clipvec.errors import ClipvecError
 from clipvec.scan import FoundFile, is_junk, scan_folder
+from clipvec.uploads import SavedUpload, save_upload, upload_rel_path
 
 S3_SCHEME = "s3://"
 
@@ -196,6 +197,27 @@ def read_stored_path(path: str) -> bytes:
     """The bytes behind a stored ``s3://`` path (the page streams S3-sourced records with this)."""
     bucket, _ = split_s3_uri(path)
     return S3Source(bucket).read(path)
+
+
+def save_upload_to(images_dir: str, data: bytes, name: str, image_format: str) -> SavedUpload:
+    """``POST /add_image``'s file: under ``images_dir/uploads/``, a local folder or an S3 prefix.
+
+    In S3 the object is written once (named by content) and its path is the full URI; its
+    mtime is the same stamp an import of that prefix computes, so a later
+    ``clipvec import s3://...`` sees the upload as unchanged.
+    """
+    if not is_s3_uri(images_dir):
+        return save_upload(Path(images_dir), data, name, image_format)
+    rel, digest = upload_rel_path(data, name, image_format)
+    uri = S3Source.from_uri(images_dir).uri + rel
+    fs = s3_filesystem()
+    try:
+        if not fs.exists(uri):
+            fs.pipe_file(uri, data)
+        info = fs.info(uri)
+    except Exception as exc:  # noqa: BLE001 - the upload was not stored: say so, never "created"
+        raise SourceUnavailable(f"cannot write {uri}: {_describe(exc)}") from exc
+    return SavedUpload(uri, digest, version_stamp(info.get("LastModified"), str(info.get("ETag", ""))))
 
 
 def _describe(exc: BaseException) -> str:
