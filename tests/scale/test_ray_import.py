@@ -126,6 +126,8 @@ def test_ray_import_equals_local_import(milvus_backend, ray_cluster, tmp_path, t
         cosine = float(np.dot(record.vector, other.vector))
         assert cosine >= 0.9999, (key, record.paths, cosine)
 
+    if milvus_backend.is_lite:
+        return  # the rest is the importer's own logic, shared by both backends: once is enough
     # incremental on Ray as well: a rename is a reuse (not an encode), the rest is unchanged
     (folder / names[5]).rename(folder / "renamed.png")
     (folder / "broken.jpg").unlink()

@@ -34,7 +34,7 @@ def image_bytes(client: int, i: int) -> bytes:
 
 
 def worker_processes(svc: ServiceProcess) -> int:
-    """BentoML worker processes of one replica (children in its process group)."""
+    """BentoML worker processes of one replica (children of its ``bentoml serve``; own sessions)."""
     assert svc.proc is not None
     count = 0
     for entry in Path("/proc").iterdir():
@@ -45,7 +45,7 @@ def worker_processes(svc: ServiceProcess) -> int:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if int(stat[2]) == svc.proc.pid and b"worker" in cmdline and b"--worker-id" in cmdline:
+        if int(stat[1]) == svc.proc.pid and b"_bentoml_impl.worker.service" in cmdline:
             count += 1
     return count
 
