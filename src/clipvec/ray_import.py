@@ -290,7 +290,8 @@ class RayImporter(Importer):
         known = np.array(sorted(bytes.fromhex(h) for h in by_hash if len(h) == 64), dtype="S32")
         by_rel = {f.rel_path: f for f in todo}
         rows = [{"path": f.rel_path, "size": f.size, "mtime": f.mtime} for f in todo]
-        blocks = max(1, math.ceil(len(rows) / self.block_rows))
+        # Small blocks stream well; past ~1000 the planning costs more than it gains.
+        blocks = max(1, min(math.ceil(len(rows) / self.block_rows), 1000))
         s = self.settings
         ds = ray.data.from_items(rows, override_num_blocks=blocks)
         ds = ds.map_batches(
@@ -305,7 +306,7 @@ class RayImporter(Importer):
             EncodeActor,
             batch_size=s.batch_size,
             batch_format="numpy",
-            concurrency=actors,
+            compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=actor_cpus,
             num_gpus=actor_gpus,
             fn_constructor_kwargs={

@@ -1,4 +1,8 @@
-"""Import from S3 (a real SeaweedFS server) into real Milvus: URIs as paths, incremental, prune."""
+"""Import from S3 (a real SeaweedFS server) into real Milvus: URIs as paths, incremental, prune.
+
+Milvus Lite only: what S3 changes is the source side; the store code is the same for both
+backends (tests/storage), and the Ray tests import into the server too.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from milvus_fixtures import MilvusBackend, unique_collection
 from scale_helpers import ITEMS, SEED, item_bytes, shape_bytes
 
 from clipvec.importer import Importer
@@ -15,6 +20,11 @@ from clipvec.sources import S3Source, version_stamp
 from clipvec.store import ImageStore
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def milvus_backend(tmp_path) -> MilvusBackend:
+    return MilvusBackend(str(tmp_path / "milvus.db"), unique_collection())
 
 
 @pytest.fixture
