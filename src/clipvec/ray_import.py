@@ -342,6 +342,17 @@ class RayImporter(Importer):
         return work
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The user-code error inside Ray's wrappers (RayTaskError, UserCodeException)."""
+    seen = exc
+    for _ in range(10):
+        inner = getattr(seen, "cause", None) or seen.__cause__
+        if inner is None or inner is seen:
+            break
+        seen = inner
+    return seen
+
+
 # ---------------------------------------------------------------------- connecting
 def worker_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV_PREFIXES)}
@@ -403,6 +414,18 @@ def run_ray_import_cli(settings: Settings, args: Any) -> int:
         try:
             report = importer.run(source, prune=args.prune, progress=bar.update, on_total=bar.set_total)
             total = store.count()
+        except ClipvecError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed Ray task: one clear line, not a traceback
+            cause = _root_cause(exc)
+            if isinstance(cause, ClipvecError):
+                raise cause from exc
+            print(
+                f"clipvec: the Ray import stopped: {type(cause).__name__}: {str(cause).splitlines()[0][:500] if str(cause) else ''}"
+                "; what was stored is kept, run it again to finish",
+                file=sys.stderr,
+            )
+            return 2
         finally:
             bar.close()
             ray.shutdown()
