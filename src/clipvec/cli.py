@@ -111,10 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--text")
     what.add_argument("--image", type=Path)
 
-    p = sub.add_parser("import", help="import a folder of images into Milvus (incremental, resumable)")
+    p = sub.add_parser(
+        "import", help="import a folder or s3://bucket/prefix of images into Milvus (incremental, resumable)"
+    )
     _add_model_flags(p)
     _add_store_flags(p)
-    p.add_argument("folder", nargs="?", type=Path, help="default: CLIPVEC_IMAGES_DIR (images)")
+    p.add_argument(
+        "folder", nargs="?", help="a folder or s3://bucket/prefix; default: CLIPVEC_IMAGES_DIR (images)"
+    )
     p.add_argument("--prune", action="store_true", help="remove entries whose files are gone")
     p.add_argument("--errors-file", type=Path, help="write failed files and reasons here (JSON lines)")
     p.add_argument("--decode-workers", type=int, help="decoder threads (CLIPVEC_DECODE_WORKERS)")
@@ -125,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="SECONDS",
         help="if another process has the Milvus Lite file open, wait this long for it (default: refuse at once)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="run the import as a Ray Data pipeline on a Ray cluster (pip install -e '.[ray]'); "
+        "ADDRESS: ray://host:10001, host:6379 or auto (RAY_ADDRESS, else a local Ray)",
     )
 
     p = sub.add_parser("search", help="search the collection by text or by an example image")
@@ -222,6 +234,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _vectorize(settings, args)
     if args.command in ("import", "search", "drop"):
         _quiet_pymilvus()
+    if args.command == "import" and args.ray is not None:
+        from clipvec.ray_import import run_ray_import_cli
+
+        return run_ray_import_cli(settings, args)
     if args.command == "drop":
         return _drop(settings, args.yes)
     if args.command == "import":

@@ -24,7 +24,7 @@ from PIL import Image
 
 from clipvec.errors import ModelLoadError
 from clipvec.preprocess import Preprocessor
-from clipvec.settings import Settings
+from clipvec.settings import Settings, recorded_model_name
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class ClipEncoder:
             clip,
             tokenizer,
             preprocessor,
-            name=model_identity(model),
+            name=recorded_model_name(model),
             device=dev,
             precision=prec,
             batch_size=batch_size,
@@ -260,16 +260,6 @@ def clip_prefix(text: str, context_length: int) -> str:
         if len(words) >= context_length or used >= budget:
             break
     return " ".join(words)
-
-
-def model_identity(model: str) -> str:
-    """The name a collection records for ``model``: a hub id as given, a local folder as an absolute path.
-
-    So ``models/clip`` from one folder and ``/srv/x/models/clip`` from another are the same
-    model, and the service (whose relative paths are made absolute) matches the CLI.
-    """
-    folder = Path(model).expanduser()
-    return str(folder.resolve()) if folder.is_dir() else model
 
 
 def _store_matmul_weights_in_bf16(model: torch.nn.Module) -> None:

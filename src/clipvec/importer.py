@@ -34,9 +34,10 @@ import numpy as np
 from clipvec.decode import SUPPORTED_FORMATS, decode_image, sniff_format
 from clipvec.errors import ClipvecError, UnsupportedImageFormat
 from clipvec.pipeline import PreparedImage, prepare_decoded
-from clipvec.scan import FoundFile, SkippedEntry, scan_folder
-from clipvec.settings import Settings
+from clipvec.scan import FoundFile, SkippedEntry
+from clipvec.settings import Settings, recorded_model_name
 from clipvec.skip_memory import SkipMemory
+from clipvec.sources import FolderSource, Source, is_s3_uri, open_source
 from clipvec.store import ImageRecord, ImageStore
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class _Work:
     skip: FileFailure | None = None  # not an image, or too large
     vector: np.ndarray | None = None
     decode_seconds: float = 0.0
+    written: bool = False  # already upserted by a Ray worker (clipvec.ray_import)
 
 
 class Importer:
@@ -128,6 +130,7 @@ class Importer:
         self.upsert_batch = upsert_batch
         self.max_file_bytes = max_file_bytes
         self.remember_skips = remember_skips
+        self.source: Source = FolderSource(Path("."))  # set by run()
 
     @property
     def encoder(self) -> ClipEncoder:
@@ -144,7 +147,7 @@ class Importer:
     # ------------------------------------------------------------------ plan
     def run(
         self,
-        root: Path,
+        root: Path | str | Source,
         *,
         prune: bool = False,
         progress: Callable[[int], None] | None = None,
@@ -152,13 +155,15 @@ class Importer:
     ) -> ImportReport:
         report = ImportReport()
         t0 = time.perf_counter()
+        # A folder or an s3:// prefix (clipvec.sources); paths of other sources are left alone.
+        self.source = root if hasattr(root, "owns") else open_source(root)  # type: ignore[arg-type]
         scan_skips: list[SkippedEntry] = []
-        found = list(scan_folder(root, scan_skips))
+        found = list(self.source.scan(scan_skips))
         report.skipped_files.extend(FileFailure(e.rel_path, e.reason, e.detail) for e in scan_skips)
         memory = (
-            SkipMemory.load(root, self.max_pixels)
-            if self.remember_skips
-            else SkipMemory(None, self.max_pixels)
+            SkipMemory.load(self.source.root, self.max_pixels)
+            if self.remember_skips and isinstance(self.source, FolderSource)
+            else SkipMemory(None, self.max_pixels)  # an S3 prefix: nothing written into the bucket
         )
         by_path: dict[str, ImageRecord] = {}
         by_hash: dict[str, ImageRecord] = {}
@@ -214,7 +219,7 @@ class Importer:
                 self._drop_path(old, path, pending, by_hash)  # the file changed content
             known = pending.get(work.content_hash) or by_hash.get(work.content_hash)
             if known is not None:  # known content: a rename, a copy or a touched file
-                record = _with_path(known, path, work.found, seen)
+                record = _with_path(known, path, work.found, seen, self.source.owns)
                 if (record.paths, record.mtime) == (known.paths, known.mtime):
                     report.unchanged += 1
                     continue
@@ -235,7 +240,9 @@ class Importer:
                     vector=work.vector,
                 )
                 report.imported += 1
-            pending[work.content_hash] = record
+            # A Ray worker may have stored exactly this new record already; merged ones are ours.
+            if not (work.written and known is None):
+                pending[work.content_hash] = record
             by_hash[work.content_hash] = record
             by_path[path] = record
             if len(pending) >= self.upsert_batch:
@@ -244,7 +251,7 @@ class Importer:
         self.store.confirm_writes()  # nothing is reported imported that is not stored
         memory.save(seen)
         if prune:
-            report.pruned = self._prune(root, seen, by_hash, report)
+            report.pruned = self._prune(seen, by_hash, report)
         report.model_loaded = self.encoder_loaded
         report.seconds["total"] = time.perf_counter() - t0
         return report
@@ -282,7 +289,7 @@ class Importer:
         work = _Work(found)
         try:
             # The first bytes decide: a non-image is never read further (a 2 GB video costs 4 KB).
-            with open(found.abs_path, "rb") as f:
+            with self.source.open(found.rel_path) as f:
                 head = f.read(SNIFF_BYTES)
                 kind = sniff_format(head)
                 if kind not in SUPPORTED_FORMATS:
@@ -360,16 +367,14 @@ class Importer:
         pending.clear()
         report.seconds["write"] += time.perf_counter() - t0
 
-    def _prune(
-        self, root: Path, seen: set[str], by_hash: dict[str, ImageRecord], report: ImportReport
-    ) -> int:
+    def _prune(self, seen: set[str], by_hash: dict[str, ImageRecord], report: ImportReport) -> int:
         """Forget paths that no longer exist; delete contents left with no path."""
         t0 = time.perf_counter()
         gone = 0
         doomed: list[str] = []
         updates: list[ImageRecord] = []
         for record in self.store.iter_records():
-            alive = [p for p in record.paths if p in seen]
+            alive = [p for p in record.paths if p in seen or not self.source.owns(p)]
             if len(alive) == len(record.paths):
                 continue
             gone += len(record.paths) - len(alive)
@@ -398,9 +403,11 @@ def _replace(record: ImageRecord, **changes: object) -> ImageRecord:
     return replace(record, **changes)
 
 
-def _with_path(record: ImageRecord, path: str, found: FoundFile, seen: set[str]) -> ImageRecord:
-    """The record with ``path`` added; paths that vanished from the folder are dropped (a rename)."""
-    paths = [p for p in record.paths if p in seen or p == path]
+def _with_path(
+    record: ImageRecord, path: str, found: FoundFile, seen: set[str], owns: Callable[[str], bool]
+) -> ImageRecord:
+    """The record with ``path`` added; paths that vanished from the source are dropped (a rename)."""
+    paths = [p for p in record.paths if p in seen or p == path or not owns(p)]
     if path not in paths:
         paths.append(path)
     primary_mtime = found.mtime if paths[0] == path else record.mtime
@@ -431,19 +438,22 @@ def model_identity(model: str) -> tuple[str, int] | None:
         dim = int(json.loads(config.read_text())["projection_dim"]) if config else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return (model, dim) if dim else None
+    return (recorded_model_name(model), dim) if dim else None
 
 
 def run_import_cli(settings: Settings, args) -> int:
-    """``clipvec import DIR``: exit 0 all good, 1 some files failed, 2 could not run.
+    """``clipvec import DIR|s3://bucket/prefix``: exit 0 all good, 1 some files failed, 2 could not run.
 
     torch and the model are loaded only when a file needs encoding: a re-import with
     nothing to do takes the time of the scan and of reading the collection.
     """
-    root = Path(args.folder or settings.images_dir)
-    if not root.is_dir():
-        print(f"clipvec: {root} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr)
+    location = str(args.folder or settings.images_dir)
+    if not is_s3_uri(location) and not Path(location).is_dir():
+        print(
+            f"clipvec: {location} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr
+        )
         return 2
+    source = open_source(location)
     identity = model_identity(settings.model)
     loaded: ClipEncoder | None = None
     if identity is None:
@@ -477,7 +487,7 @@ def run_import_cli(settings: Settings, args) -> int:
     )
     bar = _progress_bar(disabled=getattr(args, "no_progress", False))
     try:
-        report = importer.run(root.resolve(), prune=args.prune, progress=bar.update, on_total=bar.set_total)
+        report = importer.run(source, prune=args.prune, progress=bar.update, on_total=bar.set_total)
         total = store.count()
     finally:
         bar.close()
@@ -493,7 +503,7 @@ def run_import_cli(settings: Settings, args) -> int:
         )
     if args.errors_file:
         _write_errors(args.errors_file, report.failed, report.skipped_files)
-    print(f"{root}: {report.summary()}; the collection holds {total} images")
+    print(f"{source.display}: {report.summary()}; the collection holds {total} images")
     return 1 if report.failed else 0
 
 

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import bentoml
@@ -46,9 +45,9 @@ from clipvec.http_guard import (
 from clipvec.pipeline import PreparedImage, prepare_image
 from clipvec.search import HIT_PATHS_SHOWN, hit_json
 from clipvec.settings import get_settings
+from clipvec.sources import remove_upload_from, save_upload_to
 from clipvec.startup import prepare_to_serve, stop_server_from_worker
 from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore
-from clipvec.uploads import remove_upload, save_upload
 from clipvec.web import web_app
 
 log = logging.getLogger("clipvec.service")
@@ -103,7 +102,8 @@ def vector_json(vector: np.ndarray) -> list[float]:
 @bentoml.asgi_app(web_app, path="/ui")  # the search page: GET /ui
 @bentoml.service(
     name="clip_image_vectorizer",
-    workers=1,
+    # CLIPVEC_WORKERS processes per replica; each loads its own model (README "Scaling out").
+    workers=get_settings().workers,
     # BentoML runs at most `threads` sync API calls at once (default 1): with one, requests
     # queue up before the micro-batcher and are encoded one by one. Torch's own threads are
     # set by CLIPVEC_THREADS; these threads mostly wait (decode, then the batcher).
@@ -344,8 +344,8 @@ class Vectorization:
         """Raw image body (+ ?name=photo.jpg) -> saved under the images folder and stored."""
         prepared = self._prepare(image)
         vector = self.batcher.encode(prepared.pixels)
-        saved = save_upload(
-            Path(self.settings.images_dir), image, ctx.request.query_params.get("name", ""), prepared.format
+        saved = save_upload_to(  # a local folder or an s3:// prefix (issue 12)
+            self.settings.images_dir, image, ctx.request.query_params.get("name", ""), prepared.format
         )
 
         def add(store: ImageStore) -> dict[str, Any]:
@@ -381,7 +381,7 @@ class Vectorization:
         try:
             return self.with_store(add)
         except BaseException:
-            remove_upload(Path(self.settings.images_dir), saved)  # nothing stored: no orphan file
+            remove_upload_from(self.settings.images_dir, saved)  # nothing stored: no orphan file
             raise
 
     @bentoml.api(route="/collection_info")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -96,14 +97,38 @@ class Settings(BaseSettings):
         description="Pixels being decoded at once in the service; more images wait their turn.",
     )
 
+    # --- issue 12: scale-out (Ray import, service replicas) ---
+    ray_encoders: int = Field(
+        0, ge=0, description="Encoder actors of a --ray import; 0 = one per CPU slot (or GPU) of the cluster."
+    )
+    ray_decode_cpus: float = Field(
+        0.25, gt=0, lt=1, description="Ray CPUs per read/decode task; an encoder actor takes 1 minus this."
+    )
+    ray_ship_code: bool = Field(
+        False, description="Ship the driver's clipvec package with a --ray job (py_modules)."
+    )
+    workers: int = Field(1, ge=1, le=64, description="BentoML worker processes per service replica.")
+
     def resolved_threads(self) -> int:
         """Threads torch should use: the configured number or the cores this process may use."""
         if self.threads > 0:
             return self.threads
         try:
-            return max(1, len(os.sched_getaffinity(0)))
+            cores = max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not on Linux
-            return max(1, os.cpu_count() or 1)
+            cores = max(1, os.cpu_count() or 1)
+        # Several BentoML workers share the cores instead of each taking all of them (issue 12).
+        return max(1, cores // self.workers)
+
+
+def recorded_model_name(model: str) -> str:
+    """The name a collection records for ``model``: a hub id as given, a local folder as an absolute path.
+
+    So ``models/clip`` from one folder and ``/srv/x/models/clip`` from another are the same
+    model, and the service (whose relative paths are made absolute) matches the CLI.
+    """
+    folder = Path(model).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else model
 
 
 @lru_cache(maxsize=1)

@@ -145,11 +145,17 @@ def _link(folder: int, existing: str, name: str) -> bool:
     return True
 
 
-def save_upload(images_dir: Path, data: bytes, name: str, image_format: str) -> SavedUpload:
-    """Write ``data`` once under ``images_dir/uploads/`` (named by content) and say where."""
+def upload_rel_path(data: bytes, name: str, image_format: str) -> tuple[str, str]:
+    """(path below the images folder, sha256) of an upload: named by content, so writes are idempotent."""
     digest = hashlib.sha256(data).hexdigest()
     stem = Path(safe_name(name)).stem or "image"
-    target = f"{digest[:16]}-{stem}{_EXTENSIONS.get(image_format, '.img')}"
+    return f"{UPLOAD_FOLDER}/{digest[:16]}-{stem}{_EXTENSIONS.get(image_format, '.img')}", digest
+
+
+def save_upload(images_dir: Path, data: bytes, name: str, image_format: str) -> SavedUpload:
+    """Write ``data`` once under ``images_dir/uploads/`` (named by content) and say where."""
+    rel, digest = upload_rel_path(data, name, image_format)
+    target = rel.split("/", 1)[1]
     folder = _open_folder(images_dir)
     try:
         found = target if _same_bytes(folder, target, data) else _existing(folder, digest, data)

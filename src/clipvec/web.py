@@ -21,6 +21,10 @@ failure, and a missing or unreadable file, is the same JSON ``404 not_found``, s
 client learns nothing about which check refused it. The file is opened with
 ``O_NOFOLLOW`` on its resolved path, so a symlink swapped in after the check is not
 followed either.
+
+Records imported from S3 store their full ``s3://bucket/key`` URI as path (issue 12): such
+a ``path`` is served when it is exactly a path of a record in the collection, by reading
+the object from S3 (``clipvec.sources``, AWS_* variables); no other object can be asked for.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from starlette.routing import Route
 from clipvec.decode import decode_image, sniff_format
 from clipvec.errors import ClipvecError, StoreDamaged, StoreLocked, StoreUnavailable
 from clipvec.scan import unescape_path
+from clipvec.sources import is_s3_uri, read_stored_path
 
 log = logging.getLogger("clipvec.web")
 
@@ -165,8 +170,29 @@ def read_regular_file(path: Path) -> tuple[bytes, os.stat_result] | None:
 @dataclass(frozen=True)
 class Indexed:
     rel: str
-    real: Path
+    real: Path | None  # None: an S3 object, read by its URI (``rel``)
     content_hash: str
+
+
+def read_indexed(item: Indexed) -> tuple[bytes, str] | None:
+    """The bytes of an indexed file and an ETag for them; ``None`` if it cannot be read."""
+    if item.real is None:
+        try:
+            data = read_stored_path(item.rel)
+        except (OSError, ClipvecError) as exc:
+            log.info("cannot read %s: %s", item.rel, exc)
+            return None
+        return data, f'"s{item.content_hash[:32]}-{len(data):x}"'
+    read = read_regular_file(item.real)
+    if read is None:
+        return None
+    data, st = read
+    return data, f'"f{st.st_size:x}-{st.st_mtime_ns:x}"'
+
+
+def _s3_path(raw: str) -> str | None:
+    """An ``s3://`` path as it may be stored: bounded, no control characters (exact match follows)."""
+    return None if len(raw) > MAX_PATH_CHARS or _bad_chars(raw) else raw
 
 
 class ImageFiles:
@@ -202,7 +228,8 @@ class ImageFiles:
 
         Raises :class:`StoreUnavailable` when the collection cannot be asked.
         """
-        rel = canonical_rel_path(raw or "")
+        s3 = is_s3_uri(raw or "")
+        rel = _s3_path(raw or "") if s3 else canonical_rel_path(raw or "")
         if rel is None:
             return None
         svc = self._service()
@@ -211,6 +238,8 @@ class ImageFiles:
         record = svc.with_store(lambda store: store.get_by_path(rel))
         if record is None or rel not in list(getattr(record, "paths", [rel])):
             return None
+        if s3:
+            return Indexed(rel, None, str(record.content_hash))
         real = resolve_inside(self.images_root(), unescape_path(rel))  # non-UTF-8 names: scan.py
         if real is None:
             return None
@@ -232,6 +261,8 @@ class ImageFiles:
                     Path(self._settings().images_dir) / ".thumbs",
                     Path(xdg) / "clipvec" / "thumbs",
                 ]
+                if is_s3_uri(self._settings().images_dir):  # images in S3: a local cache only
+                    candidates = candidates[1:]
             for candidate in candidates:
                 try:
                     candidate.mkdir(parents=True, exist_ok=True)
@@ -282,7 +313,7 @@ class ImageFiles:
         cached = self._cached(key)
         if cached is not None:
             return cached
-        read = read_regular_file(item.real)
+        read = read_indexed(item)
         if read is None:
             return None
         data, _ = read
@@ -372,14 +403,13 @@ def original(request: Request) -> Response:
     item = _lookup(request)
     if isinstance(item, Response):
         return item
-    read = read_regular_file(item.real)
+    read = read_indexed(item)
     if read is None:
         return not_found()
-    data, st = read
+    data, etag = read
     cache = _cache_policy(request, item)
     media_type = BROWSER_TYPES.get(sniff_format(data) or "")
     if media_type is not None:
-        etag = f'"f{st.st_size:x}-{st.st_mtime_ns:x}"'
         if _etag_matches(request, etag):
             return _image_response(None, etag, media_type, cache)
         return _image_response(data, etag, media_type, cache)
