@@ -64,7 +64,9 @@ def test_s3_import_incremental_rename_change_prune(s3_env, s3_server, milvus_bac
     source = f"s3://photos/{prefix}"
 
     report = importer(encoder, store).run(source)
-    assert (report.imported, report.skipped, len(report.failed)) == (5, 1, 0), report.summary()
+    # skipped: notes.txt (not an image) and empty.png (0 bytes), listed as for folders
+    assert (report.imported, report.skipped, len(report.failed)) == (5, 2, 0), report.summary()
+    assert {f.reason for f in report.skipped_files} == {"not_image", "empty_file"}
     assert all_paths(store) == uris
     record = next(r for r in store.iter_records() if r.path.endswith("blue_square.jpg"))
     assert (record.format, record.width, record.height) == ("JPEG", 96, 96)
@@ -115,10 +117,10 @@ def test_unreadable_object_is_a_per_file_failure(s3_env, s3_server, milvus_backe
     upload(fs, prefix)
 
     class Vanishing(S3Source):
-        def read(self, path: str) -> bytes:
+        def open(self, path: str):  # the importer opens each object (sniff first, then the rest)
             if path.endswith("blue_square.jpg"):
                 fs.rm(path[len("s3://") :])
-            return super().read(path)
+            return super().open(path)
 
     report = importer(encoder, store).run(Vanishing("photos", prefix))
     assert report.imported == 4
