@@ -214,9 +214,16 @@ def prepare_to_serve() -> None:
     except ModelLoadError as err:
         print(f"clipvec: {err.detail}", file=sys.stderr, flush=True)
         raise SystemExit(EXIT_MODEL_UNAVAILABLE) from None
-    if folder != Path(get_settings().model):
+    settings = get_settings()
+    if folder != Path(settings.model):
         # A hub id: workers load the same snapshot from the cache, without asking the hub again.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    print(
+        f"clipvec: model {settings.model}; collection {settings.collection!r} in {settings.milvus_uri}; "
+        f"images in {settings.images_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # A worker whose model passed the check above but still fails to load (a checkpoint whose
