@@ -16,6 +16,7 @@ check here, once, in the process that starts the workers:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -205,7 +206,8 @@ def prepare_to_serve() -> None:
     model; on failure prints one message and exits with code 2 instead of letting BentoML
     restart workers that can never start.
     """
-    signal.signal(WORKER_FAILED_SIGNAL, _a_worker_cannot_start)
+    with contextlib.suppress(ValueError):  # only possible in the main thread (bentoml serve's CLI is)
+        signal.signal(WORKER_FAILED_SIGNAL, _a_worker_cannot_start)
     settings = get_settings()
     os.environ.update(absolute_path_env(settings, Path.cwd()))
     get_settings.cache_clear()
