@@ -211,6 +211,7 @@ def test_relative_settings_resolve_against_the_start_folder(tmp_path, test_outpu
         requests.post(url + "/add_image?name=blue.png", data=png_bytes("blue", "square", 2), timeout=60)
     finally:
         stop(proc)
+    assert f"collection 'images' in {cwd / 'milvus.db'}; images in {cwd / 'images'}" in log.read_text()
     uploads = sorted(p.name for p in (cwd / "images" / "uploads").iterdir())
     assert len(uploads) == 2 and uploads[0].endswith("-blue.png")
     assert (cwd / "milvus.db").exists()

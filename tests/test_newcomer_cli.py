@@ -64,6 +64,7 @@ def test_clipvec_serve_hands_absolute_paths_to_bentoml(monkeypatch, tmp_path):
     monkeypatch.setenv("CLIPVEC_MILVUS_URI", "./milvus.db")
     monkeypatch.setenv("CLIPVEC_IMAGES_DIR", "images")
     monkeypatch.delenv("CLIPVEC_THUMB_DIR", raising=False)
+    monkeypatch.setenv("CLIPVEC_MODEL", str(SHAPES_MODEL))
     seen: dict[str, object] = {}
 
     def fake_exec(file: str, cmd: list[str], env: dict[str, str]) -> None:

@@ -344,12 +344,14 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     its workers in ``--working-dir``, where ``./milvus.db`` would be another database.
     The model is checked before any worker starts (``clipvec.startup``).
     """
-    from clipvec.startup import absolute_path_env
+    from clipvec.startup import absolute_path_env, resolve_model
 
     env = dict(os.environ)
     for field, value in settings.model_dump().items():
         env[f"CLIPVEC_{field.upper()}"] = str(value)
     env.update(absolute_path_env(settings, Path.cwd()))
+    # Checked again in BentoML's main process; here it fails in a second, before BentoML and torch load.
+    resolve_model(env["CLIPVEC_MODEL"])  # ModelLoadError -> main() prints it, exit 2
     root = Path(__file__).resolve().parent
     cmd = [sys.executable, "-m", "bentoml", "serve", "clipvec.service:vectorization"]
     cmd += ["--host", host, "--port", str(port), "--working-dir", str(root.parent)]

@@ -16,6 +16,7 @@ check here, once, in the process that starts the workers:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -205,7 +206,8 @@ def prepare_to_serve() -> None:
     model; on failure prints one message and exits with code 2 instead of letting BentoML
     restart workers that can never start.
     """
-    signal.signal(WORKER_FAILED_SIGNAL, _a_worker_cannot_start)
+    with contextlib.suppress(ValueError):  # only possible in the main thread (bentoml serve's CLI is)
+        signal.signal(WORKER_FAILED_SIGNAL, _a_worker_cannot_start)
     settings = get_settings()
     os.environ.update(absolute_path_env(settings, Path.cwd()))
     get_settings.cache_clear()
@@ -214,9 +216,16 @@ def prepare_to_serve() -> None:
     except ModelLoadError as err:
         print(f"clipvec: {err.detail}", file=sys.stderr, flush=True)
         raise SystemExit(EXIT_MODEL_UNAVAILABLE) from None
-    if folder != Path(get_settings().model):
+    settings = get_settings()
+    if folder != Path(settings.model):
         # A hub id: workers load the same snapshot from the cache, without asking the hub again.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    print(
+        f"clipvec: model {settings.model}; collection {settings.collection!r} in {settings.milvus_uri}; "
+        f"images in {settings.images_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # A worker whose model passed the check above but still fails to load (a checkpoint whose
