@@ -200,7 +200,7 @@ def bench_noop(args: argparse.Namespace) -> None:
                 print(f"noop {kind}: collection filled in {time.perf_counter() - t0:.1f}s", flush=True)
                 env = {"CLIPVEC_MODEL": str(model), "CLIPVEC_MILVUS_URI": uri}
                 runs = [("new", REPO / "src")] + ([("old", Path(args.old_src))] if args.old_src else [])
-                for label, src in runs * 2:
+                for label, src in runs * args.rounds:
                     seconds, _, line = timed_import(folder, env, src)
                     print(f"noop {kind:6s} {label}: {seconds:.1f}s  | {line[:160]}", flush=True)
 
@@ -277,6 +277,7 @@ def main() -> None:
     p = sub.add_parser("noop")
     p.add_argument("--files", type=int, default=100_000)
     p.add_argument("--backends", nargs="*", default=["lite", "server"])
+    p.add_argument("--rounds", type=int, default=2, help="timed runs of each code version, alternating")
     p.add_argument("--old-src", help="another checkout's src folder, run side by side")
     p = sub.add_parser("rss")
     p.add_argument("--old-src", help="another checkout's src folder, run side by side")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from clipvec.errors import ModelMismatch, StoreLocked, StoreUnavailable
-from clipvec.store import Hit, ImageRecord, ImageStore, literal, prefix_filter
+from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore, literal, prefix_filter
 
 MODEL = "test/random-clip"  # as in conftest.make_store
 DIM = 512
@@ -268,7 +268,8 @@ def test_large_upsert_is_batched(make_store):
     store.upsert(records)  # ~11 MB: one request would be far too big for Lite
     elapsed = time.perf_counter() - t0
     assert store.count() == 5000
-    assert len(store.get([records[0].content_hash])[records[0].content_hash].paths) == 2000
+    # the first PATHS_KEPT (100) of its 2000 paths are kept: a record stays small
+    assert len(store.get([records[0].content_hash])[records[0].content_hash].paths) == PATHS_KEPT
     hits = store.search(records[4321].vector, top_k=1)
     assert hits[0].content_hash == records[4321].content_hash
     assert elapsed < 30, f"upsert of 5000 rows took {elapsed:.1f}s"
