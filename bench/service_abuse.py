@@ -204,8 +204,11 @@ class BigImages:
 
     def stop(self) -> dict[str, Any]:
         self._stop.set()
+        deadline = time.monotonic() + 60
         for t in self._threads:
-            t.join(timeout=600)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self.answers["still running"] = sum(t.is_alive() for t in self._threads)
         lat = np.array(self.latencies)
         return {
             "png_bytes": len(self.data),

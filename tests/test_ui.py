@@ -430,6 +430,8 @@ def test_swagger_try_it_out_vectorize_image(page, service, tmp_path):
         "**/*",
         lambda route: route.abort() if not route.request.url.startswith(service.url) else route.continue_(),
     )
+    html = requests.get(service.url + "/").text
+    assert "swagger-ui" in html and "googletagmanager" not in html  # no tracker from the internet
     page.goto(service.url + "/")
     block = page.locator("[id$='clip_image_vectorizer__vectorize_image']")
     block.locator(".opblock-summary").first.click()

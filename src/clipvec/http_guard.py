@@ -19,7 +19,8 @@ guard runs inside BentoML's own middlewares and, for every HTTP request:
 * turns every error answer (BentoML's, Starlette's 404/405, the page's) into
   ``{"error": code, "detail": text}`` JSON, with no library text, and any exception that
   escapes into a JSON 500 at once instead of a hang;
-* fixes up ``/docs.json`` and ``/schema.json`` (:mod:`clipvec.openapi`).
+* fixes up ``/docs.json`` and ``/schema.json`` (:mod:`clipvec.openapi`) and drops the
+  Google Tag Manager snippet from BentoML's Swagger page at ``/``.
 
 Uvicorn's own "Invalid HTTP request" answers are made JSON by :func:`json_protocol_errors`.
 """
@@ -30,6 +31,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -323,7 +325,9 @@ class ShapedSend:
         self._held: MutableMapping[str, Any] | None = None  # a response start being rewritten
         self._body: list[bytes] = []
         path = scope.get("path")
-        self._docs = path if path in ("/docs.json", "/schema.json") and scope.get("method") == "GET" else None
+        self._docs = (
+            path if path in ("/docs.json", "/schema.json", "/") and scope.get("method") == "GET" else None
+        )
 
     async def __call__(self, message: Message) -> None:
         kind = message["type"]
@@ -345,6 +349,10 @@ class ShapedSend:
         assert start is not None
         self._held, self._body = None, []
         status = int(start["status"])
+        if status < 400 and self._docs == "/":  # the Swagger page: no third-party tracker
+            body = _TRACKER.sub(b"", body)
+            await _send_body(self._send, status, body, _keep_headers(start, {b"content-length"}))
+            return
         if status < 400:  # /docs.json or /schema.json
             from clipvec.openapi import patch_client_schema, patch_openapi
 
@@ -375,6 +383,10 @@ class ShapedSend:
             _keep_headers(start, {b"content-type", b"content-length"})
             + [(b"content-type", b"application/json")],
         )
+
+
+# BentoML's Swagger page loads Google Tag Manager from the internet; a local service should not.
+_TRACKER = re.compile(rb"<!-- Google Tag Manager.*?<!-- End Google Tag Manager[^>]*-->", re.DOTALL)
 
 
 def _well_shaped(start: Message, body: bytes) -> bool:

@@ -106,8 +106,10 @@ def vector_json(vector: np.ndarray) -> list[float]:
     workers=get_settings().workers,
     # BentoML runs at most `threads` sync API calls at once (default 1): with one, requests
     # queue up before the micro-batcher and are encoded one by one. Torch's own threads are
-    # set by CLIPVEC_THREADS; these threads mostly wait (decode, then the batcher).
-    threads=32,
+    # set by CLIPVEC_THREADS; these threads mostly wait (decode, then the batcher). 64, not
+    # 32: images waiting for the decode pixel budget hold a thread each, and must not take
+    # every thread from the normal requests behind them.
+    threads=64,
     # No BentoML max_concurrency: RequestGuard limits requests once their body has arrived
     # (CLIPVEC_MAX_CONCURRENCY), so slow uploads cannot take every slot.
     traffic={"timeout": 300},
