@@ -82,6 +82,7 @@ def measure(kind: str, uri: str, start_s: float, args, folder: Path, empty: Path
         "import_wall_s": round(wall, 1),
         "import_overhead_s": round(overhead, 1),
         "import_files_per_s": round(args.images / max(wall - overhead, 1e-3), 1),
+        "import_wall_files_per_s": round(args.images / wall, 2),
     }
     row.update(bench_one(uri, f"bench_{args.n}", args.n, args.queries, 10, "server", "clustered"))
     row["backend"] = kind
@@ -141,12 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nmachine: {info['cpu']}, {info['cores']} cores, {info['mem_gb']} GB, load {os.getloadavg()[0]:.1f}"
     )
-    head = f"{'backend':<11} {'start s':>7} {'import files/s':>14} {'p50 ms':>7} {'p99 ms':>7} {'recall':>6}"
+    head = (
+        f"{'backend':<11} {'start s':>7} {'import wall s':>13} {'net files/s':>11} {'upsert rows/s':>13} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'recall':>6}"
+    )
     print(head + f"   (search: {args.n} vectors, HNSW, top-10)")
     print("-" * len(head))
     for r in results:
         print(
-            f"{r['backend']:<11} {r['start_s']:>7} {r['import_files_per_s']:>14} "
+            f"{r['backend']:<11} {r['start_s']:>7} {r['import_wall_s']:>13} {r['import_files_per_s']:>11} "
+            f"{r['insert_rows_per_s']:>13} "
             f"{r['search_p50_ms']:>7} {r['search_p99_ms']:>7} {r['recall_at_10']:>6}"
         )
     print(json.dumps({"machine": info, "load_1m": os.getloadavg()[0], "results": results}))
