@@ -259,6 +259,11 @@ def _is_unavailable(exc: BaseException) -> bool:
             "UNAVAILABLE",
             "Deadline Exceeded",
             "closed channel",
+            # Milvus 2.3 while its etcd or a coordinator restarts (code 65535 on the proxy)
+            "empty grpc client",
+            "find no available",
+            "connection refused",
+            "is not ready",
         )
     )
 
