@@ -182,15 +182,21 @@ class LiteWriteCheck:
         """``key -> (row id, data)`` for the ``keys`` that have a row in the file now."""
         found: dict[str, tuple[int, bytes]] = {}
         with self._lock:
-            conn = self._connection()
-            for start in range(0, len(keys), _SQL_IN_CHUNK):
-                chunk = list(keys[start : start + _SQL_IN_CHUNK])
-                marks = ",".join("?" * len(chunk))
-                for key, row_id, data in conn.execute(
-                    f"SELECT milvus_id, id, data FROM {self.table} WHERE milvus_id IN ({marks})", chunk
-                ):
-                    name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-                    found[name] = (int(row_id), bytes(data or b""))
+            try:
+                conn = self._connection()
+                for start in range(0, len(keys), _SQL_IN_CHUNK):
+                    chunk = list(keys[start : start + _SQL_IN_CHUNK])
+                    marks = ",".join("?" * len(chunk))
+                    for key, row_id, data in conn.execute(
+                        f"SELECT milvus_id, id, data FROM {self.table} WHERE milvus_id IN ({marks})", chunk
+                    ):
+                        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+                        found[name] = (int(row_id), bytes(data or b""))
+            except sqlite3.Error as exc:  # busy for 30 s, or a milvus-lite with another file layout
+                raise StoreUnavailable(
+                    f"cannot check the write in the Milvus Lite file {self.db}: {exc} "
+                    "(CLIPVEC_VERIFY_WRITES=false turns the check off)"
+                ) from exc
         return found
 
     def missing(
