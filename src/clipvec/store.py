@@ -384,6 +384,10 @@ class ImageStore:
         # A 2.3 server returns no timestamp for deletes, so pymilvus' Session consistency
         # cannot see them: the first read after a delete asks for Strong instead.
         self._after_delete = False
+        # A server may be replaying its log (just restarted, or we just lost it): until one
+        # read with Strong consistency has succeeded, Session reads could miss stored rows
+        # written by other processes and answer "no hits" for data that is there.
+        self._catch_up = not self.is_lite
         self._connect(token, connect_timeout)
         try:
             if self._call(self._client.has_collection, collection):
@@ -485,6 +489,7 @@ class ImageStore:
                 return fn(*args, **kwargs)
         except Exception as exc:
             if _is_unavailable(exc):
+                self._catch_up = not self.is_lite  # the next read waits for the server to catch up
                 raise StoreUnavailable(f"Milvus at {self.uri} is unavailable: {exc}") from exc
             raise
 
@@ -636,8 +641,8 @@ class ImageStore:
 
     # ---- reads -----------------------------------------------------------------------
     def _read_options(self) -> dict[str, Any]:
-        if self._after_delete:
-            self._after_delete = False
+        if self._after_delete or self._catch_up:
+            self._after_delete = self._catch_up = False  # set again by _call if this read fails
             return {"consistency_level": "Strong"}
         return {}
 
@@ -698,8 +703,8 @@ class ImageStore:
         5000); a server pages as asked (100k: 3.5 s in pages of 1000).
         """
         fields = _OUTPUT_FIELDS + (["vector"] if with_vectors else [])
-        if self._after_delete:
-            self.count()  # a Strong read first, so the pages cannot show deleted rows
+        if self._after_delete or self._catch_up:
+            self.count()  # a Strong read first, so the pages cannot show deleted or miss replayed rows
         iterator = self._call(
             self._client.query_iterator,
             self.collection,
