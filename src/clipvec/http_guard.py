@@ -406,11 +406,11 @@ def _well_shaped(start: Message, body: bytes) -> bool:
 
 
 def _detail(status: int, scope: Scope) -> str:
-    method, path = scope.get("method", ""), scope.get("path", "")[:200]
+    method = scope.get("method", "")
     if status == 404:
-        return f"no such route: {path}"
+        return "no such route (the API is described at /docs.json)"
     if status == 405:
-        return f"{path} does not answer {method}"
+        return f"this route does not answer {method[:20]}"
     if status == 429:
         return "too many requests are being processed; try again shortly"
     if status == 504:
@@ -432,6 +432,8 @@ async def _send_body(send: Send, status: int, body: bytes, headers: list[tuple[b
     if not any(k == b"content-type" for k, _ in headers):
         headers.append((b"content-type", b"application/json"))
     headers.append((b"content-length", str(len(body)).encode()))
+    if status >= 400 and not any(k == b"x-content-type-options" for k, _ in headers):
+        headers.append((b"x-content-type-options", b"nosniff"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
