@@ -7,11 +7,9 @@ CLIPVEC_IMAGES_DIR once left uploads in ``images/uploads/``, which the next
 
 from __future__ import annotations
 
-from conftest import tree_state
 
-
-def test_suite_left_the_tree_as_it_found_it(tree_at_start):
-    now = tree_state()
+def test_suite_left_the_tree_as_it_found_it(tree_at_start, tree_now):
+    now = tree_now
     changes = []
     for part in sorted(set(now) | set(tree_at_start)):
         added = sorted(now.get(part, set()) - tree_at_start.get(part, set()))
