@@ -601,7 +601,7 @@ def test_unknown_query_parameters_and_bad_prefixes_are_400(service):
     assert_error(resp, 400, "invalid_multipart")
 
 
-def test_schemathesis_finds_nothing(service, test_output):
+def test_schemathesis_finds_nothing(service, test_output, tmp_path):
     """Every operation of /docs.json, fuzzed: no 5xx, no undocumented answer, nothing slow."""
     requests.post(service.url + "/collection_info", timeout=60)  # open the store before the clock runs
     st = Path(sys.executable).with_name("st")
@@ -626,7 +626,8 @@ def test_schemathesis_finds_nothing(service, test_output):
         "1",
         "--no-color",
     ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    # Run in tmp_path: schemathesis keeps its caches (.schemathesis, .hypothesis) in the working folder.
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     (test_output / "schemathesis.txt").write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stdout[-4000:]
     assert service.alive()
