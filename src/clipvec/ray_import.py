@@ -415,6 +415,7 @@ def run_ray_import_cli(settings: Settings, args: Any) -> int:
         bar = _progress_bar(disabled=no_progress)
         try:
             report = importer.run(source, prune=args.prune, progress=bar.update, on_total=bar.set_total)
+            store.expect_foreign_writes()  # the workers' rows, not only the driver's
             total = store.count()
         except ClipvecError:
             raise

@@ -646,6 +646,11 @@ class ImageStore:
             return {"consistency_level": "Strong"}
         return {}
 
+    def expect_foreign_writes(self) -> None:
+        """Make the next read Strong: other clients (Ray import workers) wrote meanwhile, and a
+        Session read only waits for this client's own writes (issue 12)."""
+        self._after_delete = True
+
     def count(self) -> int:
         """Number of stored records.
 
