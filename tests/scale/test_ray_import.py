@@ -104,7 +104,7 @@ def test_ray_import_equals_local_import(milvus_backend, ray_cluster, tmp_path, t
     assert ray.returncode == 1, ray.stderr[-3000:]
 
     # the same report: counts and the per-file error
-    summary = "imported 30, reused 1, unchanged 0, skipped 1, failed 1, pruned 0"
+    summary = "imported 30, reused 1, unchanged 0, skipped 1 (1 not_image), failed 1, pruned 0"
     assert summary in local.stdout and summary in ray.stdout, (local.stdout, ray.stdout)
     # the count printed after a run with parallel worker writes includes the workers' rows
     assert "the collection holds 30 images" in ray.stdout, ray.stdout
