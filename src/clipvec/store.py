@@ -479,19 +479,22 @@ class ImageStore:
             kwargs.setdefault("timeout", self.timeout)
         try:
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
             except Exception as exc:
                 if not _is_not_loaded(exc):
                     raise
                 # A restarted server may come back without the collection loaded.
                 log.warning("collection %r at %s is not loaded; loading it", self.collection, self.uri)
                 self._client.load_collection(self.collection, timeout=self.reload_timeout)
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
         except Exception as exc:
             if _is_unavailable(exc):
-                self._catch_up = not self.is_lite  # the next read waits for the server to catch up
+                self._catch_up = not self.is_lite  # reads wait for the server to catch up
                 raise StoreUnavailable(f"Milvus at {self.uri} is unavailable: {exc}") from exc
             raise
+        if kwargs.get("consistency_level") == "Strong":
+            self._catch_up = False  # a Strong read came back: the server has caught up
+        return result
 
     def close(self) -> None:
         pool, self._check_pool = self._check_pool, None
@@ -641,8 +644,11 @@ class ImageStore:
 
     # ---- reads -----------------------------------------------------------------------
     def _read_options(self) -> dict[str, Any]:
-        if self._after_delete or self._catch_up:
-            self._after_delete = self._catch_up = False  # set again by _call if this read fails
+        if self._catch_up:  # every read, from every thread, until one Strong read has come back
+            self._check_loaded()
+            return {"consistency_level": "Strong"}
+        if self._after_delete:
+            self._after_delete = False
             return {"consistency_level": "Strong"}
         return {}
 
@@ -650,6 +656,23 @@ class ImageStore:
         """Make the next read Strong: other clients (Ray import workers) wrote meanwhile, and a
         Session read only waits for this client's own writes (issue 12)."""
         self._after_delete = True
+
+    def _check_loaded(self) -> None:
+        """A server that just came back may still be loading the collection: say so (503).
+
+        Until it has loaded every segment it answers searches from what it has, which can be
+        nothing: "no hits" for data that is stored. Asked only while catching up.
+        """
+        state = self._call(self._client.get_load_state, self.collection)
+        name = getattr(state.get("state"), "name", str(state.get("state")))
+        if name == "NotLoad":
+            self._call(self._client.load_collection, self.collection, timeout=self.reload_timeout)
+        elif name != "Loaded":
+            progress = state.get("progress")
+            raise StoreUnavailable(
+                f"Milvus at {self.uri} is still loading collection {self.collection!r}"
+                + (f" ({progress}%)" if progress is not None else "")
+            )
 
     def count(self) -> int:
         """Number of stored records.
