@@ -60,8 +60,9 @@ T = TypeVar("T")
 PUBLIC_DETAIL = {
     "store_unavailable": "the image store (Milvus) cannot be used right now; the service log has the details",
     "store_locked": "another process holds the Milvus Lite file; stop it or use a Milvus server",
-    "store_damaged": "the image store cannot be read; the service log has the details",
-    "storage_full": "the disk is full: the image could not be stored",
+    "store_damaged": "the Milvus Lite file is damaged: restore a copy, or import into a new file "
+    "(CLIPVEC_MILVUS_URI); the service log names the file",
+    "storage_full": "no space left on the disk: the image was not stored; the service log has the details",
     "model_unavailable": "the CLIP model is not available; the service log has the details",
 }
 
