@@ -478,9 +478,13 @@ def broken(tiny_model_dir, tmp_path_factory, test_output):
         "CLIPVEC_API_KEY": API_KEY,
     }
     try:
-        with ServiceProcess(env, test_output / "service-hardening-broken.log") as svc:
+        svc = ServiceProcess(env, test_output / "service-hardening-broken.log")
+        svc.start(ready_path="/livez")  # /readyz is 503 while Milvus cannot be reached
+        try:
             svc.images = mount  # type: ignore[attr-defined]
             yield svc
+        finally:
+            svc.stop()
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
