@@ -302,13 +302,20 @@ def effective_config(settings: Settings) -> dict[str, object]:
     out["decode_workers"] = settings.decode_workers or max(2, settings.resolved_threads())
     if is_local_milvus_uri(settings.milvus_uri):
         out["milvus_uri"] = str(Path(settings.milvus_uri).expanduser().resolve())
-    images = Path(settings.images_dir).expanduser().resolve()
-    out["images_dir"] = str(images)
-    out["thumb_dir"] = (
-        str(Path(settings.thumb_dir).expanduser().resolve())
-        if settings.thumb_dir
-        else str(images / ".thumbs")
-    )
+    if "://" in settings.images_dir:  # s3://bucket/prefix: thumbnails go to the user cache
+        out["thumb_dir"] = (
+            str(Path(settings.thumb_dir).expanduser().resolve())
+            if settings.thumb_dir
+            else str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clipvec" / "thumbs")
+        )
+    else:
+        images = Path(settings.images_dir).expanduser().resolve()
+        out["images_dir"] = str(images)
+        out["thumb_dir"] = (
+            str(Path(settings.thumb_dir).expanduser().resolve())
+            if settings.thumb_dir
+            else str(images / ".thumbs")
+        )
     if Path(settings.model).expanduser().is_dir():
         out["model"] = str(Path(settings.model).expanduser().resolve())
     for field, value in list(out.items()):

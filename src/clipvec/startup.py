@@ -60,7 +60,7 @@ def absolute_path_env(settings: Settings, base: Path) -> dict[str, str]:
         env["CLIPVEC_MILVUS_URI"] = absolute(uri)
     for field in ("images_dir", "thumb_dir"):
         value = getattr(settings, field)
-        if value and not Path(value).expanduser().is_absolute():
+        if value and "://" not in value and not Path(value).expanduser().is_absolute():  # not s3://
             env[f"CLIPVEC_{field.upper()}"] = absolute(value)
     model = settings.model
     if not Path(model).expanduser().is_absolute() and (base / model).expanduser().is_dir():
