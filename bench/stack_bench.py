@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from import_process import run_import  # noqa: E402
 from milvus_server import MilvusServer  # noqa: E402
 from service_process import free_port  # noqa: E402
 from store_latency import bench_one, machine_info  # noqa: E402
@@ -58,14 +59,7 @@ def timed_import(uri: str, collection: str, folder: Path, model: Path) -> float:
         "CLIPVEC_COLLECTION": collection,
     }
     t0 = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    done = run_import(folder, env, timeout=1800)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"import failed ({done.returncode}): {done.stdout[-1000:]} {done.stderr[-2000:]}")

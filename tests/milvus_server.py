@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import ctypes
 import fcntl
 import hashlib
@@ -34,7 +33,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +40,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from procs import free_port, port_is_free, stop_group
 
 __all__ = ["MilvusServer", "MilvusStartError", "milvus_package_dir", "unpack_binaries"]
 
@@ -128,23 +128,6 @@ def unpack_binaries(cache_dir: Path | None = None) -> Path:
             tmp.replace(target)
             marker.write_text(digest)
     return bin_dir
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # like Go's listeners: a port in TIME_WAIT after our own stop() counts as free
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 try:  # resolved before any fork: the child must do as little as possible
@@ -303,16 +286,16 @@ class MilvusServer:
         fixed = {"proxy_port": self._fixed_port, "health_port": self._fixed_health_port}
         for key in (*_PORT_KEYS, "etcd_peer_port", "health_port"):
             port = fixed.get(key)
-            if port and not _port_is_free(port):
+            if port and not port_is_free(port):
                 raise MilvusStartError(f"{key.replace('_', ' ')} {port} is already in use")
             if not port:
                 previous = self.ports.get(key)
-                if previous and previous not in chosen.values() and _port_is_free(previous):
+                if previous and previous not in chosen.values() and port_is_free(previous):
                     port = previous
                 else:
-                    port = _free_port()
+                    port = free_port()
                     while port in chosen.values():
-                        port = _free_port()
+                        port = free_port()
             chosen[key] = port
         self.ports = chosen
 
@@ -437,14 +420,7 @@ class MilvusServer:
     def _terminate(self) -> None:
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)  # its own session: only what we started
-            try:
-                proc.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            stop_group(proc, timeout=self.stop_timeout)
         elif proc is not None:
             proc.wait()
         if self._log_fh is not None:

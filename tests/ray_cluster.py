@@ -17,31 +17,18 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from procs import free_ports
+
 import clipvec
 
 # The workers must import the same clipvec as the driver (the repo's src, not an install).
 _SRC = str(Path(clipvec.__file__).resolve().parent.parent)
-
-
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
 
 
 def ray_binary() -> str:
@@ -97,7 +84,7 @@ class RayCluster:
             agent_grpc,
             runtime_env,
             metrics,
-        ) = _free_ports(9)
+        ) = free_ports(9)
         if head:
             self.port = gcs
         temp = self.temp_root / f"n{index}"

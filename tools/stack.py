@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the Milvus binary unpacking and config rendering live there
 
 from milvus_server import MilvusServer, MilvusStartError  # noqa: E402
+from procs import free_port, port_is_free  # noqa: E402
 
 OVERLAY = REPO / "deploy" / "milvus.yaml"
 COMPONENTS = ("etcd", "s3", "milvus")
@@ -215,22 +215,6 @@ class Stack:
                 port = free_port()
             self.ports[key] = port
             taken.add(port)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def http_get(url: str, timeout: float = 3.0) -> tuple[int, str]:

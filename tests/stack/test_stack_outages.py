@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,8 +26,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from import_process import run_import, start_import, wait_for_writes
 from shapes import HELD_OUT_SEED_START, draw_shape
-from stack_harness import REPO, Stack
+from stack_harness import Stack
 
 from clipvec.store import ImageStore
 
@@ -145,31 +144,6 @@ def import_env(stack: Stack, collection: str, model: Path) -> dict[str, str]:
     }
 
 
-def start_import(folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "clipvec", "-v", "import", str(folder), "--no-progress"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def wait_for_writes(proc: subprocess.Popen[str], writes: int, timeout: float = 180) -> list[str]:
-    assert proc.stdout is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if sum("wrote" in s for s in seen) >= writes:
-            return seen
-    raise AssertionError("the import wrote too little before ending:\n" + "".join(seen[-30:]))
-
-
 def stored_names(uri: str, collection: str, model: Path) -> list[str]:
     with ImageStore(uri, collection=collection, model_name=str(model), dim=512, timeout=60) as store:
         records = list(store.iter_records())
@@ -256,41 +230,34 @@ def run_outage(
     assert "Traceback" not in out, out[-3000:]
     partial = stored_names(stack.uri, collection, model)
     assert len(partial) == len(set(partial))
-    rerun = subprocess.run(
-        [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    rerun = run_import(folder, env)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert f"imported {N_IMPORT - len(partial)}," in rerun.stdout, (len(partial), rerun.stdout)
     assert stored_names(stack.uri, collection, model) == sorted(f"img_{i:03d}.png" for i in range(N_IMPORT))
     assert not problems, "\n".join(problems)
 
 
-def test_milvus_sigkill_then_up(stack, service, before, import_folder, tiny_model_dir):
-    run_outage(
-        stack,
-        service,
-        before,
-        import_folder,
-        tiny_model_dir,
+@pytest.fixture
+def outage_run(stack, service, before, import_folder, tiny_model_dir) -> Callable[..., None]:
+    """``run_outage`` on this module's stack, service, answers from before, folder and model."""
+
+    def run(collection: str, outage: Callable[[], None], recover: Callable[[], None]) -> None:
+        run_outage(stack, service, before, import_folder, tiny_model_dir, collection, outage, recover)
+
+    return run
+
+
+def test_milvus_sigkill_then_up(stack, outage_run):
+    outage_run(
         "outage_milvus",
         outage=lambda: stack.kill("milvus"),
         recover=lambda: stack.sh("up"),
     )
 
 
-def test_s3_sigkill_then_restart(stack, service, before, import_folder, tiny_model_dir):
+def test_s3_sigkill_then_restart(stack, outage_run):
     milvus_pid = stack.pid("milvus")
-    run_outage(
-        stack,
-        service,
-        before,
-        import_folder,
-        tiny_model_dir,
+    outage_run(
         "outage_s3",
         outage=lambda: stack.kill("s3"),
         recover=lambda: stack.sh("up"),
@@ -298,22 +265,15 @@ def test_s3_sigkill_then_restart(stack, service, before, import_folder, tiny_mod
     assert stack.pid("milvus") == milvus_pid, "Milvus should ride through an S3 restart by itself"
 
 
-def test_etcd_sigkill_then_restart(stack, service, before, import_folder, tiny_model_dir):
-    run_outage(
-        stack,
-        service,
-        before,
-        import_folder,
-        tiny_model_dir,
+def test_etcd_sigkill_then_restart(stack, outage_run):
+    outage_run(
         "outage_etcd",
         outage=lambda: stack.kill("etcd"),
         recover=lambda: stack.sh("up"),  # restarts etcd, then Milvus (it lost its sessions)
     )
 
 
-def test_down_then_up_reads_everything_back_from_etcd_and_s3(
-    stack, service, before, import_folder, tiny_model_dir
-):
+def test_down_then_up_reads_everything_back_from_etcd_and_s3(stack, outage_run, tiny_model_dir):
     local = Path(stack.state["milvus_local_dir"])
 
     def down_and_wipe() -> None:
@@ -323,12 +283,7 @@ def test_down_then_up_reads_everything_back_from_etcd_and_s3(
         assert any(local.iterdir()), "Milvus's local folder was empty; the wipe would prove nothing"
         shutil.rmtree(local)
 
-    run_outage(
-        stack,
-        service,
-        before,
-        import_folder,
-        tiny_model_dir,
+    outage_run(
         "outage_down_up",
         outage=down_and_wipe,
         recover=lambda: stack.sh("up"),

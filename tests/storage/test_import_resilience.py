@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from import_process import run_import, start_import, wait_for_writes
 from milvus_server import MilvusServer
 from shapes import HELD_OUT_SEED_START, draw_shape
 
@@ -41,43 +41,6 @@ def import_env(uri: str, collection: str, model: Path) -> dict[str, str]:
         "CLIPVEC_UPSERT_BATCH": "8",
         "CLIPVEC_BATCH_SIZE": "8",
     }
-
-
-def start_import(folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "clipvec", "-v", "import", str(folder), "--no-progress"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def run_import(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "clipvec", "import", str(folder), "--no-progress"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def wait_for_writes(proc: subprocess.Popen[str], writes: int, timeout: float = 180) -> list[str]:
-    """Read the importer's log until it has written ``writes`` batches."""
-    assert proc.stdout is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if sum("wrote" in s for s in seen) >= writes:
-            return seen
-    raise AssertionError("import wrote too little before ending:\n" + "".join(seen[-30:]))
 
 
 def stored_names(uri: str, collection: str, model: Path) -> list[str]:

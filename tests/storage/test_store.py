@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from procs import free_port
 
 from clipvec.errors import ModelMismatch, StoreLocked, StoreUnavailable
 from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore, literal, prefix_filter
@@ -276,12 +276,6 @@ def test_large_upsert_is_batched(make_store):
 
 
 # ---------------------------------------------------------------------- unavailable
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unavailable_store_is_reported(milvus_backend, tmp_path):
     if milvus_backend.is_lite:
         # A Lite file is open in another process (several workers on one file).
@@ -311,7 +305,7 @@ def test_unavailable_store_is_reported(milvus_backend, tmp_path):
             holder.communicate("", timeout=30)
         assert "one process" in err.value.detail
     else:
-        uri = f"http://127.0.0.1:{_free_port()}"
+        uri = f"http://127.0.0.1:{free_port()}"
         t0 = time.perf_counter()
         with pytest.raises(StoreUnavailable) as err:
             ImageStore(uri, model_name="m", dim=4, connect_timeout=1)
