@@ -1,6 +1,6 @@
 # clipvec: two commands on a fresh machine (Python 3.10+):
 #   make run    set everything up, then serve on http://127.0.0.1:3000 (CLIPVEC_MODEL=/local/folder to run offline)
-#   make test   set everything up, then run the whole test suite (about 10 min on 2 cores)
+#   make test   set everything up, then run the whole test suite (about 30 min on 2 cores)
 #   make demo   serve a generated folder of coloured shapes with a small CLIP, offline
 # Variables: PORT=3000 HOST=127.0.0.1 (HOST=0.0.0.0 to listen on every interface),
 #   TESTS=tests/test_decode.py (a part of the suite), TORCH_SPEC (e.g. a CUDA build, see README).
