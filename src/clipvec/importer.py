@@ -441,19 +441,26 @@ def model_identity(model: str) -> tuple[str, int] | None:
     return (recorded_model_name(model), dim) if dim else None
 
 
+def import_source(settings: Settings, args) -> Source | None:
+    """The folder or ``s3://`` prefix to import (argument, else CLIPVEC_IMAGES_DIR); None: said why."""
+    location = str(args.folder or settings.images_dir)
+    if not is_s3_uri(location) and not Path(location).is_dir():
+        print(
+            f"clipvec: {location} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr
+        )
+        return None
+    return open_source(location)
+
+
 def run_import_cli(settings: Settings, args) -> int:
     """``clipvec import DIR|s3://bucket/prefix``: exit 0 all good, 1 some files failed, 2 could not run.
 
     torch and the model are loaded only when a file needs encoding: a re-import with
     nothing to do takes the time of the scan and of reading the collection.
     """
-    location = str(args.folder or settings.images_dir)
-    if not is_s3_uri(location) and not Path(location).is_dir():
-        print(
-            f"clipvec: {location} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr
-        )
+    source = import_source(settings, args)
+    if source is None:
         return 2
-    source = open_source(location)
     identity = model_identity(settings.model)
     loaded: ClipEncoder | None = None
     if identity is None:

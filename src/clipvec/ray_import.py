@@ -45,12 +45,20 @@ import numpy as np
 
 from clipvec.decode import SUPPORTED_FORMATS, decode_image, sniff_format
 from clipvec.errors import ClipvecError, UnsupportedImageFormat
-from clipvec.importer import FileFailure, Importer, ImportReport, _progress_bar, _Work, _write_errors
+from clipvec.importer import (
+    FileFailure,
+    Importer,
+    ImportReport,
+    _progress_bar,
+    _Work,
+    _write_errors,
+    import_source,
+)
 from clipvec.pipeline import PreparedImage, prepare_decoded
 from clipvec.preprocess import Preprocessor
 from clipvec.scan import FoundFile
 from clipvec.settings import Settings, recorded_model_name
-from clipvec.sources import Source, is_s3_uri, open_source
+from clipvec.sources import Source
 from clipvec.store import ImageRecord, ImageStore
 
 log = logging.getLogger(__name__)
@@ -391,13 +399,9 @@ def connect(address: str | None, *, ship_code: bool = False) -> None:
 
 def run_ray_import_cli(settings: Settings, args: Any) -> int:
     """Same exits and output as the local ``clipvec import``: 0 ok, 1 some files failed, 2 could not run."""
-    location = str(args.folder or settings.images_dir)
-    if not is_s3_uri(location) and not Path(location).is_dir():
-        print(
-            f"clipvec: {location} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr
-        )
+    source = import_source(settings, args)
+    if source is None:
         return 2
-    source = open_source(location)
     dim, _, _ = model_facts(settings.model)
     store = ImageStore.from_settings(settings, model_name=recorded_model_name(settings.model), dim=dim)
     try:
