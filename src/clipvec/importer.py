@@ -94,7 +94,6 @@ class _Work:
     content_hash: str = ""
     prepared: PreparedImage | None = None
     error: ClipvecError | None = None
-    not_image: bool = False
     skip: FileFailure | None = None  # not an image, or too large
     vector: np.ndarray | None = None
     decode_seconds: float = 0.0
@@ -293,7 +292,6 @@ class Importer:
                 head = f.read(SNIFF_BYTES)
                 kind = sniff_format(head)
                 if kind not in SUPPORTED_FORMATS:
-                    work.not_image = True
                     work.skip = FileFailure(
                         found.rel_path, "not_image", f"content is {kind or 'not an image'}"
                     )
@@ -319,7 +317,6 @@ class Importer:
             )
             work.prepared = prepare_decoded(decoded, encoder.preprocessor)
         except UnsupportedImageFormat as err:
-            work.not_image = True
             work.skip = FileFailure(found.rel_path, "not_image", err.detail)
         except ClipvecError as err:
             work.error = err

@@ -341,7 +341,6 @@ class RayImporter(Importer):
         if batch["error"][i]:
             work.error = ClipvecError(str(batch["detail"][i]), code=str(batch["error"][i]))
         elif bool(batch["not_image"][i]):
-            work.not_image = True
             work.skip = FileFailure(found.rel_path, "not_image", "content is not an image")
         elif batch["vector"][i]:
             work.vector = np.frombuffer(batch["vector"][i], dtype=np.float32).copy()
