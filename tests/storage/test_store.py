@@ -249,9 +249,15 @@ def test_path_prefix_is_exact(make_store):
 def test_iter_records_pages_through_everything(make_store):
     store = make_store()
     records = make_records(2500, seed=11)
+    # copies of one image: records with 2 to 4 paths, spread over several pages
+    records = [
+        with_path(r, *r.paths, *(f"copy{k}/{i}.jpg" for k in range(i % 4))) if i % 9 == 0 else r
+        for i, r in enumerate(records)
+    ]
     store.upsert(records)
-    seen = [r.content_hash for r in store.iter_records(batch=1000)]
-    assert len(seen) == 2500 and set(seen) == {r.content_hash for r in records}
+    seen = {r.content_hash: r.paths for r in store.iter_records(batch=150)}
+    assert seen == {r.content_hash: r.paths for r in records}
+    assert seen == {r.content_hash: r.paths for r in store.iter_records()}  # one full page
     some = list(store.iter_records(with_vectors=True, batch=700))
     assert len(some) == 2500
     by_hash = {r.content_hash: r for r in records}
