@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from clipvec.chatter import silence_transformers
 from clipvec.errors import ClipvecError
 from clipvec.settings import Settings
 
@@ -207,7 +208,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clipvec.model_factory import make_random_model
 
         if not args.verbose:
-            _quiet_transformers()
+            silence_transformers()
         print(make_random_model(args.out, size=args.size, seed=args.seed))
         return 0
     settings = settings_from_args(args)
@@ -219,7 +220,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 1
     if args.command in _LOADS_A_MODEL and not args.verbose:
-        _quiet_transformers()
+        silence_transformers()
     if args.command == "config":
         print(json.dumps(effective_config(settings), indent=2))
         return 0
@@ -322,18 +323,6 @@ def effective_config(settings: Settings) -> dict[str, object]:
         if any(word in field for word in _SECRET_WORDS) and value:
             out[field] = "*** (set, hidden)"
     return out
-
-
-def _quiet_transformers() -> None:
-    """No "Loading weights" bars or library notices (torchvision fallback) unless -v."""
-    from huggingface_hub import constants
-    from huggingface_hub.utils import enable_progress_bars
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()  # also switches off the hub's bars ...
-    if not constants.HF_HUB_DISABLE_PROGRESS_BARS:
-        enable_progress_bars()  # ... which a first, long model download should keep
 
 
 def _quiet_pymilvus() -> None:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from clipvec.chatter import before_transformers
 from clipvec.errors import ModelLoadError
 from clipvec.preprocess import Preprocessor
 from clipvec.settings import Settings, recorded_model_name
@@ -108,6 +109,7 @@ class ClipEncoder:
         batch_size: int = 32,
     ) -> ClipEncoder:
         """Load a CLIP checkpoint by hub id or local folder; errors say what to do offline."""
+        before_transformers()
         from transformers import AutoTokenizer, CLIPModel
 
         if threads > 0:

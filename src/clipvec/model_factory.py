@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from clipvec.chatter import before_transformers
+
 CONTEXT_LENGTH = 77
 _VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
 
@@ -50,6 +52,7 @@ def _vocab_and_merges() -> tuple[dict[str, int], list[tuple[str, str]]]:
 
 def build_tokenizer():  # -> transformers.CLIPTokenizer
     """OpenAI's CLIP tokenizer from the bundled vocabulary ("a photo of a cat" -> 49406 320 ...)."""
+    before_transformers()
     from transformers import CLIPTokenizer
 
     vocab, merges = _vocab_and_merges()
@@ -66,6 +69,8 @@ def make_random_model(
     ``tiny`` keeps the 224px input and the 512-d output but has tiny towers, for fast tests.
     """
     import torch
+
+    before_transformers()
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
     out = Path(out_dir)
