@@ -34,10 +34,10 @@ import numpy as np
 from clipvec.decode import SUPPORTED_FORMATS, decode_image, sniff_format
 from clipvec.errors import ClipvecError, UnsupportedImageFormat
 from clipvec.pipeline import PreparedImage, prepare_decoded
-from clipvec.scan import FoundFile, SkippedEntry
+from clipvec.scan import FoundFile
 from clipvec.settings import Settings, recorded_model_name
 from clipvec.skip_memory import SkipMemory
-from clipvec.sources import FolderSource, Source, is_s3_uri, open_source
+from clipvec.sources import FolderSource, Scanned, Source, is_s3_uri, open_source, scan_ahead
 from clipvec.store import ImageRecord, ImageStore
 
 if TYPE_CHECKING:
@@ -151,29 +151,37 @@ class Importer:
         prune: bool = False,
         progress: Callable[[int], None] | None = None,
         on_total: Callable[[int], None] | None = None,
+        scanned: Future[Scanned] | None = None,
     ) -> ImportReport:
+        """Import ``root``; ``scanned``: its scan, already started by ``scan_ahead``."""
         report = ImportReport()
         t0 = time.perf_counter()
         # A folder or an s3:// prefix (clipvec.sources); paths of other sources are left alone.
         self.source = root if hasattr(root, "owns") else open_source(root)  # type: ignore[arg-type]
-        scan_skips: list[SkippedEntry] = []
-        found = list(self.source.scan(scan_skips))
-        report.skipped_files.extend(FileFailure(e.rel_path, e.reason, e.detail) for e in scan_skips)
-        memory = (
-            SkipMemory.load(self.source.root, self.max_pixels)
-            if self.remember_skips and isinstance(self.source, FolderSource)
-            else SkipMemory(None, self.max_pixels)  # an S3 prefix: nothing written into the bucket
-        )
+        # The scan runs while the collection is read (both are mostly waiting: on the disk, on Milvus).
+        scanned = scanned or scan_ahead(self.source)
         by_path: dict[str, ImageRecord] = {}
         by_hash: dict[str, ImageRecord] = {}
         for record in self.store.iter_records():
             by_hash[record.content_hash] = record
             for path in record.paths:
                 by_path[path] = record
+        scan = scanned.result()
+        found = scan.found
+        report.skipped_files.extend(FileFailure(e.rel_path, e.reason, e.detail) for e in scan.skipped)
+        memory = (
+            SkipMemory.load(self.source.root, self.max_pixels)
+            if self.remember_skips and isinstance(self.source, FolderSource)
+            else SkipMemory(None, self.max_pixels)  # an S3 prefix: nothing written into the bucket
+        )
         todo: list[FoundFile] = []
         for f in found:
             rec = by_path.get(f.rel_path)
-            if rec is not None and rec.size == f.size and _same_mtime(rec, f):
+            if (
+                rec is not None
+                and rec.size == f.size
+                and (_same_mtime(rec, f) or memory.copy_of(f) == rec.content_hash)
+            ):
                 report.unchanged += 1
             elif (known := memory.get(f)) is not None:  # not an image / failed, and unchanged
                 reason, detail, failed = known
@@ -219,6 +227,8 @@ class Importer:
             known = pending.get(work.content_hash) or by_hash.get(work.content_hash)
             if known is not None:  # known content: a rename, a copy or a touched file
                 record = _with_path(known, path, work.found, seen, self.source.owns)
+                if path in record.paths[1:]:  # a copy: not read again while it stays as it is
+                    memory.remember_copy(work.found, work.content_hash)
                 if (record.paths, record.mtime) == (known.paths, known.mtime):
                     report.unchanged += 1
                     continue
@@ -390,7 +400,7 @@ class Importer:
 
 
 def _same_mtime(record: ImageRecord, found: FoundFile) -> bool:
-    """Only the primary path's mtime is stored: copies are re-hashed (cheap) rather than trusted."""
+    """Only the primary path's mtime is stored (a copy's is in the skip memory, see SkipMemory.copies)."""
     return record.paths[0] == found.rel_path and abs(record.mtime - found.mtime) < 1e-3
 
 
@@ -458,6 +468,7 @@ def run_import_cli(settings: Settings, args) -> int:
     source = import_source(settings, args)
     if source is None:
         return 2
+    scanned = scan_ahead(source)  # while the store opens
     identity = model_identity(settings.model)
     loaded: ClipEncoder | None = None
     if identity is None:
@@ -491,7 +502,9 @@ def run_import_cli(settings: Settings, args) -> int:
     )
     bar = _progress_bar(disabled=getattr(args, "no_progress", False))
     try:
-        report = importer.run(source, prune=args.prune, progress=bar.update, on_total=bar.set_total)
+        report = importer.run(
+            source, prune=args.prune, progress=bar.update, on_total=bar.set_total, scanned=scanned
+        )
         total = store.count()
     finally:
         bar.close()

@@ -24,7 +24,6 @@ _ESCAPE = re.compile(r"\\\\|\\x([0-9a-f]{2})")
 @dataclass(frozen=True)
 class FoundFile:
     rel_path: str  # relative to the scanned root, "/" separators, escaped (see escape_path)
-    abs_path: Path
     size: int
     mtime: float
 
@@ -82,18 +81,23 @@ def scan_folder(root: Path, skipped: list[SkippedEntry] | None = None) -> Iterat
     devices, dangling or looping symlinks, unreadable folders) is appended to ``skipped``.
     """
 
+    # Plain strings, not Path objects: 100k files take a second less (a no-op import is this scan).
+    base = os.fspath(root)
+
+    def rel_of(path: str) -> str:
+        return path[len(base) :].lstrip(os.sep).replace(os.sep, "/") if path != base else "."
+
     def skip(path: str, reason: str, detail: str) -> None:
         if skipped is not None:
-            rel = Path(path).relative_to(root).as_posix() if path != str(root) else "."
-            skipped.append(SkippedEntry(escape_path(rel), reason, detail))
+            skipped.append(SkippedEntry(escape_path(rel_of(path)), reason, detail))
 
-    stack = [root]
+    stack = [base]
     while stack:
         folder = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            skip(str(folder), "unreadable", f"cannot list the folder: {exc.strerror or exc}")
+            skip(folder, "unreadable", f"cannot list the folder: {exc.strerror or exc}")
             continue
         subfolders = []
         for entry in entries:
@@ -101,7 +105,7 @@ def scan_folder(root: Path, skipped: list[SkippedEntry] | None = None) -> Iterat
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    subfolders.append(Path(entry.path))
+                    subfolders.append(entry.path)
                     continue
                 st = entry.stat(follow_symlinks=True)
             except OSError as exc:
@@ -122,6 +126,5 @@ def scan_folder(root: Path, skipped: list[SkippedEntry] | None = None) -> Iterat
             if st.st_size == 0:
                 skip(entry.path, "empty_file", "0 bytes")
                 continue
-            rel = escape_path(Path(entry.path).relative_to(root).as_posix())
-            yield FoundFile(rel, Path(entry.path), st.st_size, st.st_mtime)
+            yield FoundFile(escape_path(rel_of(entry.path)), st.st_size, st.st_mtime)
         stack.extend(reversed(subfolders))

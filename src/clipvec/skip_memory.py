@@ -1,4 +1,8 @@
-"""Files an import passed over (not images, too large, undecodable), remembered by path, size and mtime.
+"""What an import learnt about files it will not read again while their size and mtime stay.
+
+* Files it passed over (not images, too large, undecodable), with the reason.
+* Copies: files whose bytes are stored under another path. A record keeps the mtime of its
+  first path only, so without this a copy would be read and hashed on every run.
 
 Kept in a small JSON sidecar in the imported folder (``.clipvec-skipped.json``, hidden, so
 never scanned), so that an unchanged folder is never read again: a 2 GB video is sniffed
@@ -23,10 +27,17 @@ VERSION = 1
 
 
 class SkipMemory:
-    def __init__(self, path: Path | None, max_pixels: int, files: dict[str, list] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        max_pixels: int,
+        files: dict[str, list] | None = None,
+        copies: dict[str, list] | None = None,
+    ) -> None:
         self.path = path
         self.max_pixels = max_pixels
         self.files: dict[str, list] = files or {}  # rel path -> [size, mtime, reason, detail, failed]
+        self.copies: dict[str, list] = copies or {}  # rel path -> [size, mtime, content hash]
         self._dirty = False
 
     @classmethod
@@ -45,8 +56,13 @@ class SkipMemory:
             or data.get("max_pixels") != max_pixels
         ):
             return cls(path, max_pixels)
-        files = data.get("files")
-        return cls(path, max_pixels, files if isinstance(files, dict) else {})
+        files, copies = data.get("files"), data.get("copies")
+        return cls(
+            path,
+            max_pixels,
+            files if isinstance(files, dict) else {},
+            copies if isinstance(copies, dict) else {},
+        )
 
     def get(self, found: FoundFile) -> tuple[str, str, bool] | None:
         """(reason, detail, failed) if this exact file (same size and mtime) was passed over before."""
@@ -59,21 +75,32 @@ class SkipMemory:
         self.files[found.rel_path] = [found.size, found.mtime, reason, detail, failed]
         self._dirty = True
 
+    def copy_of(self, found: FoundFile) -> str | None:
+        """The content hash this exact file (same size and mtime) had when it was last read."""
+        entry = self.copies.get(found.rel_path)
+        if not entry or len(entry) != 3 or entry[0] != found.size or entry[1] != found.mtime:
+            return None
+        return str(entry[2])
+
+    def remember_copy(self, found: FoundFile, content_hash: str) -> None:
+        if self.copies.get(found.rel_path) != [found.size, found.mtime, content_hash]:
+            self.copies[found.rel_path] = [found.size, found.mtime, content_hash]
+            self._dirty = True
+
     def save(self, present: set[str]) -> None:
         """Write the list back, without the files that are gone (atomic; failures only logged)."""
         if self.path is None:
             return
         kept = {p: e for p, e in self.files.items() if p in present}
-        if not self._dirty and len(kept) == len(self.files):
+        copies = {p: e for p, e in self.copies.items() if p in present}
+        if not self._dirty and len(kept) == len(self.files) and len(copies) == len(self.copies):
             return
-        if not kept and not self.path.exists():
+        if not kept and not copies and not self.path.exists():
             return
         tmp = self.path.with_name(f"{FILE_NAME}.{os.getpid()}.tmp")
+        data = {"version": VERSION, "max_pixels": self.max_pixels, "files": kept, "copies": copies}
         try:
-            tmp.write_text(
-                json.dumps({"version": VERSION, "max_pixels": self.max_pixels, "files": kept}),
-                encoding="utf-8",
-            )
+            tmp.write_text(json.dumps(data), encoding="utf-8")
             os.replace(tmp, self.path)
         except OSError as exc:
             log.info("cannot remember skipped files in %s: %s", self.path, exc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -299,6 +300,30 @@ def test_big_non_images_cost_nothing_and_odd_entries_are_listed(encoder, tmp_pat
         again = Importer(loader, store).run(folder)
         assert (again.files_read, loader.calls, again.model_loaded) == (0, 0, False)
         assert (again.unchanged, again.skipped, len(again.failed)) == (3, 8, 1)
+
+
+def test_copies_are_read_once_not_on_every_run(encoder, tmp_path):
+    """A record keeps its first path's mtime only; the copies' are in the skip memory."""
+    folder = tmp_path / "images"
+    (folder / "sub").mkdir(parents=True)
+    draw_shape("green", "circle", size=64, seed=SEED + 400).save(folder / "a.png")
+    for copy in ("b.png", "sub/c.png"):
+        shutil.copyfile(folder / "a.png", folder / copy)
+        os.utime(folder / copy, (1_700_000_000, 1_700_000_000 + len(copy)))
+    with ImageStore(str(tmp_path / "milvus.db"), model_name=encoder.name, dim=encoder.dim) as store:
+        first = Importer(encoder, store).run(folder)
+        assert (first.imported, first.reused, first.files_read) == (1, 2, 3)
+        again = Importer(encoder, store).run(folder)
+        assert (again.unchanged, again.files_read) == (3, 0)
+        os.utime(folder / "b.png", (1_700_000_100, 1_700_000_100))  # touched: read again, same bytes
+        touched = Importer(encoder, store).run(folder)
+        assert (touched.unchanged, touched.files_read, touched.imported) == (3, 1, 0)
+        draw_shape("red", "square", size=64, seed=SEED + 401).save(folder / "sub/c.png")  # new bytes
+        changed = Importer(encoder, store).run(folder)
+        assert (changed.imported, changed.files_read) == (1, 1)
+        paths = sorted(sorted(r.paths) for r in store.iter_records())
+        assert paths == [["a.png", "b.png"], ["sub/c.png"]]
+        assert Importer(encoder, store).run(folder).files_read == 0
 
 
 def test_no_op_import_cli_does_not_load_the_model(tmp_path):
