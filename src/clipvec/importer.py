@@ -16,6 +16,8 @@ duplicated. A file that cannot be read or decoded is reported and skipped.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -158,46 +160,8 @@ class Importer:
         t0 = time.perf_counter()
         # A folder or an s3:// prefix (clipvec.sources); paths of other sources are left alone.
         self.source = root if hasattr(root, "owns") else open_source(root)  # type: ignore[arg-type]
-        # The scan runs while the collection is read (both are mostly waiting: on the disk, on Milvus).
-        scanned = scanned or scan_ahead(self.source)
-        by_path: dict[str, ImageRecord] = {}
-        by_hash: dict[str, ImageRecord] = {}
-        for record in self.store.iter_records():
-            by_hash[record.content_hash] = record
-            for path in record.paths:
-                by_path[path] = record
-        scan = scanned.result()
-        found = scan.found
-        report.skipped_files.extend(FileFailure(e.rel_path, e.reason, e.detail) for e in scan.skipped)
-        memory = (
-            SkipMemory.load(self.source.root, self.max_pixels)
-            if self.remember_skips and isinstance(self.source, FolderSource)
-            else SkipMemory(None, self.max_pixels)  # an S3 prefix: nothing written into the bucket
-        )
-        todo: list[FoundFile] = []
-        for f in found:
-            rec = by_path.get(f.rel_path)
-            if (
-                rec is not None
-                and rec.size == f.size
-                and (_same_mtime(rec, f) or memory.copy_of(f) == rec.content_hash)
-            ):
-                report.unchanged += 1
-            elif (known := memory.get(f)) is not None:  # not an image / failed, and unchanged
-                reason, detail, failed = known
-                (report.failed if failed else report.skipped_files).append(
-                    FileFailure(f.rel_path, reason, detail)
-                )
-            elif f.size > self.max_file_bytes:
-                report.skipped_files.append(
-                    FileFailure(
-                        f.rel_path,
-                        "too_large",
-                        f"{f.size} bytes, over the limit of {self.max_file_bytes} (CLIPVEC_MAX_FILE_BYTES)",
-                    )
-                )
-            else:
-                todo.append(f)
+        with gc_paused():
+            found, todo, by_path, by_hash, memory = self._plan(scanned, report)
         report.seconds["plan"] = time.perf_counter() - t0
         if on_total is not None:
             on_total(len(found))
@@ -264,6 +228,52 @@ class Importer:
         report.model_loaded = self.encoder_loaded
         report.seconds["total"] = time.perf_counter() - t0
         return report
+
+    def _plan(
+        self, scanned: Future[Scanned] | None, report: ImportReport
+    ) -> tuple[list[FoundFile], list[FoundFile], dict[str, ImageRecord], dict[str, ImageRecord], SkipMemory]:
+        """(found, to read, stored by path, stored by hash, skip memory); counts the unchanged."""
+        # The scan runs while the collection is read (both are mostly waiting: on the disk, on Milvus).
+        scanned = scanned or scan_ahead(self.source)
+        by_path: dict[str, ImageRecord] = {}
+        by_hash: dict[str, ImageRecord] = {}
+        for record in self.store.iter_records():
+            by_hash[record.content_hash] = record
+            for path in record.paths:
+                by_path[path] = record
+        scan = scanned.result()
+        found = scan.found
+        report.skipped_files.extend(FileFailure(e.rel_path, e.reason, e.detail) for e in scan.skipped)
+        memory = (
+            SkipMemory.load(self.source.root, self.max_pixels)
+            if self.remember_skips and isinstance(self.source, FolderSource)
+            else SkipMemory(None, self.max_pixels)  # an S3 prefix: nothing written into the bucket
+        )
+        todo: list[FoundFile] = []
+        for f in found:
+            rec = by_path.get(f.rel_path)
+            if (
+                rec is not None
+                and rec.size == f.size
+                and (_same_mtime(rec, f) or memory.copy_of(f) == rec.content_hash)
+            ):
+                report.unchanged += 1
+            elif (known := memory.get(f)) is not None:  # not an image / failed, and unchanged
+                reason, detail, failed = known
+                (report.failed if failed else report.skipped_files).append(
+                    FileFailure(f.rel_path, reason, detail)
+                )
+            elif f.size > self.max_file_bytes:
+                report.skipped_files.append(
+                    FileFailure(
+                        f.rel_path,
+                        "too_large",
+                        f"{f.size} bytes, over the limit of {self.max_file_bytes} (CLIPVEC_MAX_FILE_BYTES)",
+                    )
+                )
+            else:
+                todo.append(f)
+        return found, todo, by_path, by_hash, memory
 
     # ------------------------------------------------------------------ read, decode, encode
     def _read_ahead(
@@ -399,6 +409,22 @@ class Importer:
         return gone
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a plan builds its ~3 objects per file (and no cycles).
+
+    Otherwise the collector rescans the growing heap again and again: a quarter of the time
+    of a 100k-file import with nothing to do (9.8 s -> 7.5 s on Lite).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _same_mtime(record: ImageRecord, found: FoundFile) -> bool:
     """Only the primary path's mtime is stored (a copy's is in the skip memory, see SkipMemory.copies)."""
     return record.paths[0] == found.rel_path and abs(record.mtime - found.mtime) < 1e-3
@@ -487,9 +513,10 @@ def run_import_cli(settings: Settings, args) -> int:
             )
         return encoder
 
-    store = ImageStore.from_settings(
-        settings, model_name=identity[0], dim=identity[1], lock_wait=float(getattr(args, "wait", 0) or 0)
-    )
+    with gc_paused():  # the scan runs meanwhile
+        store = ImageStore.from_settings(
+            settings, model_name=identity[0], dim=identity[1], lock_wait=float(getattr(args, "wait", 0) or 0)
+        )
     workers = settings.decode_workers or max(2, settings.resolved_threads())
     importer = Importer(
         load_encoder,
