@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from shapes import HELD_OUT_SEED_START, draw_shape
 
 from clipvec import cli
 from clipvec.errors import ModelLoadError
@@ -105,6 +106,19 @@ def test_model_loading_is_quiet(tmp_path):
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""
     assert json.loads(quiet.stdout)["dim"] == 64
+
+
+def test_import_and_search_are_quiet(tmp_path):
+    """Only our own lines: no library notices (milvus-lite's pkg_resources warning) without -v."""
+    (tmp_path / "pics").mkdir()
+    draw_shape("red", "circle", size=64, seed=HELD_OUT_SEED_START).save(tmp_path / "pics" / "red.png")
+    model = ["--model", str(SHAPES_MODEL)]
+    imported = clipvec(["import", "pics", "--no-progress", *model], tmp_path)
+    assert imported.returncode == 0 and "imported 1," in imported.stdout, imported.stderr
+    assert imported.stderr == ""
+    found = clipvec(["search", "a red circle", *model], tmp_path)
+    assert found.returncode == 0 and "ID: red.png, Score: " in found.stdout, found.stderr
+    assert found.stderr == ""
 
 
 def test_make_model_is_quiet_and_readable_by_the_group(tmp_path):

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -229,12 +230,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from clipvec.demo import run_demo
 
-        _quiet_pymilvus()
+        _quiet_pymilvus(args.verbose)
         return run_demo(args, serve=_serve)
     if args.command == "vectorize":
         return _vectorize(settings, args)
     if args.command in ("import", "search", "drop"):
-        _quiet_pymilvus()
+        _quiet_pymilvus(args.verbose)
     if args.command == "import" and args.ray is not None:
         from clipvec.ray_import import run_ray_import_cli
 
@@ -325,12 +326,14 @@ def effective_config(settings: Settings) -> dict[str, object]:
     return out
 
 
-def _quiet_pymilvus() -> None:
+def _quiet_pymilvus(verbose: bool) -> None:
     """pymilvus logs every failed call with a traceback; our own message says what failed."""
     import pymilvus  # noqa: F401 - importing it installs its log handlers, which we then quieten
 
     for name in ("pymilvus", "pymilvus.milvus_client"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    if not verbose:  # milvus-lite 2.5.1 imports pkg_resources (setuptools<81 is pinned for it)
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
