@@ -29,6 +29,7 @@ Works the same against Milvus Lite 2.5 (a local ``*.db`` file) and a Milvus 2.3+
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import math
@@ -742,13 +743,15 @@ class ImageStore:
         # an iterator wait (~1.3 s) until it has caught up with the moment the iterator was
         # made, and made together they wait once, not twice.
         everything = self._iterator(fields, "", min(cap, VECTOR_PAGE) if with_vectors else cap)
-        with_copies = self._iterator(
-            ["content_hash", "paths"], 'paths[1] != ""', min(cap, LITE_PAGE) if self.is_lite else cap
-        )
-        more_paths = {
-            str(row["content_hash"]): [str(p) for p in row.get("paths") or []]
-            for row in self._drain(with_copies)
-        }
+        try:
+            with_copies = self._iterator(
+                ["content_hash", "paths"], 'paths[1] != ""', min(cap, LITE_PAGE) if self.is_lite else cap
+            )
+            more_paths = {str(row["content_hash"]): row.get("paths") for row in self._drain(with_copies)}
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first iterator is not read: release it
+                everything.close()
+            raise
         for row in self._drain(everything):
             paths = more_paths.get(str(row["content_hash"]))
             yield self._record({**row, "paths": paths} if paths else row, with_vectors)
