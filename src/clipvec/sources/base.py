@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from clipvec.errors import ClipvecError
-from clipvec.scan import FoundFile, SkippedEntry, fs_path, is_junk, scan_folder
-from clipvec.uploads import SavedUpload, remove_upload, save_upload, upload_rel_path
+from clipvec.sources.scan import FoundFile, SkippedEntry, fs_path, is_junk, scan_folder
+from clipvec.sources.uploads import SavedUpload, remove_upload, save_upload, upload_rel_path
 
 log = logging.getLogger(__name__)
 S3_SCHEME = "s3://"

@@ -15,8 +15,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from clipvec.chatter import silence_transformers
 from clipvec.errors import ClipvecError
+from clipvec.model.chatter import silence_transformers
 from clipvec.settings import Settings
 
 DESCRIPTION = """\
@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # all of its options belong to the benchmark's own parser
-        from clipvec.benchmark import main as bench_main
+        from clipvec.cli.bench import main as bench_main
 
         rest = argv[1:]
         return bench_main(rest[1:] if rest[:1] == ["--"] else rest)
@@ -206,7 +206,7 @@ _LOADS_A_MODEL = frozenset({"vectorize", "import", "search", "make-model", "demo
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "make-model":
-        from clipvec.model_factory import make_random_model
+        from clipvec.model.factory import make_random_model
 
         if not args.verbose:
             silence_transformers()
@@ -228,7 +228,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     if args.command == "demo":
-        from clipvec.demo import run_demo
+        from clipvec.cli.demo import run_demo
 
         _quiet_pymilvus(args.verbose)
         return run_demo(args, serve=_serve)
@@ -237,13 +237,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("import", "search", "drop"):
         _quiet_pymilvus(args.verbose)
     if args.command == "import" and args.ray is not None:
-        from clipvec.ray_import import run_ray_import_cli
+        from clipvec.indexing.ray_stage import run_ray_import_cli
 
         return run_ray_import_cli(settings, args)
     if args.command == "drop":
         return _drop(settings, args.yes)
     if args.command == "import":
-        from clipvec.importer import run_import_cli
+        from clipvec.indexing.importer import run_import_cli
 
         return run_import_cli(settings, args)
     if args.command == "search":
@@ -280,7 +280,7 @@ def _drop(settings: Settings, yes: bool) -> int:
 
 def _missing_lite_db(settings: Settings) -> Path | None:
     """The Milvus Lite file a read-only command would open, when it does not exist (Lite would create it)."""
-    from clipvec.startup import is_local_milvus_uri
+    from clipvec.serving.startup import is_local_milvus_uri
 
     if not is_local_milvus_uri(settings.milvus_uri):
         return None
@@ -293,8 +293,8 @@ _SECRET_WORDS = ("token", "key", "password", "secret")
 
 def effective_config(settings: Settings) -> dict[str, object]:
     """The settings as they take effect: auto values resolved, paths absolute, secrets hidden."""
-    from clipvec.encoder import resolve_device, resolve_precision
-    from clipvec.startup import is_local_milvus_uri
+    from clipvec.model.encoder import resolve_device, resolve_precision
+    from clipvec.serving.startup import is_local_milvus_uri
 
     out: dict[str, object] = settings.model_dump()
     device = resolve_device(settings.device)
@@ -341,9 +341,9 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
     Relative paths are made absolute here, against the folder the user is in: BentoML runs
     its workers in ``--working-dir``, where ``./milvus.db`` would be another database.
-    The model is checked before any worker starts (``clipvec.startup``).
+    The model is checked before any worker starts (``clipvec.serving.startup``).
     """
-    from clipvec.startup import absolute_path_env, resolve_model
+    from clipvec.serving.startup import absolute_path_env, resolve_model
 
     env = dict(os.environ)
     for field, value in settings.model_dump().items():
@@ -351,16 +351,16 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     env.update(absolute_path_env(settings, Path.cwd()))
     # Checked again in BentoML's main process; here it fails in a second, before BentoML and torch load.
     resolve_model(env["CLIPVEC_MODEL"])  # ModelLoadError -> main() prints it, exit 2
-    root = Path(__file__).resolve().parent
-    cmd = [sys.executable, "-m", "bentoml", "serve", "clipvec.service:vectorization"]
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "bentoml", "serve", "clipvec.serving.service:vectorization"]
     cmd += ["--host", host, "--port", str(port), "--working-dir", str(root.parent)]
     os.execvpe(cmd[0], cmd, env)
     return 0  # not reached
 
 
 def _vectorize(settings: Settings, args: argparse.Namespace) -> int:
-    from clipvec.encoder import ClipEncoder
-    from clipvec.pipeline import prepare_image
+    from clipvec.images.prepare import prepare_image
+    from clipvec.model.encoder import ClipEncoder
 
     encoder = ClipEncoder.from_settings(settings)
     if args.text is not None:

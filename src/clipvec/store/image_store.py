@@ -44,7 +44,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clipvec.errors import ClipvecError, ModelMismatch, StorageFull, StoreUnavailable
-from clipvec.lite_file import LOW_SPACE_BYTES, LiteLock, LiteWriteCheck, check_lite_file, free_bytes, mount_of
+from clipvec.store.lite_file import (
+    LOW_SPACE_BYTES,
+    LiteLock,
+    LiteWriteCheck,
+    check_lite_file,
+    free_bytes,
+    mount_of,
+)
 
 if TYPE_CHECKING:
     from clipvec.settings import Settings

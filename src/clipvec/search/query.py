@@ -7,8 +7,8 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from clipvec.encoder import ClipEncoder
-from clipvec.pipeline import prepare_image
+from clipvec.images.prepare import prepare_image
+from clipvec.model.encoder import ClipEncoder
 from clipvec.settings import Settings
 from clipvec.store import Hit, ImageStore
 
