@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clipvec.locations import is_s3_uri
+
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Metric = Literal["COSINE", "L2", "IP"]
 
@@ -119,6 +121,23 @@ class Settings(BaseSettings):
             cores = max(1, os.cpu_count() or 1)
         # Several BentoML workers share the cores instead of each taking all of them (issue 12).
         return max(1, cores // self.workers)
+
+    def resolved_decode_workers(self) -> int:
+        """Decoder threads: the configured number, else two or one per torch thread."""
+        return self.decode_workers or max(2, self.resolved_threads())
+
+    def thumb_dir_candidates(self) -> list[Path]:
+        """Where the page may cache thumbnails, best first (the first writable one is used).
+
+        CLIPVEC_THUMB_DIR when set; else a hidden ``.thumbs`` folder in a local images folder,
+        then the user's cache (the only choice for images in S3).
+        """
+        if self.thumb_dir:
+            return [Path(self.thumb_dir).expanduser()]
+        user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clipvec" / "thumbs"
+        if is_s3_uri(self.images_dir):
+            return [user_cache]
+        return [Path(self.images_dir).expanduser() / ".thumbs", user_cache]
 
 
 def recorded_model_name(model: str) -> str:

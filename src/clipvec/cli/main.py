@@ -280,9 +280,9 @@ def _drop(settings: Settings, yes: bool) -> int:
 
 def _missing_lite_db(settings: Settings) -> Path | None:
     """The Milvus Lite file a read-only command would open, when it does not exist (Lite would create it)."""
-    from clipvec.serving.startup import is_local_milvus_uri
+    from clipvec.locations import is_lite_uri
 
-    if not is_local_milvus_uri(settings.milvus_uri):
+    if not is_lite_uri(settings.milvus_uri):
         return None
     path = Path(settings.milvus_uri).expanduser().resolve()
     return None if path.exists() else path
@@ -293,31 +293,20 @@ _SECRET_WORDS = ("token", "key", "password", "secret")
 
 def effective_config(settings: Settings) -> dict[str, object]:
     """The settings as they take effect: auto values resolved, paths absolute, secrets hidden."""
+    from clipvec.locations import is_lite_uri, is_s3_uri
     from clipvec.model.encoder import resolve_device, resolve_precision
-    from clipvec.serving.startup import is_local_milvus_uri
 
     out: dict[str, object] = settings.model_dump()
     device = resolve_device(settings.device)
     out["device"] = str(device)
     out["precision"] = resolve_precision(settings.precision, device)
     out["threads"] = settings.resolved_threads()
-    out["decode_workers"] = settings.decode_workers or max(2, settings.resolved_threads())
-    if is_local_milvus_uri(settings.milvus_uri):
+    out["decode_workers"] = settings.resolved_decode_workers()
+    if is_lite_uri(settings.milvus_uri):
         out["milvus_uri"] = str(Path(settings.milvus_uri).expanduser().resolve())
-    if "://" in settings.images_dir:  # s3://bucket/prefix: thumbnails go to the user cache
-        out["thumb_dir"] = (
-            str(Path(settings.thumb_dir).expanduser().resolve())
-            if settings.thumb_dir
-            else str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clipvec" / "thumbs")
-        )
-    else:
-        images = Path(settings.images_dir).expanduser().resolve()
-        out["images_dir"] = str(images)
-        out["thumb_dir"] = (
-            str(Path(settings.thumb_dir).expanduser().resolve())
-            if settings.thumb_dir
-            else str(images / ".thumbs")
-        )
+    if not is_s3_uri(settings.images_dir):
+        out["images_dir"] = str(Path(settings.images_dir).expanduser().resolve())
+    out["thumb_dir"] = str(settings.thumb_dir_candidates()[0].resolve())
     if Path(settings.model).expanduser().is_dir():
         out["model"] = str(Path(settings.model).expanduser().resolve())
     for field, value in list(out.items()):

@@ -27,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 from clipvec.errors import ModelLoadError
+from clipvec.locations import is_lite_uri, is_s3_uri
 from clipvec.settings import Settings, get_settings
 
 EXIT_MODEL_UNAVAILABLE = 2
@@ -43,11 +44,6 @@ SHAPES_MODEL = _REPO_ROOT / "tests" / "assets" / "shapes-clip"
 
 
 # --------------------------------------------------------------------------- paths
-def is_local_milvus_uri(uri: str) -> bool:
-    """A Milvus Lite file (``./milvus.db``) rather than ``http://host:19530``."""
-    return "://" not in uri
-
-
 def absolute_path_env(settings: Settings, base: Path) -> dict[str, str]:
     """``CLIPVEC_*`` values that make the settings' relative paths absolute against ``base``."""
     env: dict[str, str] = {}
@@ -56,11 +52,11 @@ def absolute_path_env(settings: Settings, base: Path) -> dict[str, str]:
         return str((base / Path(value).expanduser()).resolve())
 
     uri = settings.milvus_uri
-    if uri and is_local_milvus_uri(uri) and not Path(uri).expanduser().is_absolute():
+    if uri and is_lite_uri(uri) and not Path(uri).expanduser().is_absolute():
         env["CLIPVEC_MILVUS_URI"] = absolute(uri)
     for field in ("images_dir", "thumb_dir"):
         value = getattr(settings, field)
-        if value and "://" not in value and not Path(value).expanduser().is_absolute():  # not s3://
+        if value and not is_s3_uri(value) and not Path(value).expanduser().is_absolute():
             env[f"CLIPVEC_{field.upper()}"] = absolute(value)
     model = settings.model
     if not Path(model).expanduser().is_absolute() and (base / model).expanduser().is_dir():

@@ -252,18 +252,7 @@ class ImageFiles:
             if self._cache_checked:
                 return self._cache_dir
             self._cache_checked = True
-            configured = self._settings().thumb_dir
-            if configured:
-                candidates = [Path(configured)]
-            else:
-                xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-                candidates = [
-                    Path(self._settings().images_dir) / ".thumbs",
-                    Path(xdg) / "clipvec" / "thumbs",
-                ]
-                if is_s3_uri(self._settings().images_dir):  # images in S3: a local cache only
-                    candidates = candidates[1:]
-            for candidate in candidates:
+            for candidate in self._settings().thumb_dir_candidates():
                 try:
                     candidate.mkdir(parents=True, exist_ok=True)
                 except OSError:

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from clipvec.errors import ClipvecError
+from clipvec.locations import S3_SCHEME, is_s3_uri
 from clipvec.sources.scan import FoundFile, SkippedEntry, fs_path, is_junk, scan_folder
 from clipvec.sources.uploads import SavedUpload, remove_upload, save_upload, upload_rel_path
 
 log = logging.getLogger(__name__)
-S3_SCHEME = "s3://"
 
 
 class SourceUnavailable(ClipvecError):
@@ -73,10 +73,6 @@ class Source(Protocol):
     def owns(self, path: str) -> bool:
         """True when a stored ``path`` belongs to this source (prune and renames only touch these)."""
         ...
-
-
-def is_s3_uri(path: str) -> bool:
-    return path.startswith(S3_SCHEME)
 
 
 def open_source(location: str | Path) -> Source:

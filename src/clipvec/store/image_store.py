@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clipvec.errors import ClipvecError, ModelMismatch, StorageFull, StoreUnavailable
+from clipvec.locations import LITE_SUFFIX, is_lite_uri
 from clipvec.store.lite_file import (
     LOW_SPACE_BYTES,
     LiteLock,
@@ -124,11 +125,6 @@ class Hit:
 
 
 # ---------------------------------------------------------------------- helpers
-def is_lite_uri(uri: str) -> bool:
-    """pymilvus treats a URI ending in ``.db`` as a Milvus Lite file."""
-    return uri.endswith(".db")
-
-
 def higher_is_better(metric: str) -> bool:
     return metric.upper() != "L2"
 
@@ -450,6 +446,11 @@ class ImageStore:
 
         uri = self.uri
         if self.is_lite:
+            if not uri.endswith(LITE_SUFFIX):
+                raise StoreUnavailable(
+                    f"{uri} is neither a server URI (http://host:19530) nor a Milvus Lite file: "
+                    f"a Lite file's name must end in {LITE_SUFFIX}"
+                )
             db = Path(uri).expanduser().absolute()
             try:
                 db.parent.mkdir(parents=True, exist_ok=True)
