@@ -43,7 +43,7 @@ from clipvec.benchmark import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests"))  # the same service launcher the tests use
+sys.path.insert(0, str(REPO_ROOT / "tests" / "harness"))  # the same service launcher the tests use
 from service_process import ServiceProcess  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def log(msg: str, quiet: bool) -> None:
 
 
 class Server(ServiceProcess):
-    """The service under test (tests/service_process.py), plus its process tree for sampling."""
+    """The service under test (tests/harness/service_process.py), plus its process tree for sampling."""
 
     def __init__(self, model: Path, log_path: Path, extra_env: dict[str, str]) -> None:
         env = {

@@ -5,7 +5,7 @@
 Side by side in one run, on the same machine:
 
 * ``standalone``: the Milvus 2.3.5 binary with embedded etcd and local disk
-  (``tests/milvus_server.py``, what the test suite uses);
+  (``tests/harness/milvus_server.py``, what the test suite uses);
 * ``stack``: the same binary with external etcd and S3 storage (SeaweedFS), started by
   ``tools/stack.sh up`` from an empty data folder on free ports.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from import_process import run_import  # noqa: E402

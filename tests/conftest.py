@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# The launchers (Milvus, S3, Ray, the service, the stack) and test inputs live in tests/harness.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))
+
 import pytest  # noqa: E402
 
 # Milvus Lite and the real Milvus 2.3.5 server for storage, import, service and page tests.
-pytest_plugins = ["milvus_fixtures"]
+pytest_plugins = ["milvus_fixtures", "store_fixtures", "s3_fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE = REPO_ROOT / ".test-cache"

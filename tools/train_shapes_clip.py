@@ -2,7 +2,7 @@
 
 Tests need a CLIP whose embeddings mean something (the right image next to the right text),
 which random weights cannot show. This trains a tiny CLIPModel from scratch, on CPU, on the
-synthetic domain of tests/shapes.py ("a red circle"), and saves a checkpoint folder with the
+synthetic domain of tests/harness/shapes.py ("a red circle"), and saves a checkpoint folder with the
 same layout as a hub model (weights, config, tokenizer, image processor):
 
     .venv/bin/python tools/train_shapes_clip.py --out tests/assets/shapes-clip
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests"))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "harness"))
 
 from shapes import COLORS, HELD_OUT_SEED_START, SHAPES, TEMPLATES, caption, classes, draw_shape  # noqa: E402
 
@@ -363,7 +363,7 @@ def write_readme(
 
 Test fixture, not a real model. It knows {len(COLORS)} colours ({", ".join(COLORS)}) and
 {len(SHAPES)} shapes ({", ".join(SHAPES)}): captions like "a red circle",
-"a photo of a red circle", "red circle", images drawn by `tests/shapes.py`.
+"a photo of a red circle", "red circle", images drawn by `tests/harness/shapes.py`.
 
 Trained from scratch on CPU ({args.threads} thread) with:
 

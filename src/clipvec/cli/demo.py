@@ -2,7 +2,7 @@
 
 The real CLIP weights cannot be assumed (they come from the Hugging Face hub), so the demo
 uses the small CLIP trained on coloured shapes that the tests use
-(``tests/assets/shapes-clip``, drawn by ``tests/shapes.py``): it draws a folder of shapes,
+(``tests/assets/shapes-clip``, drawn by ``tests/harness/shapes.py``): it draws a folder of shapes,
 imports it, then serves the search page, where "a red circle" finds the red circles.
 Everything goes into one folder (``./demo`` by default), never into the user's data.
 """
@@ -20,9 +20,9 @@ from clipvec.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SHAPES_MODEL = REPO_ROOT / "tests" / "assets" / "shapes-clip"
-SHAPES_GENERATOR = REPO_ROOT / "tests" / "shapes.py"
+SHAPES_GENERATOR = REPO_ROOT / "tests" / "harness" / "shapes.py"
 COLLECTION = "shapes_demo"
-# Seeds far from the model's training seeds (tests/shapes.py: HELD_OUT_SEED_START and up).
+# Seeds far from the model's training seeds (tests/harness/shapes.py: HELD_OUT_SEED_START and up).
 _SEED_OFFSET = 900_000
 
 

@@ -27,7 +27,7 @@ import requests
 from service_process import free_port
 from shapes import HELD_OUT_SEED_START, draw_shape
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
 BENTOML = Path(sys.executable).with_name("bentoml")
 # The bound is ~30 s; the margin absorbs a loaded 2-core machine (the run takes ~5 s).

@@ -27,7 +27,7 @@ from shapes import HELD_OUT_SEED_START, draw_shape
 
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHAPES_MODEL = REPO_ROOT / "tests" / "assets" / "shapes-clip"
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "screenshot-search.png"
 COLORS = ("red", "blue", "green", "yellow")

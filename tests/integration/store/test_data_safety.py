@@ -26,7 +26,7 @@ from clipvec.importer import Importer, _write_errors
 from clipvec.scan import escape_path, unescape_path
 from clipvec.store import ImageRecord, ImageStore
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
 SEED = HELD_OUT_SEED_START + 930_000
 DIM = 8

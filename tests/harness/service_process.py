@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 from procs import free_port, stop_group
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServiceProcess:

@@ -1,7 +1,7 @@
 """Import from S3 (a real SeaweedFS server) into real Milvus: URIs as paths, incremental, prune.
 
 Milvus Lite only: what S3 changes is the source side; the store code is the same for both
-backends (tests/storage), and the Ray tests import into the server too.
+backends (tests/integration/store), and the Ray tests import into the server too.
 """
 
 from __future__ import annotations
@@ -15,11 +15,17 @@ import pytest
 from milvus_fixtures import MilvusBackend, unique_collection
 from scale_helpers import ITEMS, SEED, item_bytes, shape_bytes
 
+from clipvec.encoder import ClipEncoder
 from clipvec.importer import Importer
 from clipvec.sources import S3Source, version_stamp
 from clipvec.store import ImageStore
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_model_dir: Path) -> ClipEncoder:
+    return ClipEncoder.load(str(tiny_model_dir), precision="fp32", batch_size=8)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from clipvec.settings import Settings
 from clipvec.startup import absolute_path_env, resolve_model
 from clipvec.store import ImageStore, clamp_score
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
 
 

@@ -1,18 +1,14 @@
-"""Fixtures for the scale-out tests (issue 12): a SeaweedFS S3 server and a tiny-model encoder.
+"""Pytest plugin: a SeaweedFS S3 server for the session and a tiny-model encoder (issue 12).
 
-The Milvus fixtures (``milvus_backend`` ...) come from ``tests/milvus_fixtures.py``; the Ray
-cluster fixture lives in ``ray_cluster.py`` beside this file.
+Registered in ``tests/conftest.py``; the Milvus fixtures come from ``milvus_fixtures.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from s3_server import S3Server
-
-from clipvec.encoder import ClipEncoder
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +29,3 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
-
-
-@pytest.fixture(scope="module")
-def encoder(tiny_model_dir: Path) -> ClipEncoder:
-    return ClipEncoder.load(str(tiny_model_dir), precision="fp32", batch_size=8)

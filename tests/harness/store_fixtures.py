@@ -1,4 +1,4 @@
-"""Storage tests: every test runs on Milvus Lite 2.5 and on the real Milvus 2.3.5 server.
+"""Pytest plugin: an ImageStore factory on each test's Milvus backend (Lite and the 2.3.5 server).
 
 The Milvus fixtures (``milvus_server``, ``milvus_backend``, ``milvus_uri``,
 ``milvus_private_server``) come from the ``milvus_fixtures`` plugin registered in

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def bentoml(args: list[str], home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from shapes import HELD_OUT_SEED_START, caption, classes, draw_shape
 
-MODEL_DIR = Path(__file__).resolve().parent / "assets" / "shapes-clip"
+MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "shapes-clip"
 PER_CLASS = 2
 SEED_BASE = HELD_OUT_SEED_START + 7_000_000
 
