@@ -322,20 +322,3 @@ def test_canonical_rel_path_accepts(value):
     from clipvec.web import canonical_rel_path
 
     assert canonical_rel_path(value) == value
-
-
-def test_resolve_inside(tmp_path):
-    from clipvec.web import resolve_inside
-
-    root = tmp_path / "images"
-    (root / "sub").mkdir(parents=True)
-    (root / "sub" / "a.png").write_bytes(b"x")
-    (tmp_path / "out.png").write_bytes(b"x")
-    os.symlink(tmp_path / "out.png", root / "link.png")
-    os.symlink(root / "sub" / "a.png", root / "inner-link.png")
-    real_root = Path(os.path.realpath(root))
-    assert resolve_inside(real_root, "sub/a.png") == real_root / "sub" / "a.png"
-    assert resolve_inside(real_root, "inner-link.png") == real_root / "sub" / "a.png"
-    assert resolve_inside(real_root, "link.png") is None
-    assert resolve_inside(real_root, "../out.png") is None
-    assert resolve_inside(real_root, str(tmp_path / "out.png")) is None

@@ -37,9 +37,9 @@ from clipvec.errors import ClipvecError, UnsupportedImageFormat
 from clipvec.images.decode import SUPPORTED_FORMATS, decode_image, sniff_format
 from clipvec.images.prepare import PreparedImage, prepare_decoded
 from clipvec.indexing.skip_memory import SkipMemory
+from clipvec.locations import is_s3_uri
 from clipvec.settings import Settings, recorded_model_name
-from clipvec.sources import FolderSource, Scanned, Source, is_s3_uri, open_source, scan_ahead
-from clipvec.sources.scan import FoundFile
+from clipvec.sources import FolderSource, FoundFile, Scanned, Source, open_source, scan_ahead
 from clipvec.store import ImageRecord, ImageStore
 
 if TYPE_CHECKING:

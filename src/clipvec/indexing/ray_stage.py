@@ -57,8 +57,7 @@ from clipvec.indexing.importer import (
     import_source,
 )
 from clipvec.settings import Settings, recorded_model_name
-from clipvec.sources import Source
-from clipvec.sources.scan import FoundFile
+from clipvec.sources import FoundFile, Source
 from clipvec.store import ImageRecord, ImageStore
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ import logging
 import os
 from pathlib import Path
 
-from clipvec.sources.scan import FoundFile
+from clipvec.sources import FoundFile
 
 log = logging.getLogger(__name__)
 FILE_NAME = ".clipvec-skipped.json"

@@ -47,7 +47,7 @@ from clipvec.serving.guard import (
 from clipvec.serving.startup import prepare_to_serve, stop_server_from_worker
 from clipvec.serving.web import web_app
 from clipvec.settings import get_settings
-from clipvec.sources import remove_upload_from, save_upload_to
+from clipvec.sources import open_source
 from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore
 
 log = logging.getLogger("clipvec.service")
@@ -141,6 +141,7 @@ class Vectorization:
             max_workers=max(2, self.settings.resolved_threads()), thread_name_prefix="clipvec-decode"
         )
         self.pixel_budget = PixelBudget(self.settings.decode_pixel_budget)
+        self.images = open_source(self.settings.images_dir)
         self._store: ImageStore | None = None
         self._store_lock = threading.Lock()
         global CURRENT
@@ -347,9 +348,8 @@ class Vectorization:
         """Raw image body (+ ?name=photo.jpg) -> saved under the images folder and stored."""
         prepared = self._prepare(image)
         vector = self.batcher.encode(prepared.pixels)
-        saved = save_upload_to(  # a local folder or an s3:// prefix (issue 12)
-            self.settings.images_dir, image, ctx.request.query_params.get("name", ""), prepared.format
-        )
+        # A local folder or an s3:// prefix (issue 12).
+        saved = self.images.save_upload(image, ctx.request.query_params.get("name", ""), prepared.format)
 
         def add(store: ImageStore) -> dict[str, Any]:
             existing = store.get([saved.content_hash]).get(saved.content_hash)
@@ -384,7 +384,7 @@ class Vectorization:
         try:
             return self.with_store(add)
         except BaseException:
-            remove_upload_from(self.settings.images_dir, saved)  # nothing stored: no orphan file
+            self.images.remove_upload(saved)  # nothing stored: no orphan file
             raise
 
     @bentoml.api(route="/collection_info")

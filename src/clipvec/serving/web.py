@@ -35,7 +35,6 @@ import logging
 import os
 import posixpath
 import re
-import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +49,8 @@ from starlette.routing import Route
 
 from clipvec.errors import ClipvecError, StoreDamaged, StoreLocked, StoreUnavailable
 from clipvec.images.decode import decode_image, sniff_format
-from clipvec.sources import is_s3_uri, read_stored_path
-from clipvec.sources.scan import unescape_path
+from clipvec.locations import is_s3_uri
+from clipvec.sources import Source, open_source, source_of_stored_path
 
 log = logging.getLogger("clipvec.web")
 
@@ -140,54 +139,21 @@ def canonical_rel_path(raw: str) -> str | None:
     return raw
 
 
-def resolve_inside(root: Path, rel: str) -> Path | None:
-    """The real path of ``root/rel`` if it is a regular file inside ``root`` (itself real)."""
-    full = os.path.realpath(os.path.join(root, rel))
-    root_s = str(root)
-    if full == root_s or os.path.commonpath([full, root_s]) != root_s:
-        return None
-    return Path(full)
-
-
-def read_regular_file(path: Path) -> tuple[bytes, os.stat_result] | None:
-    """The bytes of ``path`` without following a final symlink; ``None`` if not a regular file."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(), st
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 @dataclass(frozen=True)
 class Indexed:
     rel: str
-    real: Path | None  # None: an S3 object, read by its URI (``rel``)
+    source: Source  # the folder, or the S3 bucket of an s3:// path (issue 12)
     content_hash: str
 
 
 def read_indexed(item: Indexed) -> tuple[bytes, str] | None:
     """The bytes of an indexed file and an ETag for them; ``None`` if it cannot be read."""
-    if item.real is None:
-        try:
-            data = read_stored_path(item.rel)
-        except (OSError, ClipvecError) as exc:
-            log.info("cannot read %s: %s", item.rel, exc)
-            return None
-        return data, f'"s{item.content_hash[:32]}-{len(data):x}"'
-    read = read_regular_file(item.real)
+    read = item.source.read_indexed(item.rel)
     if read is None:
         return None
-    data, st = read
-    return data, f'"f{st.st_size:x}-{st.st_mtime_ns:x}"'
+    if read.version is None:  # S3: the record's content hash names the bytes
+        return read.data, f'"s{item.content_hash[:32]}-{len(read.data):x}"'
+    return read.data, f'"{read.version}"'
 
 
 def _s3_path(raw: str) -> str | None:
@@ -220,8 +186,9 @@ class ImageFiles:
 
         return get_settings()
 
-    def images_root(self) -> Path:
-        return Path(os.path.realpath(self._settings().images_dir))
+    def images(self) -> Source:
+        svc = self._service()
+        return svc.images if svc is not None else open_source(self._settings().images_dir)
 
     def lookup(self, raw: str | None) -> Indexed | None:
         """The indexed file behind ``raw``, or ``None`` for anything refused.
@@ -238,12 +205,10 @@ class ImageFiles:
         record = svc.with_store(lambda store: store.get_by_path(rel))
         if record is None or rel not in list(getattr(record, "paths", [rel])):
             return None
-        if s3:
-            return Indexed(rel, None, str(record.content_hash))
-        real = resolve_inside(self.images_root(), unescape_path(rel))  # non-UTF-8 names: scan.py
-        if real is None:
+        source = source_of_stored_path(rel, self.images())
+        if not source.serves(rel):
             return None
-        return Indexed(rel, real, str(record.content_hash))
+        return Indexed(rel, source, str(record.content_hash))
 
     # ---------------------------------------------------------------- cache
     def cache_dir(self) -> Path | None:

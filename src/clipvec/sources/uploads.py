@@ -18,10 +18,10 @@ import os
 import re
 import secrets
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from clipvec.errors import ClipvecError, StorageFull
+from clipvec.sources.types import SavedUpload
 
 log = logging.getLogger("clipvec.sources.uploads")
 
@@ -42,14 +42,6 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
-
-
-@dataclass(frozen=True)
-class SavedUpload:
-    rel_path: str  # relative to the images folder, "/" separated
-    content_hash: str
-    mtime: float
-    created: bool = True  # False: rel_path existed before (remove_upload leaves it alone)
 
 
 def safe_name(name: str) -> str:

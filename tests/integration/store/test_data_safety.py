@@ -23,7 +23,7 @@ from shapes import HELD_OUT_SEED_START, draw_shape
 from clipvec.encoder import ClipEncoder
 from clipvec.errors import ModelMismatch, StorageFull, StoreDamaged, StoreLocked
 from clipvec.importer import Importer, _write_errors
-from clipvec.scan import escape_path, unescape_path
+from clipvec.sources import escape_path, unescape_path
 from clipvec.store import ImageRecord, ImageStore
 
 REPO = Path(__file__).resolve().parents[3]
