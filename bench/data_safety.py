@@ -79,7 +79,7 @@ def pngs(folder: Path, n: int) -> None:
 # ---------------------------------------------------------------------- verify
 def bench_verify(args: argparse.Namespace) -> None:
     from clipvec.encoder import ClipEncoder
-    from clipvec.importer import Importer
+    from clipvec.indexing.importer import Importer
 
     encoder = ClipEncoder.load(str(tiny_model()), precision="fp32", batch_size=32)
     with tempfile.TemporaryDirectory(prefix="clipvec-bench-") as tmp_s:
@@ -100,7 +100,9 @@ def bench_verify(args: argparse.Namespace) -> None:
                         verify_writes=verify,
                     ) as store:
                         t0 = time.perf_counter()
-                        report = Importer(encoder, store, upsert_batch=256, remember_skips=False).run(folder)
+                        report = Importer.local(encoder, store, upsert_batch=256, remember_skips=False).run(
+                            folder
+                        )
                         rates[verify].append(report.imported / (time.perf_counter() - t0))
                     with ImageStore(
                         uri, collection=f"raw{n}", model_name="m", dim=512, verify_writes=verify

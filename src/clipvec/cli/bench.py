@@ -329,7 +329,9 @@ def run_import(encoder: Any, paths: Sequence[Path], *, decode_workers: int, work
         store = ImageStore.from_settings(settings, model_name=encoder.name, dim=encoder.dim)
         opened = time.perf_counter() - t0
         try:
-            importer = Importer(encoder, store, decode_workers=decode_workers, batch_size=encoder.batch_size)
+            importer = Importer.local(
+                encoder, store, decode_workers=decode_workers, batch_size=encoder.batch_size
+            )
             t0 = time.perf_counter()
             report = importer.run(folder.resolve())
             seconds = time.perf_counter() - t0

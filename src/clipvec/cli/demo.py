@@ -72,9 +72,9 @@ def run_demo(args: argparse.Namespace, serve: Callable[[Settings, str, int], int
     count = draw_images(Path(settings.images_dir), args.per_class)
     print(f"demo: {count} images of coloured shapes in {settings.images_dir}", flush=True)
 
-    from clipvec.indexing.importer import run_import_cli
+    from clipvec.cli.import_cmd import run_import
 
-    imported = run_import_cli(
+    imported = run_import(
         settings,
         argparse.Namespace(folder=Path(settings.images_dir), prune=True, errors_file=None, no_progress=True),
     )

@@ -236,16 +236,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _vectorize(settings, args)
     if args.command in ("import", "search", "drop"):
         _quiet_pymilvus(args.verbose)
-    if args.command == "import" and args.ray is not None:
-        from clipvec.indexing.ray_stage import run_ray_import_cli
-
-        return run_ray_import_cli(settings, args)
     if args.command == "drop":
         return _drop(settings, args.yes)
     if args.command == "import":
-        from clipvec.indexing.importer import run_import_cli
+        from clipvec.cli.import_cmd import run_import
 
-        return run_import_cli(settings, args)
+        return run_import(settings, args)
     if args.command == "search":
         from clipvec.search import run_search_cli
 

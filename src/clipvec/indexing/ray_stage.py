@@ -1,22 +1,23 @@
-"""``clipvec import SOURCE --ray [ADDRESS]``: the import as a Ray Data pipeline on a cluster.
+"""``clipvec import SOURCE --ray [ADDRESS]``: the import's stage as a Ray Data pipeline on a cluster.
 
-The driver plans exactly as the local importer does (it *is* the local importer: this
-class only replaces the stage that turns files into vectors), so keys, paths, renames,
-copies, ``--prune``, resume, progress and per-file errors follow the same code. The
-stage runs on the cluster:
+The driver plans, merges and writes exactly as a local import does (the same
+:class:`~clipvec.indexing.importer.Importer`); only the stage that turns files into vectors
+runs on the cluster, so keys, paths, renames, copies, ``--prune``, resume, progress and
+per-file errors follow the same code:
 
 1. **list** on the driver (folder or ``s3://``), compare with the collection, keep only
    the files to read (unchanged ones are never read);
-2. **read + hash + decode + preprocess**: Ray Data CPU tasks (``ray_decode_cpus`` each);
-   a file whose content is already stored stops after hashing (its vector is reused);
-3. **encode**: an actor pool of :class:`~clipvec.model.encoder.ClipEncoder`, one actor per CPU
-   slot (one torch thread each) or per GPU;
+2. **read + hash + decode + preprocess**: Ray Data CPU tasks (``ray_decode_cpus`` each),
+   with the local stage's rules (the first 4 KB decide whether a file is an image; a
+   content already stored stops after hashing: its vector is reused);
+3. **encode**: an actor pool of :class:`~clipvec.model.encoder.ClipEncoder`, one actor per
+   CPU slot (one torch thread each) or per GPU;
 4. **write**: against a Milvus server every encoder actor upserts its own batch (workers
-   write in parallel); with a Milvus Lite file the driver is the only writer. The driver
-   then fixes what only it can know (a content seen at several paths in one run, a file
-   whose content changed) with the importer's own logic; each of its writes comes after
-   the workers' writes of the same rows, because a row reaches the driver only once its
-   batch is written.
+   write in parallel: their rows come back marked ``stored``); with a Milvus Lite file the
+   driver is the only writer. The driver then fixes what only it can know (a content seen
+   at several paths in one run, a file whose content changed) with the importer's own
+   logic; each of its writes comes after the workers' writes of the same rows, because a
+   row reaches the driver only once its batch is written.
 
 Rows come back in input order (``preserve_order``), so the paths of a content seen at
 several places are stored in the same order as by the local importer. A killed driver
@@ -24,8 +25,9 @@ loses at most the rows in flight: a re-run finds what was written and encodes th
 
 Workers need clipvec and its dependencies (``pip install 'clipvec[ray]'`` in the cluster
 image); with ``CLIPVEC_RAY_SHIP_CODE=1`` the driver also ships its own clipvec package with
-the job (``py_modules``, ~7 s more per run here), so driver and workers run the same code. AWS_* and HF_* variables of the driver are passed
-to the workers (on Kubernetes prefer the pods' own credentials: leave them unset).
+the job (``py_modules``, ~7 s more per run here), so driver and workers run the same code.
+AWS_* and HF_* variables of the driver are passed to the workers (on Kubernetes prefer the
+pods' own credentials: leave them unset).
 """
 
 from __future__ import annotations
@@ -34,41 +36,25 @@ import functools
 import hashlib
 import logging
 import math
-import os
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from clipvec.errors import ClipvecError, UnsupportedImageFormat
-from clipvec.images.decode import SUPPORTED_FORMATS, decode_image, sniff_format
-from clipvec.images.prepare import PreparedImage, prepare_decoded
+from clipvec.images.prepare import FileTooLarge, NotAnImage, prepare_image, read_image_file
 from clipvec.images.preprocess import Preprocessor
-from clipvec.indexing.importer import (
-    FileFailure,
-    Importer,
-    ImportReport,
-    _progress_bar,
-    _Work,
-    _write_errors,
-    import_source,
-)
+from clipvec.indexing.report import FileFailure, ImportReport
+from clipvec.indexing.stage import Work
 from clipvec.settings import Settings, recorded_model_name
 from clipvec.sources import FoundFile, Source
 from clipvec.store import ImageRecord, ImageStore
 
 log = logging.getLogger(__name__)
 
-# Variables the workers need to read the same sources and models as the driver.
-PASSED_ENV_PREFIXES = ("AWS_", "HF_", "TRANSFORMERS_", "HUGGINGFACE_")
-_NO_PIXELS = np.empty((0,), dtype=np.float32)
-
-
-class RayUnavailable(ClipvecError):
-    status, code = 503, "ray_unavailable"
+_TEXT_COLUMNS = ("hash", "skip", "error", "detail", "format", "pixels")
 
 
 # ---------------------------------------------------------------------- model facts, no weights
@@ -101,7 +87,7 @@ def preprocessor_for(model: str) -> Preprocessor:
     return Preprocessor.from_model_folder(folder, image_size)
 
 
-# ---------------------------------------------------------------------- stage 2: read, hash, decode
+# ---------------------------------------------------------------------- read, hash, decode (Ray tasks)
 def _known(hashes: np.ndarray, digest: bytes) -> bool:
     """Is ``digest`` in the sorted array of stored sha256 digests (``S32``)?"""
     if hashes.size == 0:
@@ -111,19 +97,24 @@ def _known(hashes: np.ndarray, digest: bytes) -> bool:
 
 
 def read_decode_batch(
-    batch: dict[str, np.ndarray], *, source: Source, model: str, max_pixels: int, known: np.ndarray
+    batch: dict[str, np.ndarray],
+    *,
+    source: Source,
+    model: str,
+    max_pixels: int,
+    max_file_bytes: int,
+    known: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Ray task: path -> bytes -> sha256 -> (unless stored already) decoded, preprocessed pixels."""
+    """Ray task: path -> first bytes -> bytes -> sha256 -> (unless stored already) model pixels."""
     preprocessor = preprocessor_for(model)
     cols: dict[str, list[Any]] = {
-        k: []
-        for k in ("hash", "not_image", "error", "detail", "format", "width", "height", "pixels", "seconds")
+        k: [] for k in ("hash", "skip", "error", "detail", "format", "width", "height", "pixels", "seconds")
     }
     for path in batch["path"]:
         t0 = time.perf_counter()
         row: dict[str, Any] = {
             "hash": "",
-            "not_image": False,
+            "skip": "",
             "error": "",
             "detail": "",
             "format": "",
@@ -132,24 +123,22 @@ def read_decode_batch(
             "pixels": b"",
         }
         try:
-            data = source.read(str(path))
+            with source.open(str(path)) as f:
+                data = read_image_file(f, max_bytes=max_file_bytes)
+        except (NotAnImage, FileTooLarge) as err:
+            row.update(skip=err.code, detail=err.detail)
         except OSError as exc:
             row.update(error="unreadable", detail=f"cannot read: {exc.strerror or exc}")
         else:
             digest = hashlib.sha256(data).digest()
             row["hash"] = digest.hex()
-            if _known(known, digest):
-                pass  # stored already: the driver reuses its vector
-            elif sniff_format(data) not in SUPPORTED_FORMATS:
-                row["not_image"] = True
-            else:
+            if not _known(known, digest):  # a stored content stops here: the driver reuses its vector
                 try:
-                    decoded = decode_image(data, max_pixels=max_pixels, min_side=preprocessor.min_decode_side)
-                    prepared = prepare_decoded(decoded, preprocessor)
+                    prepared = prepare_image(data, preprocessor, max_pixels=max_pixels)
                     row.update(format=prepared.format, width=prepared.width, height=prepared.height)
                     row["pixels"] = prepared.pixels.tobytes()
-                except UnsupportedImageFormat:
-                    row["not_image"] = True
+                except UnsupportedImageFormat as err:
+                    row.update(skip="not_image", detail=err.detail)
                 except ClipvecError as err:
                     row.update(error=err.code, detail=err.detail)
         row["seconds"] = time.perf_counter() - t0
@@ -157,13 +146,11 @@ def read_decode_batch(
             cols[key].append(value)
     out = dict(batch)
     for key, values in cols.items():
-        out[key] = np.asarray(
-            values, dtype=object if key in ("hash", "error", "detail", "format", "pixels") else None
-        )
+        out[key] = np.asarray(values, dtype=object if key in _TEXT_COLUMNS else None)
     return out
 
 
-# ---------------------------------------------------------------------- stages 3+4: encode, write
+# ---------------------------------------------------------------------- encode, write (Ray actors)
 class EncodeActor:
     """Ray actor: one ClipEncoder (one torch thread per CPU slot, or a GPU) and, for a server, a store."""
 
@@ -189,7 +176,7 @@ class EncodeActor:
         crop = self.encoder.preprocessor
         rows = [i for i in range(n) if batch["pixels"][i]]
         vectors: list[bytes] = [b""] * n
-        written = np.zeros(n, dtype=bool)
+        stored = np.zeros(n, dtype=bool)
         encode_seconds = 0.0
         if rows:
             pixels = np.stack(
@@ -206,32 +193,33 @@ class EncodeActor:
             for row, i in enumerate(rows):
                 vectors[i] = encoded[row].astype(np.float32).tobytes()
             if self.store is not None:
-                self.store.upsert(
-                    [
-                        ImageRecord(
-                            content_hash=str(batch["hash"][i]),
-                            paths=[str(batch["path"][i])],
-                            size=int(batch["size"][i]),
-                            mtime=float(batch["mtime"][i]),
-                            width=int(batch["width"][i]),
-                            height=int(batch["height"][i]),
-                            format=str(batch["format"][i]),
-                            vector=encoded[row],
-                        )
-                        for row, i in enumerate(rows)
-                    ]
-                )
-                written[rows] = True
+                self.store.upsert([_record(batch, i, encoded[row]) for row, i in enumerate(rows)])
+                stored[rows] = True
         out = {k: v for k, v in batch.items() if k != "pixels"}
         out["vector"] = np.asarray(vectors, dtype=object)
-        out["written"] = written
+        out["stored"] = stored
         out["encode_seconds"] = np.full(n, encode_seconds / max(1, len(rows)) if rows else 0.0)
         return out
 
 
-# ---------------------------------------------------------------------- the importer
-class RayImporter(Importer):
-    """The local importer with its read/decode/encode stage replaced by a Ray Data pipeline."""
+def _record(batch: dict[str, np.ndarray], i: int, vector: np.ndarray) -> ImageRecord:
+    return ImageRecord(
+        content_hash=str(batch["hash"][i]),
+        paths=[str(batch["path"][i])],
+        size=int(batch["size"][i]),
+        mtime=float(batch["mtime"][i]),
+        width=int(batch["width"][i]),
+        height=int(batch["height"][i]),
+        format=str(batch["format"][i]),
+        vector=vector,
+    )
+
+
+# ---------------------------------------------------------------------- the stage
+class RayStage:
+    """Reads, decodes and encodes on a Ray cluster (``connect`` first, see :mod:`.ray_cluster`)."""
+
+    model_loaded = False  # the encoders live in the actors, not on the driver
 
     def __init__(
         self,
@@ -243,15 +231,8 @@ class RayImporter(Importer):
         block_rows: int = 0,
         show_progress: bool = False,
     ) -> None:
-        super().__init__(
-            None,  # type: ignore[arg-type] - the encoders live in the actors, not on the driver
-            store,
-            max_pixels=settings.max_pixels,
-            decode_workers=1,
-            batch_size=settings.batch_size,
-            upsert_batch=settings.upsert_batch,
-        )
         self.settings = settings
+        self.store = store
         self.encoders = encoders
         self.decode_cpus = decode_cpus
         self.block_rows = block_rows or settings.batch_size
@@ -283,9 +264,9 @@ class RayImporter(Importer):
         cpus = int(resources.get("CPU", 1))
         return max(1, self.encoders or cpus), 1.0 - self.decode_cpus, 0
 
-    def _read_ahead(
-        self, todo: list[FoundFile], by_hash: dict[str, ImageRecord], report: ImportReport
-    ) -> Iterator[_Work]:
+    def run(
+        self, source: Source, todo: list[FoundFile], known: Collection[str], report: ImportReport
+    ) -> Iterator[Work]:
         if not todo:
             return
         import ray
@@ -294,7 +275,7 @@ class RayImporter(Importer):
         ctx.execution_options.preserve_order = True
         ctx.enable_progress_bars = self.show_progress
         actors, actor_cpus, actor_gpus = self._pool()
-        known = np.array(sorted(bytes.fromhex(h) for h in by_hash if len(h) == 64), dtype="S32")
+        stored = np.array(sorted(bytes.fromhex(h) for h in known if len(h) == 64), dtype="S32")
         by_rel = {f.rel_path: f for f in todo}
         rows = [{"path": f.rel_path, "size": f.size, "mtime": f.mtime} for f in todo]
         # Small blocks stream well; past ~1000 the planning costs more than it gains.
@@ -307,7 +288,13 @@ class RayImporter(Importer):
             batch_size=self.block_rows,
             batch_format="numpy",
             num_cpus=self.decode_cpus,
-            fn_kwargs={"source": self.source, "model": model, "max_pixels": s.max_pixels, "known": known},
+            fn_kwargs={
+                "source": source,
+                "model": model,
+                "max_pixels": s.max_pixels,
+                "max_file_bytes": s.max_file_bytes,
+                "known": stored,
+            },
         )
         device = "cuda" if actor_gpus else "cpu"
         ds = ds.map_batches(
@@ -330,115 +317,21 @@ class RayImporter(Importer):
         started = time.perf_counter()
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2):
             for i in range(len(batch["path"])):
-                yield self._work(batch, i, by_rel[str(batch["path"][i])], report)
+                yield _work(batch, i, by_rel[str(batch["path"][i])], report)
         report.seconds["ray"] += time.perf_counter() - started
 
-    def _work(self, batch: dict[str, np.ndarray], i: int, found: FoundFile, report: ImportReport) -> _Work:
-        work = _Work(found, content_hash=str(batch["hash"][i]))
-        report.seconds["decode"] += float(batch["seconds"][i])
-        report.seconds["encode"] += float(batch["encode_seconds"][i])
-        if batch["error"][i]:
-            work.error = ClipvecError(str(batch["detail"][i]), code=str(batch["error"][i]))
-        elif bool(batch["not_image"][i]):
-            work.skip = FileFailure(found.rel_path, "not_image", "content is not an image")
-        elif batch["vector"][i]:
-            work.vector = np.frombuffer(batch["vector"][i], dtype=np.float32).copy()
-            work.prepared = PreparedImage(
-                _NO_PIXELS, str(batch["format"][i]), int(batch["width"][i]), int(batch["height"][i])
-            )
-            work.written = bool(batch["written"][i])
-        return work
 
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The user-code error inside Ray's wrappers (RayTaskError, UserCodeException)."""
-    seen = exc
-    for _ in range(10):
-        inner = getattr(seen, "cause", None) or seen.__cause__
-        if inner is None or inner is seen:
-            break
-        seen = inner
-    return seen
-
-
-# ---------------------------------------------------------------------- connecting
-def worker_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV_PREFIXES)}
-
-
-def connect(address: str | None, *, ship_code: bool = False) -> None:
-    """Join the Ray cluster at ``address`` (None/"auto": RAY_ADDRESS, else a local Ray)."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise RayUnavailable("--ray needs Ray: pip install -e '.[ray]' (or pip install 'ray[data]')") from exc
-    import clipvec
-
-    if address in (None, "", "auto"):
-        address = os.environ.get("RAY_ADDRESS") or None
-    runtime_env: dict[str, Any] = {"env_vars": worker_env()}
-    if ship_code:  # workers then run the driver's clipvec, whatever the cluster has installed
-        runtime_env["py_modules"] = [str(Path(clipvec.__file__).resolve().parent)]
-    try:
-        ray.init(
-            address=address,
-            runtime_env=runtime_env,
-            logging_level=logging.WARNING,
-            log_to_driver=True,
-            include_dashboard=False if address is None else None,
-            ignore_reinit_error=True,
-        )
-    except Exception as exc:  # noqa: BLE001 - any failure to join is one clear message
-        raise RayUnavailable(
-            f"cannot connect to the Ray cluster at {address or 'a local Ray'}: {exc}"
-        ) from exc
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-
-
-def run_ray_import_cli(settings: Settings, args: Any) -> int:
-    """Same exits and output as the local ``clipvec import``: 0 ok, 1 some files failed, 2 could not run."""
-    source = import_source(settings, args)
-    if source is None:
-        return 2
-    dim, _, _ = model_facts(settings.model)
-    store = ImageStore.from_settings(settings, model_name=recorded_model_name(settings.model), dim=dim)
-    try:
-        connect(args.ray, ship_code=settings.ray_ship_code)
-        import ray
-
-        no_progress = getattr(args, "no_progress", False)
-        importer = RayImporter(
-            settings,
-            store,
-            encoders=settings.ray_encoders,
-            decode_cpus=settings.ray_decode_cpus,
-            show_progress=not no_progress and sys.stderr.isatty(),
-        )
-        bar = _progress_bar(disabled=no_progress)
-        try:
-            report = importer.run(source, prune=args.prune, progress=bar.update, on_total=bar.set_total)
-            store.expect_foreign_writes()  # the workers' rows, not only the driver's
-            total = store.count()
-        except ClipvecError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a failed Ray task: one clear line, not a traceback
-            cause = _root_cause(exc)
-            if isinstance(cause, ClipvecError):
-                raise cause from exc
-            print(
-                f"clipvec: the Ray import stopped: {type(cause).__name__}: {str(cause).splitlines()[0][:500] if str(cause) else ''}"
-                "; what was stored is kept, run it again to finish",
-                file=sys.stderr,
-            )
-            return 2
-        finally:
-            bar.close()
-            ray.shutdown()
-    finally:
-        store.close()
-    for failure in report.failed:
-        print(f"failed: {failure.path}: {failure.detail}", file=sys.stderr)
-    if args.errors_file:
-        _write_errors(args.errors_file, report.failed, report.skipped_files)
-    print(f"{source.display}: {report.summary()}; the collection holds {total} images")
-    return 1 if report.failed else 0
+def _work(batch: dict[str, np.ndarray], i: int, found: FoundFile, report: ImportReport) -> Work:
+    work = Work(found, content_hash=str(batch["hash"][i]))
+    report.seconds["decode"] += float(batch["seconds"][i])
+    report.seconds["encode"] += float(batch["encode_seconds"][i])
+    if batch["error"][i]:
+        work.error = ClipvecError(str(batch["detail"][i]), code=str(batch["error"][i]))
+    elif batch["skip"][i]:
+        work.skip = FileFailure(found.rel_path, str(batch["skip"][i]), str(batch["detail"][i]))
+    elif batch["vector"][i]:
+        work.vector = np.frombuffer(batch["vector"][i], dtype=np.float32).copy()
+        work.format = str(batch["format"][i])
+        work.width, work.height = int(batch["width"][i]), int(batch["height"][i])
+        work.stored = bool(batch["stored"][i])
+    return work

@@ -10,7 +10,7 @@ import pytest
 from shapes import HELD_OUT_SEED_START, draw_shape
 
 from clipvec.encoder import ClipEncoder
-from clipvec.importer import Importer
+from clipvec.indexing.importer import Importer
 from clipvec.store import ImageStore
 
 SEED = HELD_OUT_SEED_START + 500_000
@@ -53,7 +53,7 @@ def folder(tmp_path) -> Path:
 
 
 def make_importer(encoder: ClipEncoder, store: ImageStore) -> Importer:
-    return Importer(encoder, store, decode_workers=2, batch_size=8, upsert_batch=16)
+    return Importer.local(encoder, store, decode_workers=2, batch_size=8, upsert_batch=16)
 
 
 ITEMS = [

@@ -16,7 +16,7 @@ from milvus_fixtures import MilvusBackend, unique_collection
 from scale_helpers import ITEMS, SEED, item_bytes, shape_bytes
 
 from clipvec.encoder import ClipEncoder
-from clipvec.importer import Importer
+from clipvec.indexing.importer import Importer
 from clipvec.sources import S3Source, version_stamp
 from clipvec.store import ImageStore
 
@@ -60,7 +60,7 @@ def upload(fs, prefix: str) -> list[str]:
 
 
 def importer(encoder, store) -> Importer:
-    return Importer(encoder, store, decode_workers=2, batch_size=8, upsert_batch=16)
+    return Importer.local(encoder, store, decode_workers=2, batch_size=8, upsert_batch=16)
 
 
 def test_s3_import_incremental_rename_change_prune(s3_env, s3_server, milvus_backend, encoder, store):

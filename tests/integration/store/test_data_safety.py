@@ -20,9 +20,10 @@ import pytest
 from full_disk import fill
 from shapes import HELD_OUT_SEED_START, draw_shape
 
+from clipvec.cli.import_cmd import write_errors
 from clipvec.encoder import ClipEncoder
 from clipvec.errors import ModelMismatch, StorageFull, StoreDamaged, StoreLocked
-from clipvec.importer import Importer, _write_errors
+from clipvec.indexing.importer import Importer
 from clipvec.sources import escape_path, unescape_path
 from clipvec.store import ImageRecord, ImageStore
 
@@ -246,12 +247,12 @@ def test_non_utf8_names_are_imported_under_an_escaped_path(milvus_backend, encod
         draw_shape("green", "circle", size=64, seed=SEED + 100 + i).save(folder / name)
     uri, collection = milvus_backend
     with ImageStore(uri, collection=collection, model_name=encoder.name, dim=encoder.dim) as store:
-        report = Importer(encoder, store, upsert_batch=16).run(folder)
+        report = Importer.local(encoder, store, upsert_batch=16).run(folder)
         assert (report.imported, report.failed) == (3, [])
         paths = sorted(p for r in store.iter_records() for p in r.paths)
         assert paths == ["caf\\xe9 \\\\ \\xff.png", "plain.png", "z.png"]
         assert (folder / unescape_path(paths[0])).is_file()  # reversible: the exact name back
-        again = Importer(encoder, store).run(folder)
+        again = Importer.local(encoder, store).run(folder)
         assert (again.imported, again.unchanged) == (0, 3)
     for name in ["a.png", "ü/ß.jpg", "back\\slash", os.fsdecode(b"\x80\\x41")]:
         assert unescape_path(escape_path(name)) == name
@@ -277,7 +278,7 @@ def test_big_non_images_cost_nothing_and_odd_entries_are_listed(encoder, tmp_pat
     loader = Loader(encoder)
     with ImageStore(str(tmp_path / "milvus.db"), model_name=encoder.name, dim=encoder.dim) as store:
         read0 = bytes_read()
-        report = Importer(loader, store).run(folder)
+        report = Importer.local(loader, store).run(folder)
         assert bytes_read() - read0 < 20 << 20  # not the 150 MB tar, not the 6 GB of video
         assert report.imported == 3
         assert [(f.path, f.reason) for f in report.failed] == [("broken.png", "undecodable_image")]
@@ -292,12 +293,12 @@ def test_big_non_images_cost_nothing_and_odd_entries_are_listed(encoder, tmp_pat
         }
         assert "skipped 8 (" in report.summary() and "3 too_large" in report.summary()
         errors = tmp_path / "errors.jsonl"
-        _write_errors(errors, report.failed, report.skipped_files)
+        write_errors(errors, report.failed, report.skipped_files)
         assert len(errors.read_text().splitlines()) == 9
 
         # unchanged folder: no model, no file read, the same report
         loader.calls = 0
-        again = Importer(loader, store).run(folder)
+        again = Importer.local(loader, store).run(folder)
         assert (again.files_read, loader.calls, again.model_loaded) == (0, 0, False)
         assert (again.unchanged, again.skipped, len(again.failed)) == (3, 8, 1)
 
@@ -311,19 +312,19 @@ def test_copies_are_read_once_not_on_every_run(encoder, tmp_path):
         shutil.copyfile(folder / "a.png", folder / copy)
         os.utime(folder / copy, (1_700_000_000, 1_700_000_000 + len(copy)))
     with ImageStore(str(tmp_path / "milvus.db"), model_name=encoder.name, dim=encoder.dim) as store:
-        first = Importer(encoder, store).run(folder)
+        first = Importer.local(encoder, store).run(folder)
         assert (first.imported, first.reused, first.files_read) == (1, 2, 3)
-        again = Importer(encoder, store).run(folder)
+        again = Importer.local(encoder, store).run(folder)
         assert (again.unchanged, again.files_read) == (3, 0)
         os.utime(folder / "b.png", (1_700_000_100, 1_700_000_100))  # touched: read again, same bytes
-        touched = Importer(encoder, store).run(folder)
+        touched = Importer.local(encoder, store).run(folder)
         assert (touched.unchanged, touched.files_read, touched.imported) == (3, 1, 0)
         draw_shape("red", "square", size=64, seed=SEED + 401).save(folder / "sub/c.png")  # new bytes
-        changed = Importer(encoder, store).run(folder)
+        changed = Importer.local(encoder, store).run(folder)
         assert (changed.imported, changed.files_read) == (1, 1)
         paths = sorted(sorted(r.paths) for r in store.iter_records())
         assert paths == [["a.png", "b.png"], ["sub/c.png"]]
-        assert Importer(encoder, store).run(folder).files_read == 0
+        assert Importer.local(encoder, store).run(folder).files_read == 0
 
 
 def test_no_op_import_cli_does_not_load_the_model(tmp_path):
@@ -363,8 +364,9 @@ def test_readme_pymilvus_snippet_reads_the_collection(tmp_path):
 
 
 def test_no_pkg_resources_stand_in():
-    source = (REPO / "src" / "clipvec" / "store.py").read_text()
-    assert "sys.modules" not in source
+    for module in (REPO / "src" / "clipvec").rglob("*.py"):  # no fake pkg_resources planted anywhere
+        text = module.read_text()
+        assert not ("sys.modules" in text and "pkg_resources" in text), module
     pyproject = (REPO / "pyproject.toml").read_text()
     assert re.search(r'"setuptools[^"]*<81', pyproject)
 
