@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clipvec.images.decode import DecodedImage, Reservation, decode_image
+from clipvec.images.budget import Reservation
+from clipvec.images.decode import DecodedImage, decode_image
 from clipvec.images.preprocess import Preprocessor
 
 
