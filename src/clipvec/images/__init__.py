@@ -2,6 +2,7 @@
 
 Data flow::
 
+    file source --read_image_file--> bytes      (sniff the first 4 KB; a non-image stops there)
     bytes --sniff_format--> format               (magic bytes only, never a name or Content-Type)
     bytes --decode_image--> DecodedImage         (header size check, PixelBudget reservation,
                                                   upright RGB, transparency on white, deep
@@ -19,7 +20,7 @@ Data flow::
 * :mod:`~clipvec.images.failures`: library exceptions -> readable ``ClipvecError`` s;
 * :mod:`~clipvec.images.budget`: the pixel budget shared by concurrent decodes;
 * :mod:`~clipvec.images.preprocess`: CLIP preprocessing (matches ``CLIPImageProcessor``);
-* :mod:`~clipvec.images.prepare`: the bytes -> pixels entry.
+* :mod:`~clipvec.images.prepare`: the bytes -> pixels entry and the sniff-first file reader.
 
 This package imports nothing from clipvec but ``clipvec.errors``.
 """
@@ -29,12 +30,23 @@ from __future__ import annotations
 from clipvec.images.budget import PixelBudget, Reservation
 from clipvec.images.decode import DecodedImage, decode_file, decode_image
 from clipvec.images.formats import SUPPORTED_FORMATS, sniff_format
-from clipvec.images.prepare import PreparedImage, prepare_decoded, prepare_image
+from clipvec.images.prepare import (
+    SNIFF_BYTES,
+    FileTooLarge,
+    NotAnImage,
+    PreparedImage,
+    prepare_decoded,
+    prepare_image,
+    read_image_file,
+)
 from clipvec.images.preprocess import Preprocessor
 
 __all__ = [
+    "SNIFF_BYTES",
     "SUPPORTED_FORMATS",
     "DecodedImage",
+    "FileTooLarge",
+    "NotAnImage",
     "PixelBudget",
     "PreparedImage",
     "Preprocessor",
@@ -43,5 +55,6 @@ __all__ = [
     "decode_image",
     "prepare_decoded",
     "prepare_image",
+    "read_image_file",
     "sniff_format",
 ]
