@@ -10,7 +10,8 @@ Everything is synthetic and built in memory (cached per process), so tests need 
 code, file extension); ``write_format_samples(dir)`` / ``write_hostile_samples(dir)`` put
 them on disk for importer tests. Colour samples show :func:`reference_rgb`: a smooth
 gradient with a red block in the top-left corner and a blue block in the bottom-right one,
-so orientation mistakes are visible.
+so orientation mistakes are visible; :func:`is_red` / :func:`is_blue` check those blocks in
+:func:`decoded_pixels`.
 """
 
 from __future__ import annotations
@@ -756,3 +757,21 @@ def write_hostile_samples(folder: str | Path) -> dict[str, Path]:
         path.write_bytes(sample.data)
         paths[sample.name] = path
     return paths
+
+
+# --------------------------------------------------------------------------------------
+# Checks on decoded pictures
+# --------------------------------------------------------------------------------------
+
+
+def decoded_pixels(decoded) -> np.ndarray:  # a clipvec.images.DecodedImage
+    """The decoded RGB as int16 (H, W, 3), so differences do not wrap around."""
+    return np.asarray(decoded.image).astype(np.int16)
+
+
+def is_red(px: np.ndarray) -> bool:
+    return px[0] > 180 and px[0] - px[1] > 100 and px[0] - px[2] > 100
+
+
+def is_blue(px: np.ndarray) -> bool:
+    return px[2] > 180 and px[2] - px[0] > 100 and px[2] - px[1] > 100

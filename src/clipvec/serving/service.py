@@ -31,7 +31,7 @@ from clipvec.errors import (
     PayloadTooLarge,
     StorageFull,
 )
-from clipvec.images.decode import PixelBudget
+from clipvec.images.budget import PixelBudget
 from clipvec.images.prepare import PreparedImage, prepare_image
 from clipvec.model.encoder import ClipEncoder
 from clipvec.search import HIT_PATHS_SHOWN, hit_json

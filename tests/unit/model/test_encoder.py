@@ -10,8 +10,7 @@ import torch
 from PIL import Image
 
 from clipvec.encoder import ClipEncoder
-from clipvec.pipeline import prepare_image
-from clipvec.preprocess import Preprocessor
+from clipvec.images import prepare_image
 
 
 def photos() -> list[tuple[str, bytes]]:
@@ -81,18 +80,6 @@ def test_full_size_vectors_match_reference(base_model_dir):
     enc_text = encoder.encode_texts(texts)
     assert (enc_text.vectors * ref_text).sum(axis=1).min() >= 0.9999
     assert enc_text.truncated == [False, False, True]
-
-
-def test_preprocess_matches_clip_image_processor(tiny_model_dir):
-    from transformers import CLIPImageProcessor
-
-    processor = CLIPImageProcessor.from_pretrained(tiny_model_dir)
-    ours = Preprocessor.from_model_folder(tiny_model_dir, 224)
-    rng = np.random.default_rng(1)
-    for h, w in [(300, 400), (500, 251), (224, 224), (100, 50), (1000, 999)]:
-        image = Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
-        expected = processor(images=image, return_tensors="np")["pixel_values"][0]
-        np.testing.assert_allclose(ours.to_pixels(image), expected, atol=1e-5)
 
 
 def test_text_padding_does_not_change_vectors(tiny_model_dir):
