@@ -4,7 +4,9 @@ BentoML describes every positional-only ``bytes`` parameter as a ``text/plain`` 
 knows nothing about the query parameters the routes read or the error answers they give.
 :func:`patch_openapi` rewrites its document so that Swagger's "Try it out" and generated
 clients send what the service takes (image bytes, multipart files, text, JSON) and know
-every answer (``{"error", "detail"}`` for all 4xx/5xx).
+every answer (``{"error", "detail"}`` for all 4xx/5xx). Which routes exist, what body
+kind and query parameters each takes and whether it uses the store come from
+:mod:`clipvec.serving.routes`; this module only says how each is described.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import copy
 from typing import Any
 
 from clipvec import __version__
+from clipvec.serving.routes import API_BY_PATH, API_ROUTES, ApiRoute, BodyKind
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 BINARY = {"type": "string", "format": "binary"}
@@ -39,13 +42,10 @@ TEXT_BODY = {
         },
     },
 }
-BODIES: dict[str, dict[str, Any]] = {
-    "/vectorize_image": IMAGE_BODY,
-    "/search_image": IMAGE_BODY,
-    "/add_image": IMAGE_BODY,
-    "/vectorize_text": TEXT_BODY,
-    "/search_text": TEXT_BODY,
-    "/vectorize_texts": {
+BODIES: dict[BodyKind, dict[str, Any]] = {
+    BodyKind.IMAGE: IMAGE_BODY,
+    BodyKind.TEXT: TEXT_BODY,
+    BodyKind.JSON_LIST: {
         "required": True,
         "description": "A JSON list of texts; a bad item gets its own error in the answer.",
         "content": {
@@ -58,7 +58,7 @@ BODIES: dict[str, dict[str, Any]] = {
             }
         },
     },
-    "/vectorize_images": {
+    BodyKind.MULTIPART: {
         "required": True,
         "description": "One or more image files; a bad file gets its own error in the answer.",
         "content": {
@@ -71,48 +71,26 @@ BODIES: dict[str, dict[str, Any]] = {
             }
         },
     },
-    "/collection_info": {
+    BodyKind.OBJECT: {
         "required": False,
         "content": {"application/json": {"schema": {"type": "object"}}},
     },
 }
 
-SEARCH_PARAMS = [
-    {
-        "name": "top_k",
-        "in": "query",
-        "required": False,
-        "description": "How many hits (plain digits, 1-1000; default CLIPVEC_TOP_K).",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-    },
-    {
-        "name": "min_score",
-        "in": "query",
-        "required": False,
-        "description": "Only hits at least this close (COSINE/IP: score >= min_score; L2: distance <= it).",
-        "schema": {"type": "number"},
-    },
-    {
-        "name": "path_prefix",
-        "in": "query",
-        "required": False,
-        "description": "Only images whose path starts with this, e.g. holiday/.",
-        "schema": {"type": "string"},
-    },
-]
-PARAMS: dict[str, list[dict[str, Any]]] = {
-    "/search_text": SEARCH_PARAMS,
-    "/search_image": SEARCH_PARAMS,
-    "/add_image": [
+
+def _parameters(route: ApiRoute) -> list[dict[str, Any]]:
+    """The route's query parameters (all optional) as OpenAPI parameter objects."""
+    return [
         {
-            "name": "name",
+            "name": param.name,
             "in": "query",
             "required": False,
-            "description": "File name to keep (only letters, digits, '.', '_' and '-' are kept).",
-            "schema": {"type": "string"},
+            "description": param.description,
+            "schema": copy.deepcopy(dict(param.schema)),
         }
-    ],
-}
+        for param in route.query
+    ]
+
 
 ERRORS = {
     "400": "Bad input: empty body, invalid JSON or text, undecodable image, bad query parameter",
@@ -127,14 +105,13 @@ ERRORS = {
     "500": "Internal error (a bug; the service log has the details)",
     "503": "The image store (Milvus) or the model is unavailable",
 }
-STORE_ROUTES = frozenset({"/search_text", "/search_image", "/add_image", "/collection_info"})
 
 
-def _error_responses(path: str) -> dict[str, Any]:
+def _error_responses(route: ApiRoute) -> dict[str, Any]:
     codes = dict(ERRORS)
-    if path == "/add_image":
+    if route.writes:
         codes["507"] = "The images folder or the store's disk is full"
-    if path == "/add_image" or path in STORE_ROUTES:
+    if route.uses_store:
         codes["409"] = "The collection was made by another model"
     return {
         code: {"description": text, "content": {"application/json": {"schema": ERROR_REF}}}
@@ -166,34 +143,34 @@ def patch_openapi(doc: dict[str, Any]) -> dict[str, Any]:
         }
     }
     for path, item in doc.get("paths", {}).items():
+        route = API_BY_PATH.get(path)
         for method, operation in item.items():
             if not isinstance(operation, dict):
                 continue
-            if path in BODIES and method == "post":
-                operation["requestBody"] = copy.deepcopy(BODIES[path])
-                operation["parameters"] = copy.deepcopy(PARAMS.get(path, []))
+            if route is not None and method == "post":
+                operation["requestBody"] = copy.deepcopy(BODIES[route.body])
+                operation["parameters"] = _parameters(route)
                 operation["security"] = [{}, {"bearer": []}]
                 ok = operation.get("responses", {}).get("200", {"description": "OK"})
-                operation["responses"] = {"200": ok, **_error_responses(path)}
+                operation["responses"] = {"200": ok, **_error_responses(route)}
     return doc
 
 
 # What BentoML's own client (``bentoml.SyncHTTPClient``) reads from ``/schema.json`` to build
 # requests. It sends a positional ``bytes`` argument as the raw body (accepted by the image
 # routes); for the batch route it must know the body is multipart with a list of files.
-CLIENT_INPUTS: dict[str, dict[str, Any]] = {
-    "vectorize_images": {
-        "type": "object",
-        "properties": {"files": {"type": "array", "items": {"type": "file", "format": "binary"}}},
-        "required": ["files"],
-    },
+MULTIPART_CLIENT_INPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {"files": {"type": "array", "items": {"type": "file", "format": "binary"}}},
+    "required": ["files"],
 }
+_MULTIPART_NAMES = frozenset(r.name for r in API_ROUTES if r.body is BodyKind.MULTIPART)
 
 
 def patch_client_schema(doc: dict[str, Any]) -> dict[str, Any]:
-    """BentoML's ``/schema.json`` with the batch image route described as multipart files."""
+    """BentoML's ``/schema.json`` with the multipart routes described as lists of files."""
     doc = copy.deepcopy(doc)
     for route in doc.get("routes", []):
-        if isinstance(route, dict) and route.get("name") in CLIENT_INPUTS:
-            route["input"] = copy.deepcopy(CLIENT_INPUTS[route["name"]])
+        if isinstance(route, dict) and route.get("name") in _MULTIPART_NAMES:
+            route["input"] = copy.deepcopy(MULTIPART_CLIENT_INPUT)
     return doc

@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 import bentoml
 import numpy as np
-from starlette.responses import JSONResponse
 
 from clipvec.errors import (
     ClipvecError,
@@ -35,15 +34,11 @@ from clipvec.images.budget import PixelBudget
 from clipvec.images.prepare import PreparedImage, prepare_image
 from clipvec.model.encoder import ClipEncoder
 from clipvec.search import HIT_PATHS_SHOWN, hit_json
-from clipvec.serving import metrics
+from clipvec.serving import metrics, routes
 from clipvec.serving.batcher import MicroBatcher
-from clipvec.serving.guard import (
-    ITEM_ERROR,
-    ORIGINAL_CONTENT_TYPE,
-    RequestGuard,
-    json_protocol_errors,
-    parse_multipart,
-)
+from clipvec.serving.error_bodies import error_response
+from clipvec.serving.guard import RequestGuard, json_protocol_errors, parse_multipart
+from clipvec.serving.routes import ITEM_ERROR, ORIGINAL_CONTENT_TYPE, UI_MOUNT
 from clipvec.serving.startup import prepare_to_serve, stop_server_from_worker
 from clipvec.serving.web import web_app
 from clipvec.settings import get_settings
@@ -53,28 +48,6 @@ from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore
 log = logging.getLogger("clipvec.service")
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-
-
-# What a client is told for server-side failures; the full detail (addresses, paths, library
-# text) goes to the log only.
-PUBLIC_DETAIL = {
-    "store_unavailable": "the image store (Milvus) cannot be used right now; the service log has the details",
-    "store_locked": "another process holds the Milvus Lite file; stop it or use a Milvus server",
-    "store_damaged": "the Milvus Lite file is damaged: restore a copy, or import into a new file "
-    "(CLIPVEC_MILVUS_URI); the service log names the file",
-    "storage_full": "no space left on the disk: the image was not stored; the service log has the details",
-    "model_unavailable": "the CLIP model is not available; the service log has the details",
-}
-
-
-def public_error(err: ClipvecError) -> dict[str, str]:
-    """The JSON body for ``err``: 5xx details are replaced by a fixed text per code."""
-    if err.status < 500:
-        return err.to_json()
-    return {
-        "error": err.code,
-        "detail": PUBLIC_DETAIL.get(err.code, "internal error; the service log has the details"),
-    }
 
 
 def json_errors(func: F) -> F:
@@ -91,7 +64,7 @@ def json_errors(func: F) -> F:
             for value in (*args, *kwargs.values()):
                 if isinstance(value, bentoml.Context):
                     value.response.status_code = err.status
-            return JSONResponse(public_error(err), status_code=err.status)
+            return error_response(err)
 
     return wrapper  # type: ignore[return-value]
 
@@ -100,7 +73,7 @@ def vector_json(vector: np.ndarray) -> list[float]:
     return vector.astype(np.float32).tolist()
 
 
-@bentoml.asgi_app(web_app, path="/ui")  # the search page: GET /ui
+@bentoml.asgi_app(web_app, path=UI_MOUNT)  # the search page: GET /ui
 @bentoml.service(
     name="clip_image_vectorizer",
     # CLIPVEC_WORKERS processes per replica; each loads its own model (README "Scaling out").
@@ -248,7 +221,7 @@ class Vectorization:
         return encoded
 
     # ------------------------------------------------------------------ single items
-    @bentoml.api(route="/vectorize_text")
+    @bentoml.api(route=routes.VECTORIZE_TEXT.path)
     @json_errors
     def vectorize_text(self, text: str, /) -> dict[str, Any]:
         """Text body (text/plain, UTF-8) -> its CLIP vector."""
@@ -261,7 +234,7 @@ class Vectorization:
             "tokens": encoded.token_counts[0],
         }
 
-    @bentoml.api(route="/vectorize_image")
+    @bentoml.api(route=routes.VECTORIZE_IMAGE.path)
     @json_errors
     def vectorize_image(self, image: bytes, /) -> dict[str, Any]:
         """Raw image bytes (any supported format, sniffed from the bytes) -> its CLIP vector."""
@@ -269,7 +242,7 @@ class Vectorization:
         return self._image_answer(prepared, self.batcher.encode(prepared.pixels))
 
     # ------------------------------------------------------------------ batches
-    @bentoml.api(route="/vectorize_texts")
+    @bentoml.api(route=routes.VECTORIZE_TEXTS.path)
     @json_errors
     def vectorize_texts(self, texts: list[Any], /) -> dict[str, Any]:
         """JSON list of strings -> one result per item; a bad item gets its own error."""
@@ -296,7 +269,7 @@ class Vectorization:
                 }
         return {"results": results, "dim": self.encoder.dim, "model": self.encoder.name}
 
-    @bentoml.api(route="/vectorize_images")
+    @bentoml.api(route=routes.VECTORIZE_IMAGES.path)
     @json_errors
     def vectorize_images(self, body: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
         """multipart/form-data with several files -> one result per file, in order."""
@@ -329,20 +302,20 @@ class Vectorization:
         return {"results": results, "dim": self.encoder.dim, "model": self.encoder.name}
 
     # ------------------------------------------------------------------ search and add
-    @bentoml.api(route="/search_text")
+    @bentoml.api(route=routes.SEARCH_TEXT.path)
     @json_errors
     def search_text(self, query: str, /, ctx: bentoml.Context) -> dict[str, Any]:
         """Text body -> nearest stored images. Query string: top_k, min_score, path_prefix."""
         return self._search(self._encode_texts([query]).vectors[0], ctx)
 
-    @bentoml.api(route="/search_image")
+    @bentoml.api(route=routes.SEARCH_IMAGE.path)
     @json_errors
     def search_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
         """Raw image body (like /vectorize_image) -> nearest stored images."""
         prepared = self._prepare(image)
         return self._search(self.batcher.encode(prepared.pixels), ctx)
 
-    @bentoml.api(route="/add_image")
+    @bentoml.api(route=routes.ADD_IMAGE.path)
     @json_errors
     def add_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
         """Raw image body (+ ?name=photo.jpg) -> saved under the images folder and stored."""
@@ -387,7 +360,7 @@ class Vectorization:
             self.images.remove_upload(saved)  # nothing stored: no orphan file
             raise
 
-    @bentoml.api(route="/collection_info")
+    @bentoml.api(route=routes.COLLECTION_INFO.path)
     @json_errors
     def collection_info(self) -> dict[str, Any]:
         """How many images the collection holds, and which model and metric made it."""

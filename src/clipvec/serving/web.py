@@ -44,12 +44,14 @@ from urllib.parse import unquote
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from clipvec.errors import ClipvecError, StoreDamaged, StoreLocked, StoreUnavailable
 from clipvec.images.decode import decode_image, sniff_format
 from clipvec.locations import is_s3_uri
+from clipvec.serving.error_bodies import json_error_response
+from clipvec.serving.routes import PAGE_ROUTES
 from clipvec.sources import Source, open_source, source_of_stored_path
 
 log = logging.getLogger("clipvec.web")
@@ -88,19 +90,11 @@ _HEX = re.compile(r"[0-9a-fA-F]{8,128}")
 
 def not_found() -> Response:
     """The one answer for every refused or missing path (the service's JSON error shape)."""
-    return JSONResponse(
-        {"error": "not_found", "detail": "no such image in the collection"},
-        status_code=404,
-        headers=SECURITY_HEADERS,
-    )
+    return json_error_response(404, "not_found", "no such image in the collection", SECURITY_HEADERS)
 
 
 def unavailable() -> Response:
-    return JSONResponse(
-        {"error": "store_unavailable", "detail": "the image store is unavailable"},
-        status_code=503,
-        headers=SECURITY_HEADERS,
-    )
+    return json_error_response(503, "store_unavailable", "the image store is unavailable", SECURITY_HEADERS)
 
 
 # --------------------------------------------------------------------------------------
@@ -411,14 +405,6 @@ def style(request: Request) -> Response:
     return _static_response(request, "style.css")
 
 
-web_app = Starlette(
-    routes=[
-        Route("/", page, methods=["GET"]),
-        Route("/index.html", page, methods=["GET"]),
-        Route("/app.js", script, methods=["GET"]),
-        Route("/style.css", style, methods=["GET"]),
-        Route("/thumb", thumb, methods=["GET"]),
-        Route("/file", original, methods=["GET"]),
-    ]
-)
+HANDLERS = {"page": page, "script": script, "style": style, "thumb": thumb, "file": original}
+web_app = Starlette(routes=[Route(r.path, HANDLERS[r.handler], methods=["GET"]) for r in PAGE_ROUTES])
 """Mounted at ``/ui`` by ``@bentoml.asgi_app(web_app, path="/ui")`` on the service class."""
