@@ -11,16 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from shapes import HELD_OUT_SEED_START, draw_shape
 
 from clipvec import cli
 from clipvec.errors import ModelLoadError
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 from clipvec.settings import Settings
 from clipvec.startup import absolute_path_env, resolve_model
 from clipvec.store import ImageStore, clamp_score
 
 REPO = Path(__file__).resolve().parents[2]
-SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
 
 
 def clipvec(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 from service_process import ServiceProcess
-from shapes import HELD_OUT_SEED_START, draw_shape
+
+from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = HELD_OUT_SEED_START + 900_000
