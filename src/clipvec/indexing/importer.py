@@ -38,7 +38,8 @@ from clipvec.images.decode import SUPPORTED_FORMATS, decode_image, sniff_format
 from clipvec.images.prepare import PreparedImage, prepare_decoded
 from clipvec.indexing.skip_memory import SkipMemory
 from clipvec.locations import is_s3_uri
-from clipvec.settings import Settings, recorded_model_name
+from clipvec.model.facts import facts_at_hand
+from clipvec.settings import Settings
 from clipvec.sources import FolderSource, FoundFile, Scanned, Source, open_source, scan_ahead
 from clipvec.store import ImageRecord, ImageStore
 
@@ -455,23 +456,9 @@ def model_identity(model: str) -> tuple[str, int] | None:
     """(name, dim) of a CLIP checkpoint from its config.json alone, or None if not at hand.
 
     Lets the import open the collection and find out that there is nothing to do without
-    loading the model (seconds) at all.
+    loading the model (seconds) at all. New code: ``clipvec.model.facts.facts_at_hand``.
     """
-    folder = Path(model)
-    config = folder / "config.json" if folder.is_dir() else None
-    if config is None:
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            cached = try_to_load_from_cache(model, "config.json")
-        except Exception:  # noqa: BLE001 - any trouble: load the model the usual way
-            return None
-        config = Path(cached) if isinstance(cached, str) else None
-    try:
-        dim = int(json.loads(config.read_text())["projection_dim"]) if config else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return (recorded_model_name(model), dim) if dim else None
+    return (facts.name, facts.dim) if (facts := facts_at_hand(model)) else None
 
 
 def import_source(settings: Settings, args) -> Source | None:

@@ -56,7 +56,8 @@ from clipvec.indexing.importer import (
     _write_errors,
     import_source,
 )
-from clipvec.settings import Settings, recorded_model_name
+from clipvec.model.facts import recorded_model_name, require_facts
+from clipvec.settings import Settings
 from clipvec.sources import FoundFile, Source
 from clipvec.store import ImageRecord, ImageStore
 
@@ -72,33 +73,18 @@ class RayUnavailable(ClipvecError):
 
 
 # ---------------------------------------------------------------------- model facts, no weights
-@functools.lru_cache(maxsize=4)
 def model_facts(model: str) -> tuple[int, int, str | None]:
-    """(projection dim, input image size, local folder or None) from the config alone.
+    """(projection dim, input image size, local folder) from the config alone; ``ModelLoadError`` if not at hand.
 
     The driver needs the dimension to open the collection and check the model, but not
-    the weights: only the encoder actors load those.
+    the weights: only the encoder actors load those. New code: ``clipvec.model.facts.require_facts``.
     """
-    from transformers import CLIPConfig
-
-    from clipvec.model.encoder import _hub_snapshot_folder
-
-    try:
-        config = CLIPConfig.from_pretrained(model)
-    except (OSError, ValueError) as exc:
-        raise ClipvecError(
-            f"cannot read the config of CLIP model {model!r}: {exc}", code="model_load"
-        ) from exc
-    folder = model if Path(model).is_dir() else _hub_snapshot_folder(model)
-    return int(config.projection_dim), int(config.vision_config.image_size), str(folder) if folder else None
+    return (facts := require_facts(model)).dim, facts.image_size, str(facts.folder)
 
 
 @functools.lru_cache(maxsize=4)
 def preprocessor_for(model: str) -> Preprocessor:
-    _, image_size, folder = model_facts(model)
-    if folder is None:
-        return Preprocessor(image_size, image_size, image_size)
-    return Preprocessor.from_model_folder(folder, image_size)
+    return require_facts(model).preprocessor()
 
 
 # ---------------------------------------------------------------------- stage 2: read, hash, decode
