@@ -68,7 +68,7 @@ def backend(kind: str, tmp: Path):
 
 
 def pngs(folder: Path, n: int) -> None:
-    from shapes import draw_shape
+    from clipvec.model.shapes import draw_shape
 
     folder.mkdir(parents=True, exist_ok=True)
     colors, shapes = ("red", "green", "blue", "yellow"), ("circle", "square", "triangle")

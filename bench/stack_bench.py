@@ -40,7 +40,7 @@ from store_latency import bench_one, machine_info  # noqa: E402
 
 
 def make_folder(folder: Path, n: int) -> None:
-    from shapes import HELD_OUT_SEED_START, draw_shape
+    from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 
     folder.mkdir(parents=True, exist_ok=True)
     colors, shapes = ("red", "green", "blue", "yellow"), ("circle", "square", "triangle")

@@ -140,16 +140,6 @@ class Settings(BaseSettings):
         return [Path(self.images_dir).expanduser() / ".thumbs", user_cache]
 
 
-def recorded_model_name(model: str) -> str:
-    """The name a collection records for ``model``: a hub id as given, a local folder as an absolute path.
-
-    So ``models/clip`` from one folder and ``/srv/x/models/clip`` from another are the same
-    model, and the service (whose relative paths are made absolute) matches the CLI.
-    """
-    folder = Path(model).expanduser()
-    return str(folder.resolve()) if folder.is_dir() else model
-
-
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Process-wide settings read once from the environment."""

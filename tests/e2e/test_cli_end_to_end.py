@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from shapes import HELD_OUT_SEED_START, draw_shape
+
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 
 REPO = Path(__file__).resolve().parents[2]
-SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
 SEED = HELD_OUT_SEED_START + 700_000
 CLASSES = [(c, s) for c in ("red", "blue", "green", "yellow") for s in ("circle", "square", "triangle")]
 

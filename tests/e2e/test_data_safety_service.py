@@ -7,19 +7,16 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 from full_disk import fill
 from milvus_server import MilvusServer
 from service_process import ServiceProcess
-from shapes import HELD_OUT_SEED_START, draw_shape
 
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 from clipvec.store import ImageRecord, ImageStore
 
-REPO = Path(__file__).resolve().parents[2]
-SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
 SEED = HELD_OUT_SEED_START + 960_000
 COLORS = ("red", "blue", "green", "yellow")
 SHAPES = ("circle", "square", "triangle")

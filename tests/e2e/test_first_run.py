@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 import requests
 from service_process import free_port
-from shapes import HELD_OUT_SEED_START, draw_shape
+
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 
 REPO = Path(__file__).resolve().parents[2]
-SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
 BENTOML = Path(sys.executable).with_name("bentoml")
 # The bound is ~30 s; the margin absorbs a loaded 2-core machine (the run takes ~5 s).
 FAIL_FAST_S = 45

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from import_process import run_import, start_import, wait_for_writes
 from milvus_server import MilvusServer
-from shapes import HELD_OUT_SEED_START, draw_shape
 
+from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 from clipvec.store import ImageStore
 
 REPO = Path(__file__).resolve().parents[2]

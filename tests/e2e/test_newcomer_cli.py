@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from shapes import HELD_OUT_SEED_START, draw_shape
-
 from clipvec import cli
-from clipvec.errors import ModelLoadError
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
+from clipvec.serving.startup import absolute_path_env
 from clipvec.settings import Settings
-from clipvec.startup import absolute_path_env, resolve_model
 from clipvec.store import ImageStore, clamp_score
 
 REPO = Path(__file__).resolve().parents[2]
-SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
 
 
 def clipvec(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
@@ -128,42 +123,6 @@ def test_make_model_is_quiet_and_readable_by_the_group(tmp_path):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "clip").iterdir()}
     assert modes["model.safetensors"] == 0o644, modes
     assert set(modes.values()) == {0o644}
-
-
-# --------------------------------------------------------------------------- model resolution
-def test_a_local_checkpoint_folder_resolves_to_itself():
-    assert resolve_model(str(SHAPES_MODEL)) == SHAPES_MODEL
-
-
-@pytest.mark.parametrize(
-    ("damage", "reason"),
-    [
-        ("cut", "model.safetensors is cut short"),
-        ("no-config", "no config.json"),
-        ("no-tokenizer", "no tokenizer files"),
-    ],
-)
-def test_a_damaged_checkpoint_folder_is_refused_with_the_reason(tmp_path, damage, reason):
-    model = tmp_path / "clip"
-    shutil.copytree(SHAPES_MODEL, model)
-    if damage == "cut":
-        weights = model / "model.safetensors"
-        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    elif damage == "no-config":
-        (model / "config.json").unlink()
-    else:
-        (model / "tokenizer.json").unlink()
-    with pytest.raises(ModelLoadError) as err:
-        resolve_model(str(model))
-    assert reason in err.value.detail
-    assert "clipvec make-model ./random-clip" in err.value.detail
-
-
-def test_a_hub_id_offline_and_a_missing_folder_say_what_to_do(tmp_path):
-    with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE is set"):
-        resolve_model("no-such-org/no-such-clip")
-    with pytest.raises(ModelLoadError, match="there is no folder"):
-        resolve_model(str(tmp_path / "nowhere"))
 
 
 # --------------------------------------------------------------------------- scores

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 import requests
 from service_process import ServiceProcess
-from shapes import HELD_OUT_SEED_START, draw_shape
 
-REPO = Path(__file__).resolve().parents[2]
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
+
 SEED = HELD_OUT_SEED_START + 900_000
 
 
@@ -23,7 +22,7 @@ def png(color: str, shape: str, seed: int) -> bytes:
 @pytest.fixture
 def service(milvus_backend, tmp_path, test_output):
     env = {
-        "CLIPVEC_MODEL": str(REPO / "tests" / "assets" / "shapes-clip"),
+        "CLIPVEC_MODEL": str(SHAPES_MODEL),
         "CLIPVEC_MILVUS_URI": milvus_backend.uri,
         "CLIPVEC_COLLECTION": milvus_backend.collection,
         "CLIPVEC_IMAGES_DIR": str(tmp_path / "images"),

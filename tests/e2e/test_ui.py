@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 import requests
 from service_process import ServiceProcess
-from shapes import HELD_OUT_SEED_START, draw_shape
+
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 
 pytestmark = pytest.mark.browser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHAPES_MODEL = REPO_ROOT / "tests" / "assets" / "shapes-clip"
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "screenshot-search.png"
 COLORS = ("red", "blue", "green", "yellow")
 SHAPES = ("circle", "square", "triangle")

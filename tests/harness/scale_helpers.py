@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from shapes import HELD_OUT_SEED_START, draw_shape
+from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 
 SEED = HELD_OUT_SEED_START + 1_200_000
 

@@ -14,10 +14,12 @@ from pathlib import Path
 import yaml
 from service_process import free_port
 
+from clipvec.model.shapes import SHAPES_MODEL
+
 REPO = Path(__file__).resolve().parents[2]
 STACK_SH = REPO / "tools" / "stack.sh"
 OVERLAY = REPO / "deploy" / "milvus.yaml"
-SHAPES_CLIP = REPO / "tests" / "assets" / "shapes-clip"
+SHAPES_CLIP = SHAPES_MODEL
 COLLECTION = "images"
 COLORS = ("red", "green", "blue", "yellow")
 SHAPE_NAMES = ("circle", "square", "triangle")

@@ -2,7 +2,7 @@
 
 The real CLIP weights cannot be assumed (they come from the Hugging Face hub), so the demo
 uses the small CLIP trained on coloured shapes that the tests use
-(``tests/assets/shapes-clip``, drawn by ``tests/harness/shapes.py``): it draws a folder of shapes,
+(``tests/assets/shapes-clip``, whose images ``clipvec.model.shapes`` draws): it draws a folder of shapes,
 imports it, then serves the search page, where "a red circle" finds the red circles.
 Everything goes into one folder (``./demo`` by default), never into the user's data.
 """
@@ -10,41 +10,28 @@ Everything goes into one folder (``./demo`` by default), never into the user's d
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, classes, draw_shape
 from clipvec.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SHAPES_MODEL = REPO_ROOT / "tests" / "assets" / "shapes-clip"
-SHAPES_GENERATOR = REPO_ROOT / "tests" / "harness" / "shapes.py"
 COLLECTION = "shapes_demo"
-# Seeds far from the model's training seeds (tests/harness/shapes.py: HELD_OUT_SEED_START and up).
+# Seeds far from the model's training seeds (clipvec.model.shapes: HELD_OUT_SEED_START and up).
 _SEED_OFFSET = 900_000
-
-
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("clipvec_demo_shapes", SHAPES_GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def draw_images(folder: Path, per_class: int) -> int:
     """Draw ``per_class`` images of every colour and shape into ``folder`` (kept if present)."""
-    shapes = _load_generator()
     folder.mkdir(parents=True, exist_ok=True)
     count = 0
-    for index, (color, shape) in enumerate(shapes.classes()):
+    for index, (color, shape) in enumerate(classes()):
         for k in range(per_class):
             path = folder / f"{color}_{shape}_{k + 1}.png"
             if not path.exists():
-                seed = shapes.HELD_OUT_SEED_START + _SEED_OFFSET + index * 1000 + k
-                shapes.draw_shape(color, shape, size=160, seed=seed).save(path)
+                seed = HELD_OUT_SEED_START + _SEED_OFFSET + index * 1000 + k
+                draw_shape(color, shape, size=160, seed=seed).save(path)
             count += 1
     return count
 
@@ -61,7 +48,7 @@ def demo_settings(folder: Path) -> Settings:
 
 def run_demo(args: argparse.Namespace, serve: Callable[[Settings, str, int], int]) -> int:
     """Draw, import, then hand over to ``serve`` (which replaces this process)."""
-    if not (SHAPES_MODEL.is_dir() and SHAPES_GENERATOR.is_file()):
+    if not SHAPES_MODEL.is_dir():
         print(
             f"clipvec: the demo needs a source checkout of clipvec ({SHAPES_MODEL} is missing)",
             file=sys.stderr,

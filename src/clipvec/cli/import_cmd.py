@@ -20,7 +20,8 @@ from clipvec.indexing.importer import Importer
 from clipvec.indexing.plan import gc_paused
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.locations import is_s3_uri
-from clipvec.settings import Settings, recorded_model_name
+from clipvec.model.facts import facts_at_hand, require_facts
+from clipvec.settings import Settings
 from clipvec.sources import Source, open_source, scan_ahead
 from clipvec.store import ImageStore
 
@@ -38,7 +39,10 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
     if source is None:
         return 2
     scanned = scan_ahead(source)  # while the store opens
-    identity = model_identity(settings.model)
+    # The checkpoint's config.json alone says which collection fits: a re-import with nothing
+    # to do never loads the model (seconds). A hub id not cached yet is loaded (downloaded) now.
+    facts = facts_at_hand(settings.model)
+    identity = (facts.name, facts.dim) if facts else None
     loaded: ClipEncoder | None = None
     if identity is None:
         from clipvec.model.encoder import ClipEncoder
@@ -84,19 +88,25 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
 def _run_ray_import(settings: Settings, args: argparse.Namespace) -> int:
     """Same exits and output as the local import: 0 ok, 1 some files failed, 2 could not run."""
     from clipvec.indexing.ray_cluster import connect, disconnect, root_cause
-    from clipvec.indexing.ray_stage import RayStage, model_facts
+    from clipvec.indexing.ray_stage import RayStage
+    from clipvec.model.checkpoint import resolve_model
 
     source = import_source(settings, args)
     if source is None:
         return 2
-    dim, _, _ = model_facts(settings.model)
-    store = ImageStore.from_settings(settings, model_name=recorded_model_name(settings.model), dim=dim)
+    # The driver needs the model's facts (dimension, preprocessing), never its weights; a hub
+    # id not cached yet is downloaded here once, as `clipvec serve` does (ModelLoadError: exit 2).
+    if facts_at_hand(settings.model) is None:
+        resolve_model(settings.model)
+    facts = require_facts(settings.model)
+    store = ImageStore.from_settings(settings, model_name=facts.name, dim=facts.dim)
     try:
         connect(args.ray, ship_code=settings.ray_ship_code)
         no_progress = getattr(args, "no_progress", False)
         stage = RayStage(
             settings,
             store,
+            facts.preprocessor(),
             encoders=settings.ray_encoders,
             decode_cpus=settings.ray_decode_cpus,
             show_progress=not no_progress and sys.stderr.isatty(),
@@ -169,26 +179,3 @@ def write_errors(path: Path, failures: Iterable[FileFailure], skipped: Iterable[
             for item in items:
                 line = {"path": item.path, "error": item.reason, "detail": item.detail, "status": status}
                 f.write(json.dumps(line) + "\n")
-
-
-def model_identity(model: str) -> tuple[str, int] | None:
-    """(name, dim) of a CLIP checkpoint from its config.json alone, or None if not at hand.
-
-    Lets the import open the collection and find out that there is nothing to do without
-    loading the model (seconds) at all.
-    """
-    folder = Path(model)
-    config = folder / "config.json" if folder.is_dir() else None
-    if config is None:
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            cached = try_to_load_from_cache(model, "config.json")
-        except Exception:  # noqa: BLE001 - any trouble: load the model the usual way
-            return None
-        config = Path(cached) if isinstance(cached, str) else None
-    try:
-        dim = int(json.loads(config.read_text())["projection_dim"]) if config else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return (recorded_model_name(model), dim) if dim else None

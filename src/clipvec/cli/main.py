@@ -290,7 +290,7 @@ _SECRET_WORDS = ("token", "key", "password", "secret")
 def effective_config(settings: Settings) -> dict[str, object]:
     """The settings as they take effect: auto values resolved, paths absolute, secrets hidden."""
     from clipvec.locations import is_lite_uri, is_s3_uri
-    from clipvec.model.encoder import resolve_device, resolve_precision
+    from clipvec.model.device import resolve_device, resolve_precision
 
     out: dict[str, object] = settings.model_dump()
     device = resolve_device(settings.device)

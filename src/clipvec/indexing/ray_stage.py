@@ -32,13 +32,11 @@ pods' own credentials: leave them unset).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import math
 import time
 from collections.abc import Collection, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,43 +46,14 @@ from clipvec.images.prepare import FileTooLarge, NotAnImage, prepare_image, read
 from clipvec.images.preprocess import Preprocessor
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.indexing.stage import Work
-from clipvec.settings import Settings, recorded_model_name
+from clipvec.model.facts import recorded_model_name
+from clipvec.settings import Settings
 from clipvec.sources import FoundFile, Source
 from clipvec.store import ImageRecord, ImageStore
 
 log = logging.getLogger(__name__)
 
 _TEXT_COLUMNS = ("hash", "skip", "error", "detail", "format", "pixels")
-
-
-# ---------------------------------------------------------------------- model facts, no weights
-@functools.lru_cache(maxsize=4)
-def model_facts(model: str) -> tuple[int, int, str | None]:
-    """(projection dim, input image size, local folder or None) from the config alone.
-
-    The driver needs the dimension to open the collection and check the model, but not
-    the weights: only the encoder actors load those.
-    """
-    from transformers import CLIPConfig
-
-    from clipvec.model.encoder import _hub_snapshot_folder
-
-    try:
-        config = CLIPConfig.from_pretrained(model)
-    except (OSError, ValueError) as exc:
-        raise ClipvecError(
-            f"cannot read the config of CLIP model {model!r}: {exc}", code="model_load"
-        ) from exc
-    folder = model if Path(model).is_dir() else _hub_snapshot_folder(model)
-    return int(config.projection_dim), int(config.vision_config.image_size), str(folder) if folder else None
-
-
-@functools.lru_cache(maxsize=4)
-def preprocessor_for(model: str) -> Preprocessor:
-    _, image_size, folder = model_facts(model)
-    if folder is None:
-        return Preprocessor(image_size, image_size, image_size)
-    return Preprocessor.from_model_folder(folder, image_size)
 
 
 # ---------------------------------------------------------------------- read, hash, decode (Ray tasks)
@@ -100,13 +69,12 @@ def read_decode_batch(
     batch: dict[str, np.ndarray],
     *,
     source: Source,
-    model: str,
+    preprocessor: Preprocessor,
     max_pixels: int,
     max_file_bytes: int,
     known: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Ray task: path -> first bytes -> bytes -> sha256 -> (unless stored already) model pixels."""
-    preprocessor = preprocessor_for(model)
     cols: dict[str, list[Any]] = {
         k: [] for k in ("hash", "skip", "error", "detail", "format", "width", "height", "pixels", "seconds")
     }
@@ -225,6 +193,7 @@ class RayStage:
         self,
         settings: Settings,
         store: ImageStore,
+        preprocessor: Preprocessor,
         *,
         encoders: int = 0,
         decode_cpus: float = 0.25,
@@ -233,6 +202,7 @@ class RayStage:
     ) -> None:
         self.settings = settings
         self.store = store
+        self.preprocessor = preprocessor  # the model's, read by the driver (tasks need no model files)
         self.encoders = encoders
         self.decode_cpus = decode_cpus
         self.block_rows = block_rows or settings.batch_size
@@ -290,7 +260,7 @@ class RayStage:
             num_cpus=self.decode_cpus,
             fn_kwargs={
                 "source": source,
-                "model": model,
+                "preprocessor": self.preprocessor,
                 "max_pixels": s.max_pixels,
                 "max_file_bytes": s.max_file_bytes,
                 "known": stored,

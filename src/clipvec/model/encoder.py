@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -24,36 +23,14 @@ from PIL import Image
 
 from clipvec.errors import ModelLoadError
 from clipvec.images.preprocess import Preprocessor
+from clipvec.model.advice import model_help
 from clipvec.model.chatter import before_transformers
-from clipvec.settings import Settings, recorded_model_name
+from clipvec.model.device import resolve_device, resolve_precision
+from clipvec.model.facts import facts_at_hand, recorded_model_name
+from clipvec.model.text import clip_prefix
+from clipvec.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bf16 natively (then autocast roughly doubles GEMM speed)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def resolve_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
-
-
-def resolve_precision(requested: str, device: torch.device) -> str:
-    """The precision actually used: 'auto' picks the fastest one that keeps fidelity."""
-    if requested != "auto":
-        return requested
-    if device.type == "cuda":
-        return "fp16"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
 @dataclass(frozen=True)
@@ -122,8 +99,6 @@ class ClipEncoder:
             clip = CLIPModel.from_pretrained(model, dtype=dtype)
             tokenizer = AutoTokenizer.from_pretrained(model)
         except Exception as exc:  # noqa: BLE001 - broken checkpoints raise anything (IndexError, RuntimeError ...)
-            from clipvec.serving.startup import model_help
-
             first_line = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             if not isinstance(exc, (OSError, ValueError)):
                 first_line = f"{type(exc).__name__}: {first_line}"
@@ -133,12 +108,11 @@ class ClipEncoder:
         clip.eval().to(dev)
         if dev.type == "cpu" and prec == "bf16":
             _store_matmul_weights_in_bf16(clip)
-        folder = Path(model) if Path(model).is_dir() else _hub_snapshot_folder(model)
-        preprocessor = (
-            Preprocessor.from_model_folder(folder, clip.config.vision_config.image_size)
-            if folder is not None
-            else Preprocessor(*(3 * [clip.config.vision_config.image_size]))
-        )
+        # The checkpoint is at hand now (loaded, or downloaded by loading): its preprocessing and
+        # recorded name come from the same facts the importer and the Ray stage read.
+        facts = facts_at_hand(model)
+        image_size = clip.config.vision_config.image_size
+        preprocessor = facts.preprocessor() if facts else Preprocessor(*(3 * [image_size]))
         log.info(
             "loaded %s on %s (%s, %d threads) in %.1fs",
             model,
@@ -151,7 +125,7 @@ class ClipEncoder:
             clip,
             tokenizer,
             preprocessor,
-            name=recorded_model_name(model),
+            name=facts.name if facts else recorded_model_name(model),
             device=dev,
             precision=prec,
             batch_size=batch_size,
@@ -236,34 +210,6 @@ class ClipEncoder:
         return enc.vectors[0], enc.truncated[0]
 
 
-MAX_TOKEN_CHARS = 64  # longer than any token in CLIP's BPE vocabulary
-
-
-def clip_prefix(text: str, context_length: int) -> str:
-    """The start of ``text`` that still holds ``context_length`` tokens, cut before tokenizing.
-
-    A 45 MB text would take a minute to tokenize only for all but 77 tokens to be thrown
-    away. Every word gives at least one token and no token covers more than
-    ``MAX_TOKEN_CHARS`` characters, so the first ``context_length`` words, at most
-    ``context_length * MAX_TOKEN_CHARS`` characters of them, always hold the tokens CLIP
-    uses. Words are joined by one space, as CLIP's tokenizer cleans whitespace anyway. The
-    token count reported for a cut text is that of the prefix (still over the context, so
-    ``truncated`` stays true).
-    """
-    budget = context_length * MAX_TOKEN_CHARS
-    if len(text) <= budget:
-        return text
-    words: list[str] = []
-    used = 0
-    for whole in text.split(None, context_length)[:context_length]:
-        word = whole[: budget - used]
-        words.append(word)
-        used += len(word)
-        if len(words) >= context_length or used >= budget:
-            break
-    return " ".join(words)
-
-
 def _store_matmul_weights_in_bf16(model: torch.nn.Module) -> None:
     """Do once what bf16 autocast does on every call: round Linear/Conv2d weights to bf16.
 
@@ -286,14 +232,3 @@ def _normalise(vectors: torch.Tensor) -> np.ndarray:
     v = vectors.float()
     v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return v.cpu().numpy()
-
-
-def _hub_snapshot_folder(model: str) -> Path | None:
-    """Local cache folder of a hub checkpoint (for its preprocessor_config.json), if cached."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(model, local_files_only=True))
-    except Exception as exc:  # noqa: BLE001 - any failure just means "use defaults"
-        log.debug("no local snapshot for %s: %s", model, exc)
-        return None

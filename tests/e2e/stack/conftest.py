@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from service_process import ServiceProcess
-from shapes import HELD_OUT_SEED_START, draw_shape
 from stack_harness import COLLECTION, COLORS, PER_CLASS, REPO, SHAPE_NAMES, SHAPES_CLIP, Stack, clipvec_env
+
+from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 
 
 @pytest.fixture(scope="package")

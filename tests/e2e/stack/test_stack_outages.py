@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 import requests
 from import_process import run_import, start_import, wait_for_writes
-from shapes import HELD_OUT_SEED_START, draw_shape
 from stack_harness import Stack
 
+from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 from clipvec.store import ImageStore
 
 pytestmark = pytest.mark.stack

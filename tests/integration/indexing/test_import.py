@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shapes import HELD_OUT_SEED_START, draw_shape
 
 from clipvec.encoder import ClipEncoder
 from clipvec.indexing.importer import Importer
+from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 from clipvec.store import ImageStore
 
 SEED = HELD_OUT_SEED_START + 500_000

@@ -18,17 +18,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from full_disk import fill
-from shapes import HELD_OUT_SEED_START, draw_shape
 
 from clipvec.cli.import_cmd import write_errors
 from clipvec.encoder import ClipEncoder
 from clipvec.errors import ModelMismatch, StorageFull, StoreDamaged, StoreLocked
 from clipvec.indexing.importer import Importer
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 from clipvec.sources import escape_path, unescape_path
 from clipvec.store import ImageRecord, ImageStore
 
 REPO = Path(__file__).resolve().parents[3]
-SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
 SEED = HELD_OUT_SEED_START + 930_000
 DIM = 8
 

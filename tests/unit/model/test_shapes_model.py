@@ -5,14 +5,13 @@ Images are fresh (held-out seeds never used in training); see tools/train_shapes
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
-from shapes import HELD_OUT_SEED_START, caption, classes, draw_shape
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "assets" / "shapes-clip"
+from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, caption, classes, draw_shape
+
+MODEL_DIR = SHAPES_MODEL
 PER_CLASS = 2
 SEED_BASE = HELD_OUT_SEED_START + 7_000_000
 

@@ -2,18 +2,25 @@
 
 Each image shows one filled shape of one colour on a light, sometimes noisy background,
 at a random position, scale and slight rotation. Captions read "a red circle". The same
-generator trains the model (tools/train_shapes_clip.py) and makes fresh held-out images in
-the tests, so keep training and test seeds apart: training uses seeds below
-``HELD_OUT_SEED_START``, tests use seeds at or above it.
+generator trains the model (tools/train_shapes_clip.py), makes fresh held-out images in
+the tests and draws ``clipvec demo``'s folder, so keep training and test seeds apart:
+training uses seeds below ``HELD_OUT_SEED_START``, tests use seeds at or above it.
+
+The model itself is a test asset of the source checkout, not part of the package:
+``SHAPES_MODEL`` is where it lies (missing in an installed wheel, so check ``is_dir()``).
 """
 
 from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+# src/clipvec/model/shapes.py -> the repository root is three folders up from this one.
+SHAPES_MODEL = Path(__file__).resolve().parents[3] / "tests" / "assets" / "shapes-clip"
 
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (215, 30, 30),
