@@ -26,6 +26,7 @@ from clipvec.sources.uploads import remove_upload, save_upload
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def scan_folder(root: Path, skipped: list[SkippedEntry] | None = None) -> Iterator[FoundFile]:
@@ -102,7 +103,16 @@ class FolderSource:
         return fs_path(self.root, path).read_bytes()
 
     def open(self, path: str) -> BinaryIO:
-        return open(fs_path(self.root, path), "rb")  # noqa: SIM115 - the caller closes it
+        """The file to read; ``OSError`` if it is no longer a regular file (never waits on a FIFO)."""
+        fd = os.open(fs_path(self.root, path), os.O_RDONLY | _CLOEXEC | _NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
 
     def owns(self, path: str) -> bool:
         # Relative paths are the folder's (one collection per folder, as documented).
@@ -146,7 +156,9 @@ def resolve_inside(root: Path, rel: str) -> Path | None:
 def read_regular_file(path: Path) -> tuple[bytes, os.stat_result] | None:
     """The bytes of ``path`` without following a final symlink; ``None`` if not a regular file."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+        # O_NONBLOCK: opening a FIFO planted under an indexed name must not wait for a writer
+        # (it did: the thread hung for good); it has no effect on reading a regular file.
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
     except OSError:
         return None
     try:

@@ -6,6 +6,7 @@ import io
 import os
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from clipvec.sources import FolderSource, open_source, source_of_stored_path
@@ -89,3 +90,13 @@ def test_uploads_go_below_the_folder_and_can_be_undone(tmp_path):
     assert (tmp_path / "images" / saved.rel_path).exists()
     source.remove_upload(saved)
     assert not (tmp_path / "images" / saved.rel_path).exists()
+
+
+def test_a_file_replaced_by_a_fifo_after_the_scan_is_an_error_not_a_hang(tmp_path):
+    (tmp_path / "a.png").write_bytes(png_bytes())
+    source = FolderSource(tmp_path)
+    assert [f.rel_path for f in source.scan()] == ["a.png"]
+    (tmp_path / "a.png").unlink()
+    os.mkfifo(tmp_path / "a.png")
+    with pytest.raises(OSError, match="not a regular file"):
+        source.open("a.png")
