@@ -17,7 +17,6 @@ from clipvec import cli
 from clipvec.errors import ModelLoadError
 from clipvec.settings import Settings
 from clipvec.startup import absolute_path_env, resolve_model
-from clipvec.store import ImageStore, clamp_score
 
 REPO = Path(__file__).resolve().parents[2]
 SHAPES_MODEL = REPO / "tests" / "assets" / "shapes-clip"
@@ -164,15 +163,6 @@ def test_a_hub_id_offline_and_a_missing_folder_say_what_to_do(tmp_path):
         resolve_model("no-such-org/no-such-clip")
     with pytest.raises(ModelLoadError, match="there is no folder"):
         resolve_model(str(tmp_path / "nowhere"))
-
-
-# --------------------------------------------------------------------------- scores
-def test_scores_are_clamped_to_the_metric_range():
-    hit = {"id": "abc", "distance": 1.0000001, "entity": {"path": "a.jpg", "paths": ["a.jpg"]}}
-    assert ImageStore._hit(hit, "COSINE").score == 1.0
-    assert ImageStore._hit({**hit, "distance": -1.0000002}, "IP").score == -1.0
-    assert ImageStore._hit({**hit, "distance": -1e-7}, "L2").score == 0.0
-    assert clamp_score("COSINE", 0.31) == 0.31
 
 
 def test_make_run_binds_this_machine_only_unless_told(tmp_path):
