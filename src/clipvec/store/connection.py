@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import clipvec.store.lite_registry as lite_registry
 from clipvec.errors import StoreUnavailable
 from clipvec.locations import LITE_SUFFIX, is_lite_uri
-from clipvec.store import lite_registry
 
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
 
