@@ -13,7 +13,6 @@ from clipvec import cli
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 from clipvec.serving.startup import absolute_path_env
 from clipvec.settings import Settings
-from clipvec.store import ImageStore, clamp_score
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,13 +124,6 @@ def test_make_model_is_quiet_and_readable_by_the_group(tmp_path):
     assert set(modes.values()) == {0o644}
 
 
-# --------------------------------------------------------------------------- scores
-def test_scores_are_clamped_to_the_metric_range():
-    hit = {"id": "abc", "distance": 1.0000001, "entity": {"path": "a.jpg", "paths": ["a.jpg"]}}
-    assert ImageStore._hit(hit, "COSINE").score == 1.0
-    assert ImageStore._hit({**hit, "distance": -1.0000002}, "IP").score == -1.0
-    assert ImageStore._hit({**hit, "distance": -1e-7}, "L2").score == 0.0
-    assert clamp_score("COSINE", 0.31) == 0.31
 
 
 def test_make_run_binds_this_machine_only_unless_told(tmp_path):

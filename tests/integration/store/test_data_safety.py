@@ -59,7 +59,7 @@ def test_full_disk_write_is_an_error_never_a_lost_success(small_disk, precheck):
         store.upsert(records(0, 30))
         filler = fill(small_disk)
         if not precheck:  # Lite's own failure, only seen by reading the file back
-            store._check_space = lambda size: None
+            store._writer.check_space = lambda size: None
         for attempt in range(3):
             with pytest.raises(StorageFull) as err:
                 store.upsert(records(100 + 10 * attempt, 10))

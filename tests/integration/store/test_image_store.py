@@ -14,7 +14,7 @@ import pytest
 from procs import free_port
 
 from clipvec.errors import ModelMismatch, StoreLocked, StoreUnavailable
-from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore, literal, prefix_filter
+from clipvec.store import PATHS_KEPT, Hit, ImageRecord, ImageStore
 
 MODEL = "test/random-clip"  # as in conftest.make_store
 DIM = 512
@@ -354,21 +354,3 @@ def test_server_down_then_back(milvus_private_server):
         assert store.search(records[3].vector, top_k=1)[0].content_hash == records[3].content_hash
     finally:
         store.close()
-
-
-# ---------------------------------------------------------------------- pure helpers
-def test_literal_and_prefix_filter_escape():
-    assert literal('a"b\\c') == '"a\\"b\\\\c"'
-    assert literal("a'b%_") == '"a\'b%_"'
-    with pytest.raises(ValueError):
-        literal("a\nb")
-    assert prefix_filter("path", "ab") == 'path >= "ab" and path < "ac"'
-    assert prefix_filter("path", "a\U0010ffff") == 'path >= "a\U0010ffff" and path < "b"'
-    assert prefix_filter("path", "\U0010ffff") == 'path >= "\U0010ffff"'
-    assert prefix_filter("path", "a\ud7ff") == 'path >= "a\ud7ff" and path < "a\ue000"'
-
-
-@pytest.mark.parametrize("name", ["bad-name", "1starts_with_digit", "", "x" * 256, "spa ce"])
-def test_invalid_collection_name_is_refused_before_connecting(name):
-    with pytest.raises(ValueError, match="collection name"):
-        ImageStore("http://127.0.0.1:1", collection=name, model_name=MODEL, dim=DIM)
