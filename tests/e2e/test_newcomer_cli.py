@@ -124,8 +124,6 @@ def test_make_model_is_quiet_and_readable_by_the_group(tmp_path):
     assert set(modes.values()) == {0o644}
 
 
-
-
 def test_make_run_binds_this_machine_only_unless_told(tmp_path):
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)

@@ -243,9 +243,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_import(settings, args)
     if args.command == "search":
-        from clipvec.search import run_search_cli
+        from clipvec.cli.search_cmd import run_search
 
-        return run_search_cli(settings, args)
+        return run_search(settings, args)
     raise AssertionError(args.command)
 
 

@@ -117,7 +117,7 @@ def test_starlette_answers_are_compact_utf8():
 
 
 def test_the_page_refusals():
-    from clipvec.serving.web import SECURITY_HEADERS, not_found, unavailable
+    from clipvec.serving.web.app import SECURITY_HEADERS, not_found, unavailable
 
     for resp, status, body in [
         (not_found(), 404, b'{"error":"not_found","detail":"no such image in the collection"}'),

@@ -35,14 +35,14 @@ def test_routes_are_unique():
 
 
 def test_the_page_serves_exactly_the_page_routes():
-    from clipvec.serving.web import HANDLERS, web_app
+    from clipvec.serving.web.app import HANDLERS, web_app
 
     served = [(route.path, route.endpoint) for route in web_app.routes]
     assert served == [(r.path, HANDLERS[r.handler]) for r in PAGE_ROUTES]
 
 
 def test_the_page_is_mounted_where_the_table_says(service):
-    from clipvec.serving.web import web_app
+    from clipvec.serving.web.app import web_app
 
     mounts = [(app, path) for app, path, *_ in service.mount_apps]
     assert (web_app, UI_MOUNT) in mounts
