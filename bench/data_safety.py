@@ -4,7 +4,7 @@
     python bench/data_safety.py noop    [--files 100000] [--backends lite server] [--old-src DIR]
     python bench/data_safety.py rss     [--old-src DIR]
 
-``verify``: (a) ``clipvec.importer.Importer`` on a folder of small PNGs with the tiny random
+``verify``: (a) ``clipvec.indexing.importer.Importer`` on a folder of small PNGs with the tiny random
 CLIP (fast encoder: the worst case for the verification's share), verify on / off
 alternating, img/s each; (b) ``ImageStore.upsert`` of random 512-d records in the
 importer's batch size (256), rows/s with and without the read-back. Same process, same
@@ -49,7 +49,7 @@ TINY = REPO / ".test-cache" / "models" / "tiny-random-clip"
 
 def tiny_model() -> Path:
     if not (TINY / "model.safetensors").exists():
-        from clipvec.model_factory import make_random_model
+        from clipvec.model.factory import make_random_model
 
         make_random_model(TINY, size="tiny", seed=0)
     return TINY
@@ -78,8 +78,8 @@ def pngs(folder: Path, n: int) -> None:
 
 # ---------------------------------------------------------------------- verify
 def bench_verify(args: argparse.Namespace) -> None:
-    from clipvec.encoder import ClipEncoder
     from clipvec.indexing.importer import Importer
+    from clipvec.model.encoder import ClipEncoder
 
     encoder = ClipEncoder.load(str(tiny_model()), precision="fp32", batch_size=32)
     with tempfile.TemporaryDirectory(prefix="clipvec-bench-") as tmp_s:
@@ -210,7 +210,7 @@ def timed_import(folder: Path, env: dict[str, str], src: Path) -> tuple[float, i
 
 
 def bench_noop(args: argparse.Namespace) -> None:
-    from clipvec.model_factory import make_random_model
+    from clipvec.model.factory import make_random_model
 
     with tempfile.TemporaryDirectory(prefix="clipvec-bench-") as tmp_s:
         tmp = Path(tmp_s)

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clipvec.benchmark import DEFAULT_CACHE, build_photos, ensure_model, load_average, machine_info
+from clipvec.cli.bench import DEFAULT_CACHE, build_photos, ensure_model, load_average, machine_info
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests" / "harness"))  # the same Milvus and Ray launchers the tests use

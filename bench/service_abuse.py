@@ -35,7 +35,7 @@ import numpy as np
 import requests
 from PIL import Image
 
-from clipvec.benchmark import DEFAULT_CACHE, build_photos, ensure_model, load_average, machine_info
+from clipvec.cli.bench import DEFAULT_CACHE, build_photos, ensure_model, load_average, machine_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_load import RssMonitor, Server  # noqa: E402

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="stack-bench-") as tmp:
         tmp_path = Path(tmp)
         if args.model is None:
-            from clipvec.model_factory import make_random_model
+            from clipvec.model.factory import make_random_model
 
             args.model = tmp_path / "tiny-clip"
             make_random_model(args.model, size="tiny", seed=0)

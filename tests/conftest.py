@@ -25,7 +25,7 @@ TEST_OUTPUT = REPO_ROOT / "test-output"
 
 
 def _cached_model(name: str, size: str) -> Path:
-    from clipvec.model_factory import make_random_model
+    from clipvec.model.factory import make_random_model
 
     folder = CACHE / "models" / name
     if not (folder / "model.safetensors").exists():

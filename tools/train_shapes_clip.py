@@ -75,7 +75,7 @@ def build_reduced_tokenizer(words: list[str]):
     """
     from transformers import CLIPTokenizer
 
-    from clipvec.model_factory import CONTEXT_LENGTH, _bytes_to_unicode, _vocab_and_merges
+    from clipvec.model.factory import CONTEXT_LENGTH, _bytes_to_unicode, _vocab_and_merges
 
     _, merges = _vocab_and_merges()
     ranks = {m: i for i, m in enumerate(merges)}
@@ -158,7 +158,7 @@ def check_preprocessing(processor, normalize: Normalizer) -> None:
 def make_config(vocab_size: int, bos_id: int, eos_id: int, pad_id: int):
     from transformers import CLIPConfig
 
-    from clipvec.model_factory import CONTEXT_LENGTH
+    from clipvec.model.factory import CONTEXT_LENGTH
 
     ids = {"bos_token_id": bos_id, "eos_token_id": eos_id, "pad_token_id": pad_id}
     return CLIPConfig(
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     # on a fresh held-out set at the default drawing size.
     from transformers import AutoTokenizer, CLIPImageProcessor
 
-    from clipvec.model_factory import build_tokenizer
+    from clipvec.model.factory import build_tokenizer
 
     loaded = CLIPModel.from_pretrained(args.out, dtype=torch.float32).eval()
     ltok = AutoTokenizer.from_pretrained(args.out)

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from clipvec.locations import is_s3_uri
+from clipvec.locations import is_lite_uri, is_s3_uri
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Metric = Literal["COSINE", "L2", "IP"]
@@ -138,6 +138,31 @@ class Settings(BaseSettings):
         if is_s3_uri(self.images_dir):
             return [user_cache]
         return [Path(self.images_dir).expanduser() / ".thumbs", user_cache]
+
+
+def absolute_path_env(settings: Settings, base: Path) -> dict[str, str]:
+    """``CLIPVEC_*`` values that make the settings' relative paths absolute against ``base``.
+
+    BentoML runs its workers in ``--working-dir``, where ``./milvus.db`` or ``images`` would
+    be other folders: every serving entry point hands the workers absolute paths, resolved
+    against the folder the user started from.
+    """
+    env: dict[str, str] = {}
+
+    def absolute(value: str) -> str:
+        return str((base / Path(value).expanduser()).resolve())
+
+    uri = settings.milvus_uri
+    if uri and is_lite_uri(uri) and not Path(uri).expanduser().is_absolute():
+        env["CLIPVEC_MILVUS_URI"] = absolute(uri)
+    for field in ("images_dir", "thumb_dir"):
+        value = getattr(settings, field)
+        if value and not is_s3_uri(value) and not Path(value).expanduser().is_absolute():
+            env[f"CLIPVEC_{field.upper()}"] = absolute(value)
+    model = settings.model
+    if not Path(model).expanduser().is_absolute() and (base / model).expanduser().is_dir():
+        env["CLIPVEC_MODEL"] = absolute(model)
+    return env
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from clipvec.benchmark import main
+from clipvec.cli.bench import main
 
 KEYS = {
     "images",

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from clipvec import cli
+from clipvec.cli import serve_cmd
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
-from clipvec.serving.startup import absolute_path_env
-from clipvec.settings import Settings
+from clipvec.settings import Settings, absolute_path_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,7 @@ def test_clipvec_serve_hands_absolute_paths_to_bentoml(monkeypatch, tmp_path):
     def fake_exec(file: str, cmd: list[str], env: dict[str, str]) -> None:
         seen.update(cmd=cmd, env=env)
 
-    monkeypatch.setattr(cli.os, "execvpe", fake_exec)
+    monkeypatch.setattr(serve_cmd.os, "execvpe", fake_exec)
     cli.main(["serve", "--port", "3999"])
     env = seen["env"]
     assert env["CLIPVEC_MILVUS_URI"] == str(tmp_path / "milvus.db")

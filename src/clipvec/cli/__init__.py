@@ -1,4 +1,10 @@
-"""The ``clipvec`` command line (see ``clipvec.cli.main``)."""
+"""The ``clipvec`` command line (also ``python -m clipvec`` and the original scripts).
 
-from clipvec.cli.main import *  # noqa: F403 - the package's public names, until it is split
-from clipvec.cli.main import build_parser, main, os  # noqa: F401
+:mod:`.parser` builds the parser, :mod:`.main` dispatches; each command lives in its own
+``*_cmd`` module with its printing and exit codes.
+"""
+
+from clipvec.cli.main import main
+from clipvec.cli.parser import build_parser
+
+__all__ = ["build_parser", "main"]

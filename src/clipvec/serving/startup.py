@@ -24,34 +24,13 @@ import sys
 from pathlib import Path
 
 from clipvec.errors import ModelLoadError
-from clipvec.locations import is_lite_uri, is_s3_uri
 from clipvec.model.checkpoint import resolve_model
-from clipvec.settings import Settings, get_settings
+from clipvec.settings import absolute_path_env, get_settings
 
 EXIT_MODEL_UNAVAILABLE = 2
 
 
 # --------------------------------------------------------------------------- paths
-def absolute_path_env(settings: Settings, base: Path) -> dict[str, str]:
-    """``CLIPVEC_*`` values that make the settings' relative paths absolute against ``base``."""
-    env: dict[str, str] = {}
-
-    def absolute(value: str) -> str:
-        return str((base / Path(value).expanduser()).resolve())
-
-    uri = settings.milvus_uri
-    if uri and is_lite_uri(uri) and not Path(uri).expanduser().is_absolute():
-        env["CLIPVEC_MILVUS_URI"] = absolute(uri)
-    for field in ("images_dir", "thumb_dir"):
-        value = getattr(settings, field)
-        if value and not is_s3_uri(value) and not Path(value).expanduser().is_absolute():
-            env[f"CLIPVEC_{field.upper()}"] = absolute(value)
-    model = settings.model
-    if not Path(model).expanduser().is_absolute() and (base / model).expanduser().is_dir():
-        env["CLIPVEC_MODEL"] = absolute(model)
-    return env
-
-
 # --------------------------------------------------------------------------- serving
 def prepare_to_serve() -> None:
     """Run once in BentoML's main process, before any worker starts (``@bentoml.on_deployment``).

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipvec.encoder import ClipEncoder
 from clipvec.indexing.importer import Importer
+from clipvec.model.encoder import ClipEncoder
 from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 from clipvec.store import ImageStore
 

@@ -15,8 +15,8 @@ import pytest
 from milvus_fixtures import MilvusBackend, unique_collection
 from scale_helpers import ITEMS, SEED, item_bytes, shape_bytes
 
-from clipvec.encoder import ClipEncoder
 from clipvec.indexing.importer import Importer
+from clipvec.model.encoder import ClipEncoder
 from clipvec.sources import S3Source, version_stamp
 from clipvec.store import ImageStore
 

@@ -20,9 +20,9 @@ import pytest
 from full_disk import fill
 
 from clipvec.cli.import_cmd import write_errors
-from clipvec.encoder import ClipEncoder
 from clipvec.errors import ModelMismatch, StorageFull, StoreDamaged, StoreLocked
 from clipvec.indexing.importer import Importer
+from clipvec.model.encoder import ClipEncoder
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 from clipvec.sources import escape_path, unescape_path
 from clipvec.store import ImageRecord, ImageStore

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from clipvec.encoder import ClipEncoder
 from clipvec.images import prepare_image
+from clipvec.model.encoder import ClipEncoder
 
 
 def photos() -> list[tuple[str, bytes]]:

@@ -55,7 +55,7 @@ def test_folder_is_small_and_complete():
 
 
 def test_reduced_tokenizer_matches_openai(shapes_clip):
-    from clipvec.model_factory import build_tokenizer
+    from clipvec.model.factory import build_tokenizer
 
     model, tokenizer, _ = shapes_clip
     full = build_tokenizer()

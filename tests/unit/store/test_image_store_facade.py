@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import clipvec.lite_file
 import clipvec.store
 from clipvec.errors import StoreUnavailable
 from clipvec.settings import Settings
@@ -83,4 +82,3 @@ def test_the_package_exports_its_public_names_explicitly():
     }
     assert all(hasattr(clipvec.store, name) for name in clipvec.store.__all__)
     assert "Portability rules" in clipvec.store.__doc__
-    assert clipvec.lite_file.LiteLock is clipvec.store.lite_file.LiteLock  # the old path still works

@@ -31,7 +31,6 @@ bodies with :func:`parse_multipart` (:mod:`.multipart`).
 
 from __future__ import annotations
 
-from clipvec.serving.guard.body import replay as _replay  # noqa: F401 - bench/service_load.py patches it
 from clipvec.serving.guard.config import GuardConfig
 from clipvec.serving.guard.errors import Forbidden, InvalidJson, RequestTimeout, TooManyRequests, Unauthorized
 from clipvec.serving.guard.middleware import RequestGuard
