@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))
 import pytest  # noqa: E402
 
 # Milvus Lite and the real Milvus 2.3.5 server for storage, import, service and page tests.
-pytest_plugins = ["milvus_fixtures", "store_fixtures", "s3_fixtures"]
+pytest_plugins = ["milvus_fixtures", "store_fixtures", "s3_fixtures", "service_factory"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE = REPO_ROOT / ".test-cache"
@@ -33,6 +33,23 @@ def _cached_model(name: str, size: str) -> Path:
         make_random_model(tmp, size=size, seed=0)  # type: ignore[arg-type]
         tmp.rename(folder)
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bentoml_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """BentoML's home for this session's processes: never the user's ~/bentoml.
+
+    ``tests/harness/service_process.py`` gives each service a home of its own (BentoML empties
+    its home's Prometheus folder at every start: services beside each other would lose metrics).
+    """
+    home = tmp_path_factory.mktemp("bentoml-home")
+    previous = os.environ.get("BENTOML_HOME")
+    os.environ["BENTOML_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("BENTOML_HOME", None)
+    else:
+        os.environ["BENTOML_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,9 @@ class ServiceProcess:
             str(REPO_ROOT),
         ]
         self.cwd = Path(tempfile.mkdtemp(prefix="clipvec-service-"))
+        # A BentoML home of its own: every `bentoml serve` empties its home's Prometheus folder
+        # at start, which would wipe the metrics of another service running beside this one.
+        self.env.setdefault("BENTOML_HOME", str(self.cwd / "bentoml-home"))
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             cmd,
