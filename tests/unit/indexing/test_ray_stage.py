@@ -165,6 +165,15 @@ def test_known_finds_a_digest_in_the_sorted_stored_ones():
     assert not _known(stored, b"\xff" * 32)  # past the last one
 
 
+def test_known_finds_a_digest_that_ends_in_zero_bytes():
+    """numpy drops trailing zero bytes of an ``S32`` item: 1 in 256 sha256 digests end in one."""
+    digest = hashlib.sha256(b"x").digest()[:30] + b"\0\0"
+    other = b"\x01" * 31 + b"\0"
+    stored = np.array(sorted([digest, other, b"\x02" * 32]), dtype="S32")
+    assert _known(stored, digest) and _known(stored, other)
+    assert not _known(stored, digest[:30] + b"\0\1")
+
+
 def test_nothing_to_read_needs_no_ray(lite_store):
     stage = RayStage(Settings(), lite_store, PRE)
     assert list(stage.run(FolderSource("."), [], set(), ImportReport())) == []
