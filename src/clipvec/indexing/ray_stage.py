@@ -62,7 +62,8 @@ def _known(hashes: np.ndarray, digest: bytes) -> bool:
     if hashes.size == 0:
         return False
     i = int(np.searchsorted(hashes, np.bytes_(digest)))
-    return i < hashes.size and hashes[i] == digest
+    # An ``S32`` item comes back without its trailing zero bytes (1 in 256 digests has one).
+    return i < hashes.size and hashes[i] == digest.rstrip(b"\0")
 
 
 def read_decode_batch(
