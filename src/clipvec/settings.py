@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from clipvec.locations import is_lite_uri, is_s3_uri
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+TOP_K_MAX = 1000  # the most hits one search returns, over HTTP and on the command line
 Metric = Literal["COSINE", "L2", "IP"]
 
 
@@ -59,7 +60,7 @@ class Settings(BaseSettings):
 
     # --- import / search ---
     images_dir: str = Field("images", description="Folder imported by milvus_import.py.")
-    top_k: int = Field(10, ge=1, le=16384)
+    top_k: int = Field(10, ge=1, le=TOP_K_MAX, description="Hits per search when none is asked for.")
     thumb_dir: str = Field("", description="Thumbnail cache for the page; empty = IMAGES_DIR/.thumbs.")
 
     # --- data safety (issue 9) ---

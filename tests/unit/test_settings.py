@@ -132,3 +132,12 @@ def test_what_is_absolute_or_not_a_path_is_left_alone(tmp_path):
     assert absolute_path_env(s, tmp_path) == {}
     s = Settings(milvus_uri=str(tmp_path / "m.db"), images_dir="~/photos", model=str(tmp_path))
     assert absolute_path_env(s, tmp_path / "elsewhere") == {}
+
+
+def test_a_default_top_k_no_search_could_answer_is_refused_at_start(monkeypatch):
+    """CLIPVEC_TOP_K=2000 used to start, then answer 400 to every search without top_k."""
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("CLIPVEC_TOP_K", "2000")
+    with pytest.raises(ValidationError, match="top_k"):
+        Settings()

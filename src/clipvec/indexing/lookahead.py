@@ -21,13 +21,14 @@ def ordered_map(
     """
     pending = iter(items)
     inflight: deque[Future[R]] = deque()
+    done = object()  # not None: None is an item like any other
 
     def top_up() -> None:
         while len(inflight) < window:
-            nxt = next(pending, None)
-            if nxt is None:
+            nxt = next(pending, done)
+            if nxt is done:
                 return
-            inflight.append(pool.submit(fn, nxt))
+            inflight.append(pool.submit(fn, nxt))  # type: ignore[arg-type]
 
     top_up()
     while inflight:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from clipvec.errors import ClipvecError
+from clipvec.settings import TOP_K_MAX
 
-TOP_K_MAX = 1000
 PATH_PREFIX_MAX = 1024
 _DIGITS = re.compile(r"[0-9]{1,7}")
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")

@@ -74,3 +74,8 @@ def test_an_exception_reaches_the_consumer_at_its_item():
 def test_no_items_no_results():
     with ThreadPoolExecutor(1) as pool:
         assert list(ordered_map(pool, lambda i: i, [], window=4)) == []
+
+
+def test_none_is_an_item_not_the_end():
+    with ThreadPoolExecutor(2) as pool:
+        assert list(ordered_map(pool, lambda x: x, [1, None, 3], window=2)) == [1, None, 3]
