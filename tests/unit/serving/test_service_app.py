@@ -7,17 +7,25 @@ model, a Milvus Lite file under tmp). Starlette's TestClient runs its lifespan (
 shutdown hooks); requests that need the wire form of a URL or several requests at once go
 through ``asgi_driver.call`` in the client's event loop.
 
-In-process twins of most of tests/e2e/test_service.py and tests/e2e/test_hardening.py and of
-test_web_paths.py's raw request targets; what needs a socket, a process or its memory stays
-there (see each e2e file).
+A second app (``keyed``) has an API key and a Milvus server nobody listens on, like the
+e2e hardening file's second service. What differs from a worker: /metrics reads this
+process's registry (a worker's come from BentoML's multiprocess folder), the
+``on_deployment`` hook (``prepare_to_serve``, tested in test_startup.py) does not run, and
+uvicorn's own parsing is stood in for by ``asgi_driver.uvicorn_target``.
+
+In-process twins of tests/e2e/test_service.py, of tests/e2e/test_hardening.py but for what
+needs a socket, a process, its memory or a browser, and of test_web_paths.py's raw request
+targets through BentoML's mount.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +33,7 @@ import numpy as np
 import pytest
 from asgi_driver import Answer, call, uvicorn_target
 from image_corpus import format_samples, hostile_samples
-from serving_fixtures import jpeg_bytes, png_bytes
+from serving_fixtures import jpeg_bytes, png_bytes, unreachable_uri
 from starlette.testclient import TestClient
 
 from clipvec.settings import get_settings
@@ -39,7 +47,7 @@ JPEG = {"Content-Type": "image/jpeg"}
 class Service:
     app: object
     client: TestClient
-    base: Path
+    images: Path
 
     def post(self, route: str, data: bytes | str = b"", headers: dict | None = None, **kwargs):
         return self.client.post(route, content=data, headers=headers or {}, **kwargs)
@@ -49,41 +57,70 @@ class Service:
         return self.client.portal.call(functools.partial(call, self.app, method, path, **kwargs))
 
 
-@pytest.fixture(scope="module")
-def service(tiny_model_dir, tmp_path_factory):
+@contextlib.contextmanager
+def running_service(
+    env: dict[str, str], *, request_metrics: bool = True, **guard_options
+) -> Iterator[Service]:
+    """The service's ASGI app with ``env`` set while it starts (its __init__ reads the settings).
+
+    ``guard_options`` stand for the ``CLIPVEC_*`` guard settings, which the service module
+    reads once, at import: they replace the request guard's options while this app is built.
+    BentoML's request metrics can be registered once per process (a worker builds one app):
+    a second app in this process goes without them (``request_metrics=False``).
+    """
     from bentoml._internal.container import BentoMLContainer
+    from bentoml._internal.server.http.instruments import RunnerTrafficMetricsMiddleware
     from bentoml._internal.server.metrics.prometheus import PrometheusClient
 
-    base = tmp_path_factory.mktemp("service-app")
-    env = {
-        "CLIPVEC_MODEL": str(tiny_model_dir),
-        # fp32 so that batch and single answers can be compared exactly (bf16 rounds by batch shape)
-        "CLIPVEC_PRECISION": "fp32",
-        "CLIPVEC_DEVICE": "cpu",
-        "CLIPVEC_MAX_PIXELS": "20000000",
-        "CLIPVEC_MILVUS_URI": str(base / "milvus.db"),
-        "CLIPVEC_IMAGES_DIR": str(base / "images"),  # /add_image saves here, never in the repo
-        "CLIPVEC_THUMB_DIR": "",
-        "CLIPVEC_API_KEY": "",
-        "BENTOML_DO_NOT_TRACK": "True",
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        get_settings.cache_clear()  # the service's __init__ reads these settings
-        from clipvec.serving.service import Vectorization
-        from clipvec.serving.web import web_app
+    from clipvec.serving.guard import RequestGuard
+    from clipvec.serving.service import Vectorization
+    from clipvec.serving.web import web_app
 
+    attached = web_app.state.files  # one page app for every service app: given back afterwards
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {**BASE_ENV, **env}.items():
+            mp.setenv(name, value)
+        options = next(o for cls, o in Vectorization.middlewares if cls is RequestGuard)
+        for name, value in guard_options.items():
+            mp.setitem(options, name, value)
+        get_settings.cache_clear()
         try:
             # /metrics outside a `bentoml serve` worker: this process's registry, not the
             # multiprocess folder the worker gets from BentoML's server.
             with BentoMLContainer.metrics_client.patch(PrometheusClient(multiproc=False)):
                 app = Vectorization.to_asgi(is_main=True)
+                if not request_metrics:  # the middleware stack is built on the first request
+                    app.user_middleware = [
+                        m for m in app.user_middleware if m.cls is not RunnerTrafficMetricsMiddleware
+                    ]
                 with TestClient(app) as client:
-                    yield Service(app, client, base)
+                    yield Service(app, client, Path(env["CLIPVEC_IMAGES_DIR"]))
         finally:
-            web_app.state.files = None  # the module's page app: no core left attached
+            web_app.state.files = attached
             get_settings.cache_clear()
+
+
+BASE_ENV = {
+    # fp32 so that batch and single answers can be compared exactly (bf16 rounds by batch shape)
+    "CLIPVEC_PRECISION": "fp32",
+    "CLIPVEC_DEVICE": "cpu",
+    "CLIPVEC_MAX_PIXELS": "20000000",
+    "CLIPVEC_THUMB_DIR": "",
+    "CLIPVEC_API_KEY": "",
+    "BENTOML_DO_NOT_TRACK": "True",
+}
+
+
+@pytest.fixture(scope="module")
+def service(tiny_model_dir, tmp_path_factory) -> Iterator[Service]:
+    base = tmp_path_factory.mktemp("service-app")
+    env = {
+        "CLIPVEC_MODEL": str(tiny_model_dir),
+        "CLIPVEC_MILVUS_URI": str(base / "milvus.db"),
+        "CLIPVEC_IMAGES_DIR": str(base / "images"),  # /add_image saves here, never in the repo
+    }
+    with running_service(env) as svc:
+        yield svc
 
 
 def guard_settings():
@@ -337,6 +374,32 @@ def test_unparseable_json_is_400_at_once(service, route, body):
     assert_good_request_works(service)
 
 
+def test_45_mb_text_is_cut_before_tokenizing(service):
+    text = ("lorem ipsum dolor sit amet " * 1_700_000)[:45_000_000].encode()
+    started = time.monotonic()
+    resp = service.post("/vectorize_text", text, TEXT)
+    elapsed = time.monotonic() - started
+    assert resp.status_code == 200, resp.text[:300]
+    assert resp.json()["truncated"] is True
+    assert elapsed < 5.0, elapsed  # was 47-80 s: the whole text was tokenized
+    short = service.post("/vectorize_text", text[:2000], TEXT)
+    np.testing.assert_allclose(resp.json()["vector"], short.json()["vector"], atol=1e-5)
+
+
+def test_too_many_multipart_parts_are_refused_while_streaming(service):
+    """The body never ends: the 413 must come as soon as the part limit is passed."""
+    part = b"--b\r\nContent-Disposition: form-data; name=files; filename=a.jpg\r\n\r\nx\r\n"
+    answer = service.asgi(
+        "POST",
+        "/vectorize_images",
+        headers={"Content-Type": "multipart/form-data; boundary=b", "Content-Length": "40000000"},
+        chunks=[part * (guard_settings().max_batch_items + 5)],
+        then="hang",
+    )
+    assert answer.status == 413, answer.body
+    assert answer.json()["error"] == "payload_too_large"
+
+
 def test_lone_surrogate_in_a_batch_is_a_per_item_error(service):
     resp = service.post("/vectorize_texts", '["\\ud800", "a dog", ["nested"], "x\\u0000y"]', JSON)
     assert resp.status_code == 200, resp.text
@@ -530,3 +593,54 @@ def test_raw_request_targets_are_404(service):
             if target.startswith(route):  # ours; elsewhere BentoML answers its own 404 for unknown routes
                 assert answer.body == NOT_FOUND or json.loads(answer.body)["error"] == "not_found", target
                 assert not (answer.header("content-type") or "").startswith("image/"), target
+
+
+# --------------------------------------------------------------------------- a keyed service without its store
+API_KEY = "s3cret-key-for-tests"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.fixture
+def keyed(tiny_model_dir, tmp_path) -> Iterator[Service]:
+    """An API key and a Milvus server nobody listens on (the e2e file's second service)."""
+    env = {
+        "CLIPVEC_MODEL": str(tiny_model_dir),
+        "CLIPVEC_MILVUS_URI": unreachable_uri(),
+        "CLIPVEC_STORE_TIMEOUT": "1",
+        "CLIPVEC_IMAGES_DIR": str(tmp_path / "images"),
+    }
+    with running_service(env, request_metrics=False, api_key=API_KEY) as svc:
+        yield svc
+
+
+def test_api_key_guards_every_data_route(keyed):
+    for route in ("/vectorize_text", "/vectorize_image", "/vectorize_texts", "/search_text", "/add_image"):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
+            assert_error(keyed.post(route, b"x", headers), 401, "unauthorized")
+    assert_error(keyed.client.post("/collection_info"), 401)
+    assert_error(keyed.client.get("/ui/thumb", params={"path": "a.png"}), 401)
+    assert_error(keyed.client.get("/schema.json"), 401)
+    for route in ("/livez", "/readyz", "/metrics"):
+        assert keyed.client.get(route).status_code in (200, 503), route
+    assert keyed.client.get("/ui/").status_code == 200  # the page itself, to ask for the key
+    ok = keyed.post("/vectorize_text", "a dog", {"Content-Type": "text/plain", **AUTH})
+    assert ok.status_code == 200, ok.text
+    # The page's <img> loads carry the key as a same-site cookie (image routes only, GET only).
+    cookie = {"Cookie": f"clipvec_key={API_KEY}"}
+    assert keyed.client.get("/ui/thumb", params={"path": "a.png"}, headers=cookie).status_code == 503
+    assert_error(keyed.post("/vectorize_text", "a dog", cookie), 401)
+
+
+def test_store_failure_leaves_no_file_and_no_address(keyed):
+    assert keyed.client.get("/livez").status_code == 200
+    assert keyed.client.get("/readyz").status_code == 503  # vectorizing works, the store does not
+    resp = keyed.post("/add_image?name=a.jpg", jpeg_bytes(seed=9), AUTH)
+    body = assert_error(resp, 503, "store_unavailable")
+    assert "127.0.0.1" not in body["detail"] and "http" not in body["detail"]
+    assert [p.name for p in (keyed.images / "uploads").iterdir()] == []
+    body = assert_error(keyed.client.post("/collection_info", headers=AUTH), 503)
+    assert "127.0.0.1" not in body["detail"]
+    for route in ("/search_text", "/search_image"):
+        data, headers = ("dog", TEXT) if route == "/search_text" else (jpeg_bytes(), JPEG)
+        assert_error(keyed.post(route, data, {**headers, **AUTH}), 503, "store_unavailable")
+    assert keyed.client.get("/livez").status_code == 200
