@@ -598,18 +598,19 @@ def test_raw_request_targets_are_404(service):
 # --------------------------------------------------------------------------- a keyed service without its store
 API_KEY = "s3cret-key-for-tests"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+ALLOWED_ORIGIN = "https://photos.example.org"
 
 
 @pytest.fixture
 def keyed(tiny_model_dir, tmp_path) -> Iterator[Service]:
-    """An API key and a Milvus server nobody listens on (the e2e file's second service)."""
+    """An API key, another allowed web origin and a Milvus server nobody listens on."""
     env = {
         "CLIPVEC_MODEL": str(tiny_model_dir),
         "CLIPVEC_MILVUS_URI": unreachable_uri(),
         "CLIPVEC_STORE_TIMEOUT": "1",
         "CLIPVEC_IMAGES_DIR": str(tmp_path / "images"),
     }
-    with running_service(env, request_metrics=False, api_key=API_KEY) as svc:
+    with running_service(env, request_metrics=False, api_key=API_KEY, allowed_origins=ALLOWED_ORIGIN) as svc:
         yield svc
 
 
@@ -644,3 +645,12 @@ def test_store_failure_leaves_no_file_and_no_address(keyed):
         data, headers = ("dog", TEXT) if route == "/search_text" else (jpeg_bytes(), JPEG)
         assert_error(keyed.post(route, data, {**headers, **AUTH}), 503, "store_unavailable")
     assert keyed.client.get("/livez").status_code == 200
+
+
+def test_an_allowed_origin_may_write_others_may_not(keyed):
+    """The rest of test_cross_site_writes_are_403: CLIPVEC_ALLOWED_ORIGINS (here with the key)."""
+    image = jpeg_bytes()
+    allowed = {"Content-Type": "image/jpeg", "Origin": ALLOWED_ORIGIN, **AUTH}
+    assert keyed.post("/vectorize_image", image, allowed).status_code == 200
+    for origin in ("https://evil.example", "null", "https://photos.example.org.evil.example"):
+        assert_error(keyed.post("/vectorize_image", image, {**allowed, "Origin": origin}), 403)
