@@ -16,8 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))
 
 import pytest  # noqa: E402
 
-# Milvus Lite and the real Milvus 2.3.5 server for storage, import, service and page tests.
-pytest_plugins = ["milvus_fixtures", "store_fixtures", "s3_fixtures", "service_factory"]
+# Milvus Lite and the real Milvus 2.3.5 server for storage, import, service and page tests;
+# serving cores (tiny model, Milvus Lite) for the in-process serving tests; shared real services.
+pytest_plugins = ["milvus_fixtures", "store_fixtures", "s3_fixtures", "serving_fixtures", "service_factory"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE = REPO_ROOT / ".test-cache"

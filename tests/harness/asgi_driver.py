@@ -14,6 +14,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,8 +50,12 @@ async def call(
     query: bytes = b"",
     then: str = "end",
     delay: float = 0.0,
+    raw_path: bytes | None = None,
 ) -> Answer:
     """One request; ``chunks`` are the body's messages, ``delay`` seconds apart.
+
+    ``raw_path``: the path as it came on the wire, when ``path`` is its decoded form (see
+    :func:`uvicorn_target`); by default the two are the same.
 
     ``then``: ``"end"`` (the last chunk closes the body), ``"hang"`` (the client sends
     nothing more and never closes: a stalled upload) or ``"disconnect"`` (the client goes).
@@ -64,7 +69,7 @@ async def call(
         "method": method,
         "scheme": "http",
         "path": path,
-        "raw_path": path.encode(),
+        "raw_path": path.encode() if raw_path is None else raw_path,
         "query_string": query,
         "root_path": "",
         "server": (HOST, 80),
@@ -96,6 +101,16 @@ async def call(
 
     await app(scope, receive, send)
     return answer
+
+
+def uvicorn_target(target: str) -> dict[str, Any]:
+    """What uvicorn (its h11 protocol) hands the app for a request target sent byte for byte.
+
+    The path is percent-decoded once (``raw_path`` keeps the wire form); the query string is
+    passed on as it came. ``call(app, method, **uvicorn_target("/ui/%2e%2e/x?path=a"))``.
+    """
+    raw_path, _, query = target.encode("ascii").partition(b"?")
+    return {"path": unquote(raw_path.decode("ascii")), "raw_path": raw_path, "query": query}
 
 
 def run(app: ASGIApp, method: str, path: str, **kwargs: Any) -> Answer:
