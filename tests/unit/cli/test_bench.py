@@ -77,3 +77,14 @@ def test_json_only_prints_just_the_line(tiny_model_dir, tmp_path, capsys):
 
 def test_the_package_names_its_parts():
     assert set(bench.__all__) >= {"main", "build_photos", "encode_files", "machine_info", "run_import"}
+
+
+def test_python_dash_m_runs_the_benchmark(monkeypatch, capsys):
+    import runpy
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["python -m clipvec.cli.bench", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("clipvec.cli.bench", run_name="__main__")
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: clipvec bench")
