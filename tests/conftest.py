@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -44,13 +45,17 @@ def bentoml_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     its home's Prometheus folder at every start: services beside each other would lose metrics).
     """
     home = tmp_path_factory.mktemp("bentoml-home")
-    previous = os.environ.get("BENTOML_HOME")
-    os.environ["BENTOML_HOME"] = str(home)
+    # Milvus Lite's server logs (glog) go to the system temp folder by default: a few files
+    # per opened database. They go under this session's tmp folder instead.
+    logs = tmp_path_factory.mktemp("milvus-lite-logs")
+    previous = {key: os.environ.get(key) for key in ("BENTOML_HOME", "GLOG_log_dir")}
+    os.environ.update(BENTOML_HOME=str(home), GLOG_log_dir=str(logs))
     yield home
-    if previous is None:
-        os.environ.pop("BENTOML_HOME", None)
-    else:
-        os.environ["BENTOML_HOME"] = previous
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +84,7 @@ ALLOWED_LEFTOVERS = (
     "**/*.egg-info/**",
 )
 TREE_CLEAN_TEST = "test_zz_tree_clean.py"
+TEMP_LITTER = ("milvus.", "clipvec-service-")
 
 
 def _files_under(folder: Path) -> set[str]:
@@ -94,6 +100,10 @@ def _files_under(folder: Path) -> set[str]:
 def tree_state() -> dict[str, set[str]]:
     """What the suite must leave as it found it: files git does not ignore, the user's data, src/."""
     state: dict[str, set[str]] = {
+        # what the suite's servers would leave in the system temp folder (Milvus Lite's logs, services' folders)
+        "temp folder": {
+            p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(TEMP_LITTER)
+        },
         "images/": _files_under(REPO_ROOT / "images"),
         "src/": _files_under(REPO_ROOT / "src"),
         "*.db at the root": {

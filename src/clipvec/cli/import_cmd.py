@@ -99,9 +99,13 @@ def _run_ray_import(settings: Settings, args: argparse.Namespace) -> int:
     if facts_at_hand(settings.model) is None:
         resolve_model(settings.model)
     facts = require_facts(settings.model)
-    store = ImageStore.from_settings(settings, model_name=facts.name, dim=facts.dim)
+    connect(args.ray, ship_code=settings.ray_ship_code)  # no cluster: nothing opened or created
     try:
-        connect(args.ray, ship_code=settings.ray_ship_code)
+        store = ImageStore.from_settings(settings, model_name=facts.name, dim=facts.dim)
+    except BaseException:
+        disconnect()
+        raise
+    try:
         no_progress = getattr(args, "no_progress", False)
         stage = RayStage(
             settings,

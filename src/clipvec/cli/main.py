@@ -14,6 +14,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from clipvec.cli.parser import build_parser, settings_from_args
 from clipvec.errors import ClipvecError
 from clipvec.locations import is_lite_uri
@@ -38,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except ClipvecError as err:
         print(f"clipvec: {err.detail}", file=sys.stderr)
+        return 2
+    except ValidationError as err:  # a CLIPVEC_* value or a flag out of range
+        print(f"clipvec: {_setting_problems(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("clipvec: interrupted", file=sys.stderr)
@@ -94,6 +99,15 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_search(settings, args)
     raise AssertionError(args.command)
+
+
+def _setting_problems(err: ValidationError) -> str:
+    """One line per bad setting, named as the user sets it: ``CLIPVEC_TOP_K (--top-k): ...``."""
+    parts = []
+    for problem in err.errors():
+        field = str(problem["loc"][0]) if problem.get("loc") else "?"
+        parts.append(f"CLIPVEC_{field.upper()} (--{field.replace('_', '-')}): {problem['msg']}")
+    return "invalid setting: " + "; ".join(parts)
 
 
 def _missing_lite_db(settings: Settings) -> Path | None:

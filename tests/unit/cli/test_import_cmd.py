@@ -202,6 +202,7 @@ def test_ray_without_ray_installed_is_exit_2_with_one_line(run_cli, tmp_path, sh
     result = run_cli("import", tmp_path / "images", "--ray", "--milvus-uri", tmp_path / "m.db", *MODEL)
     assert result.code == 2 and result.out == ""
     assert result.err == "clipvec: --ray needs Ray: pip install -e '.[ray]' (or pip install 'ray[data]')\n"
+    assert not (tmp_path / "m.db").exists()  # nothing opened, nothing created
 
 
 def test_print_report_lines_and_exit_code(tmp_path, capsys):

@@ -129,3 +129,11 @@ def test_make_model_writes_a_tiny_random_clip_readable_by_the_group(run_cli, tmp
 
 def test_the_package_exports_main_and_the_parser():
     assert cli.main is main and cli.build_parser().prog == "clipvec"
+
+
+def test_a_setting_out_of_range_is_one_line_and_exit_2(run_cli, monkeypatch):
+    monkeypatch.setenv("CLIPVEC_TOP_K", "0")
+    result = run_cli("config")
+    assert result.code == 2
+    assert result.err.strip().startswith("clipvec: invalid setting: CLIPVEC_TOP_K (--top-k):")
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1

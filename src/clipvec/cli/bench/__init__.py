@@ -35,6 +35,7 @@ from clipvec.cli.bench.machine import load_average, log, machine_info, rss_mb
 from clipvec.cli.bench.original import OriginalPath
 from clipvec.cli.bench.ours import encode_files, run_import, run_ours, timed
 from clipvec.cli.bench.table import format_table
+from clipvec.model.chatter import silence_transformers
 
 __all__ = [
     "DEFAULT_CACHE",
@@ -93,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    silence_transformers()  # its own progress lines say what runs; no weight-loading bars
     quiet = args.json_only
     result: dict[str, Any] = {"bench": "clipvec", "load_avg_start": load_average()}
 
