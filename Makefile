@@ -45,9 +45,11 @@ test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) $(TESTS)
 
 # No real servers, no browser, no full-size model: in-process tests and Milvus Lite.
+# Three test processes (pytest-xdist): the tests mostly wait, so three beat two cores' worth.
 FAST_TESTS ?= tests/unit tests/integration tests/test_zz_tree_clean.py
+FAST_WORKERS ?= 3
 test-fast: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not server and not slow" $(FAST_TESTS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(FAST_WORKERS) -m "not server and not slow" $(FAST_TESTS)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

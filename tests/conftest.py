@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
-import subprocess
+import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -16,6 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))
 
 import pytest  # noqa: E402
+from tree_state import tree_changes, tree_state  # noqa: E402
 
 # Milvus Lite and the real Milvus 2.3.5 server for storage, import, service and page tests;
 # serving cores (tiny model, Milvus Lite) for the in-process serving tests; shared real services.
@@ -30,10 +31,14 @@ def _cached_model(name: str, size: str) -> Path:
     from clipvec.model.factory import make_random_model
 
     folder = CACHE / "models" / name
-    if not (folder / "model.safetensors").exists():
-        tmp = folder.with_name(name + ".partial")
-        make_random_model(tmp, size=size, seed=0)  # type: ignore[arg-type]
-        tmp.rename(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{name}.lock", "w") as lock:  # parallel workers build it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "model.safetensors").exists():
+            tmp = folder.with_name(name + ".partial")
+            shutil.rmtree(tmp, ignore_errors=True)  # left by a run killed while writing it
+            make_random_model(tmp, size=size, seed=0)  # type: ignore[arg-type]
+            tmp.rename(folder)
     return folder
 
 
@@ -71,69 +76,43 @@ def base_model_dir() -> Path:
 
 
 # --------------------------------------------------------------------------- a clean tree
-# Tests work under their own temporary folders. What they may leave in the repository:
-# the venv, caches and test-output (all ignored by git). Anything else they add, to the
-# tree or to the user's data (images/, milvus.db), fails tests/test_zz_tree_clean.py.
-ALLOWED_LEFTOVERS = (
-    ".venv",
-    ".test-cache",
-    "test-output",
-    ".pytest_cache",
-    ".ruff_cache",
-    "**/__pycache__/**",
-    "**/*.egg-info/**",
-)
 TREE_CLEAN_TEST = "test_zz_tree_clean.py"
-TEMP_LITTER = ("milvus.", "clipvec-service-")
-
-
-def _files_under(folder: Path) -> set[str]:
-    if not folder.is_dir():
-        return set()
-    return {
-        str(p.relative_to(REPO_ROOT))
-        for p in folder.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and not any(x.endswith(".egg-info") for x in p.parts)
-    }
-
-
-def tree_state() -> dict[str, set[str]]:
-    """What the suite must leave as it found it: files git does not ignore, the user's data, src/."""
-    state: dict[str, set[str]] = {
-        # what the suite's servers would leave in the system temp folder (Milvus Lite's logs, services' folders)
-        "temp folder": {
-            p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(TEMP_LITTER)
-        },
-        "images/": _files_under(REPO_ROOT / "images"),
-        "src/": _files_under(REPO_ROOT / "src"),
-        "*.db at the root": {
-            f"{p.name} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in REPO_ROOT.glob("*.db*")
-        },
-    }
-    excludes = [f":(exclude,glob){pattern}" for pattern in ALLOWED_LEFTOVERS]
-    try:
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=all", "--ignored", "--", ".", *excludes],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.SubprocessError):
-        status = None
-    if status is not None and status.returncode == 0:  # not a git checkout: the listings above still hold
-        state["git status"] = set(status.stdout.splitlines())
-    return state
-
-
 TREE_AT_START = tree_state()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tree-clean check runs after every other test, whatever order they were given in."""
+def _xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    return not _xdist_worker(config) and bool(getattr(config.option, "numprocesses", None))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tree-clean check runs after every other test, whatever order they were given in.
+
+    With pytest-xdist (``make test-fast``) no worker can know that every other one is done:
+    the controller checks the tree at the end of the session instead (``pytest_sessionfinish``).
+    """
     last = [item for item in items if item.nodeid.split("::")[0].endswith(TREE_CLEAN_TEST)]
-    if last:
-        items[:] = [item for item in items if item not in last] + last
+    if not last:
+        return
+    items[:] = [item for item in items if item not in last]
+    if _xdist_worker(config):
+        config.hook.pytest_deselected(items=last)
+    else:
+        items.extend(last)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _xdist_controller(session.config):
+        return
+    changes = tree_changes(TREE_AT_START, tree_state())
+    if changes:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("the tests changed the working tree:\n" + "\n".join(changes), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

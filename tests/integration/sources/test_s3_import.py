@@ -135,6 +135,7 @@ def test_unreadable_object_is_a_per_file_failure(s3_env, s3_server, milvus_backe
     ]
 
 
+@pytest.mark.slow  # three real processes (~15 s): in make test, not in make test-fast
 def test_cli_and_original_script_import_s3_with_aws_variables(
     s3_env, s3_server, milvus_backend, tiny_model_dir
 ):
