@@ -88,12 +88,17 @@ def _xdist_controller(config: pytest.Config) -> bool:
     return not _xdist_worker(config) and bool(getattr(config.option, "numprocesses", None))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tree-clean check runs after every other test, whatever order they were given in.
 
     With pytest-xdist (``make test-fast``) no worker can know that every other one is done:
     the controller checks the tree at the end of the session instead (``pytest_sessionfinish``).
     """
+    for item in items:  # pytest-xdist --dist loadgroup: a test file runs in one process, the stack's files in one
+        if not item.get_closest_marker("xdist_group"):
+            group = "stack" if item.get_closest_marker("stack") else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))
     last = [item for item in items if item.nodeid.split("::")[0].endswith(TREE_CLEAN_TEST)]
     if not last:
         return

@@ -1,4 +1,4 @@
-"""The import and search commands as users run them, against Milvus Lite and the real server.
+"""The import and search commands as users run them, as processes, against the real Milvus server.
 
 Uses the small CLIP trained on coloured shapes (tests/assets/shapes-clip), so that
 search results can be checked for meaning: "a red circle" must find red circles.
@@ -10,9 +10,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from milvus_fixtures import drop_collections, unique_collection
 
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 
@@ -28,14 +30,15 @@ def run(args: list[str], env: dict[str, str], timeout: float = 180) -> subproces
 
 
 @pytest.fixture
-def shapes_env(milvus_backend, tmp_path) -> dict[str, str]:
-    uri, collection = milvus_backend
+def shapes_env(milvus_server, tmp_path) -> Iterator[dict[str, str]]:
+    """The real server only: the same commands on Milvus Lite run in process (tests/unit/cli)."""
+    uri, collection = milvus_server.uri, unique_collection("cli")
     images = tmp_path / "images"
     for i, (color, shape) in enumerate(CLASSES * 3):
         path = images / color / f"{color}_{shape}_{i}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         draw_shape(color, shape, size=96, seed=SEED + i).save(path)
-    return {
+    yield {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "CLIPVEC_MODEL": str(SHAPES_MODEL),
@@ -43,6 +46,7 @@ def shapes_env(milvus_backend, tmp_path) -> dict[str, str]:
         "CLIPVEC_COLLECTION": collection,
         "CLIPVEC_IMAGES_DIR": str(images),
     }
+    drop_collections(uri, collection)
 
 
 def hit_paths(stdout: str) -> list[str]:

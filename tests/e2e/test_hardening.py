@@ -1,9 +1,12 @@
-"""Hostile and careless requests against a real `bentoml serve` process (issue 8).
+"""Hostile and careless clients against a real `bentoml serve` process (issue 8).
 
-Every case is answered fast with a 4xx ``{"error", "detail"}`` and the service answers a
-good request afterwards. One service process serves the module; a second one, whose
+What depends on a real server stays here: sockets that stall or trickle, 200 of them at
+once, malformed HTTP, the worker's memory under concurrent 100-megapixel images, a
+schemathesis run, and the page asking for an API key in a browser. Every other refusal is
+tested in process (tests/unit/serving: the guard alone, and BentoML's app in
+test_service_app.py). The shared tiny service serves most tests; a second one, keyed, whose
 Milvus cannot be reached and whose images folder sits on a tiny tmpfs, covers failing
-writes (full disk, store down) and the 429/503 shapes.
+writes and the 429 shape.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ import psutil
 import pytest
 import requests
 from PIL import Image
+from service_factory import TINY_IDLE_TIMEOUT
 from service_process import ServiceProcess, free_port
 
-IDLE_TIMEOUT = 4.0
+IDLE_TIMEOUT = TINY_IDLE_TIMEOUT
 # The issue's case is 16 concurrent 100 MP PNGs (bench/service_abuse.py runs it); 8 already left
 # the old service's worker at 2.3 GB, and take half the time here.
 CONCURRENT_BIG = 8
@@ -35,21 +39,11 @@ MAX_ITEMS = 256
 
 
 @pytest.fixture(scope="module")
-def images_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("hardening-images")
-
-
-@pytest.fixture(scope="module")
-def service(tiny_model_dir, tmp_path_factory, test_output, images_dir):
-    env = {
-        "CLIPVEC_MODEL": str(tiny_model_dir),
-        "CLIPVEC_MILVUS_URI": str(tmp_path_factory.mktemp("hardening-db") / "milvus.db"),
-        "CLIPVEC_IMAGES_DIR": str(images_dir),
-        "CLIPVEC_BODY_IDLE_TIMEOUT": str(IDLE_TIMEOUT),
-        "CLIPVEC_ALLOWED_ORIGINS": "https://photos.example.org",
-    }
-    with ServiceProcess(env, test_output / "service-hardening.log") as svc:
-        yield svc
+def service(services):
+    """The shared tiny service: 4 s body idle timeout (IDLE_TIMEOUT), one extra allowed origin."""
+    svc = services.tiny()
+    assert svc.env["CLIPVEC_BODY_IDLE_TIMEOUT"] == str(IDLE_TIMEOUT)
+    return svc
 
 
 def jpeg_bytes(seed: int = 0, width: int = 160, height: int = 120) -> bytes:
@@ -68,19 +62,6 @@ def assert_error(resp: requests.Response, status: int, code: str | None = None) 
     if code is not None:
         assert body["error"] == code, body
     return body
-
-
-def assert_good_request_works(url: str) -> None:
-    resp = requests.post(
-        url + "/vectorize_text", data="a dog", headers={"Content-Type": "text/plain"}, timeout=10
-    )
-    assert resp.status_code == 200, resp.text
-
-
-def post_text(
-    url: str, route: str, body: bytes | str, content_type: str = "application/json"
-) -> requests.Response:
-    return requests.post(url + route, data=body, headers={"Content-Type": content_type}, timeout=10)
 
 
 def raw_request(url: str, head: str, body: bytes = b"") -> socket.socket:
@@ -114,44 +95,6 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 DEEP = "[" * 1000 + "]" * 1000
 HUGE_INT = "1" * 5000
 SURROGATE = '"\\ud800"'
-
-
-@pytest.mark.parametrize("route", ["/vectorize_text", "/search_text", "/vectorize_texts", "/collection_info"])
-@pytest.mark.parametrize("body", [DEEP, HUGE_INT, SURROGATE], ids=["deep", "5000-digits", "surrogate"])
-def test_unparseable_json_is_400_at_once(service, route, body):
-    if route == "/vectorize_texts" and body == SURROGATE:
-        body = "[" + DEEP + "]"  # a surrogate inside a list is a per-item error (next test)
-    started = time.monotonic()
-    resp = post_text(service.url, route, body)
-    elapsed = time.monotonic() - started
-    assert_error(resp, 400, "invalid_json")
-    assert elapsed < 2.0, elapsed  # was 300 s, then an empty 500
-    assert_good_request_works(service.url)
-
-
-def test_lone_surrogate_in_a_batch_is_a_per_item_error(service):
-    resp = post_text(service.url, "/vectorize_texts", '["\\ud800", "a dog", ["nested"], "x\\u0000y"]')
-    assert resp.status_code == 200, resp.text
-    results = resp.json()["results"]
-    assert results[0]["error"] == "invalid_text" and "surrogate" in results[0]["detail"]
-    assert len(results[1]["vector"]) == 512
-    assert results[2]["error"] == "invalid_text" and results[3]["error"] == "invalid_text"
-
-
-@pytest.mark.parametrize(
-    "content_type",
-    ["multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "text/plain"],
-)
-def test_collection_info_refuses_forms(service, content_type):
-    body = (
-        b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--\r\n"
-        if "multipart" in content_type
-        else b"a=1"
-    )
-    assert_error(post_text(service.url, "/collection_info", body, content_type), 415)
-    assert (
-        requests.post(service.url + "/collection_info", timeout=10).status_code == 200
-    )  # empty body is fine
 
 
 # --------------------------------------------------------------------------- 2. slow clients
@@ -224,37 +167,6 @@ def test_200_stalled_uploads_do_not_lock_out_a_good_request(service):
 
 
 # --------------------------------------------------------------------------- 3. bounded work
-def test_45_mb_text_is_cut_before_tokenizing(service):
-    text = ("lorem ipsum dolor sit amet " * 1_700_000)[:45_000_000].encode()
-    started = time.monotonic()
-    resp = requests.post(
-        service.url + "/vectorize_text", data=text, headers={"Content-Type": "text/plain"}, timeout=60
-    )
-    elapsed = time.monotonic() - started
-    assert resp.status_code == 200, resp.text[:300]
-    assert resp.json()["truncated"] is True
-    assert elapsed < 5.0, elapsed  # was 47-80 s: the whole text was tokenized
-    short = requests.post(
-        service.url + "/vectorize_text", data=text[:2000], headers={"Content-Type": "text/plain"}, timeout=10
-    )
-    np.testing.assert_allclose(resp.json()["vector"], short.json()["vector"], atol=1e-5)
-
-
-def test_too_many_multipart_parts_are_refused_while_streaming(service):
-    """The body never ends: the 413 must come as soon as the part limit is passed."""
-    host = service.url.removeprefix("http://")
-    part = b"--b\r\nContent-Disposition: form-data; name=files; filename=a.jpg\r\n\r\nx\r\n"
-    head = (
-        f"POST /vectorize_images HTTP/1.1\r\nHost: {host}\r\n"
-        f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 40000000\r\n\r\n"
-    )
-    sock = raw_request(service.url, head, part * (MAX_ITEMS + 5))
-    try:
-        status, _, body = read_response(sock)
-    finally:
-        sock.close()
-    assert status == 413, body
-    assert json.loads(body)["error"] == "payload_too_large"
 
 
 def service_worker_rss(svc: ServiceProcess) -> int:
@@ -308,71 +220,6 @@ def test_concurrent_huge_images_share_a_pixel_budget(service):
 
 
 # --------------------------------------------------------------------------- 4. safe by default
-def test_forms_and_wrong_types_are_415(service):
-    image = jpeg_bytes()
-    for route in ("/vectorize_image", "/search_image", "/add_image"):
-        for ct in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
-            assert_error(requests.post(service.url + route, data=image, headers={"Content-Type": ct}), 415)
-        browser = {"Content-Type": "text/plain", "Origin": service.url}
-        assert_error(requests.post(service.url + route, data=image, headers=browser), 415)
-    for route in ("/vectorize_text", "/search_text"):
-        form = {"Content-Type": "application/x-www-form-urlencoded"}
-        assert_error(requests.post(service.url + route, data="dog", headers=form), 415)
-        multi = {"Content-Type": "multipart/form-data; boundary=x"}
-        assert_error(requests.post(service.url + route, data="dog", headers=multi), 415)
-    assert_error(
-        requests.post(service.url + "/vectorize_texts", data="[]", headers={"Content-Type": "text/plain"}),
-        415,
-    )
-
-
-def test_cross_site_writes_are_403(service):
-    image = jpeg_bytes()
-    for origin in ("https://evil.example", "null", "http://127.0.0.1:1"):
-        headers = {"Content-Type": "image/jpeg", "Origin": origin}
-        assert_error(requests.post(service.url + "/add_image?name=x.jpg", data=image, headers=headers), 403)
-        text = {"Content-Type": "text/plain", "Origin": origin}
-        assert_error(requests.post(service.url + "/search_text", data="dog", headers=text), 403)
-    own = {"Content-Type": "image/jpeg", "Origin": service.url}
-    assert requests.post(service.url + "/vectorize_image", data=image, headers=own).status_code == 200
-    allowed = {"Content-Type": "image/jpeg", "Origin": "https://photos.example.org"}
-    assert requests.post(service.url + "/vectorize_image", data=image, headers=allowed).status_code == 200
-
-
-def test_uploads_never_follow_planted_symlinks_and_keep_one_copy(service, images_dir, tmp_path):
-    import hashlib
-
-    outside = tmp_path / "outside.txt"
-    outside.write_text("do not touch")
-    data = jpeg_bytes(seed=41)
-    digest = hashlib.sha256(data).hexdigest()
-    uploads = images_dir / "uploads"
-    uploads.mkdir(exist_ok=True)
-    (uploads / f"{digest[:16]}-planted.jpg").symlink_to(outside)  # the final name
-    (uploads / f".{digest[:16]}-planted.jpg.part").symlink_to(outside)  # the old, predictable temp name
-
-    added = requests.post(service.url + "/add_image?name=planted.jpg", data=data)
-    assert added.status_code == 200, added.text
-    assert outside.read_text() == "do not touch"
-    saved = images_dir / added.json()["path"]
-    assert saved.is_file() and not saved.is_symlink()
-    assert saved.read_bytes() == data
-
-    again = requests.post(service.url + "/add_image?name=other-name.jpg", data=data)
-    assert again.status_code == 200 and again.json()["created"] is False
-    names = [p for p in uploads.iterdir() if p.is_file() and not p.is_symlink() and p.read_bytes() == data]
-    assert len({p.stat().st_ino for p in names}) == 1, names  # one copy of the bytes...
-    assert again.json()["path_count"] == 2  # ...under both names, so the record lists both
-    assert not [p for p in uploads.iterdir() if p.name.endswith(".part") and not p.is_symlink()]
-
-
-def test_error_bodies_hold_no_library_text(service):
-    body = assert_error(
-        requests.post(service.url + "/vectorize_image", data=b"\x89PNG\r\n\x1a\n" + b"\0" * 64), 400
-    )
-    assert "Error" not in body["detail"] and "Traceback" not in body["detail"]
-    body = assert_error(post_text(service.url, "/search_text?top_k=abc", "dog", "text/plain"), 400)
-    assert "invalid literal" not in body["detail"]
 
 
 # --------------------------------------------------------------------------- 5. one error shape
@@ -402,60 +249,7 @@ def test_every_error_is_json(service):
     assert set(json.loads(body)) == {"error", "detail"}
 
 
-@pytest.mark.parametrize(
-    "query", ["min_score=nan", "min_score=inf", "min_score=-Infinity", "min_score=1e999"]
-)
-def test_min_score_must_be_finite(service, query):
-    assert_error(post_text(service.url, f"/search_text?{query}", "dog", "text/plain"), 400, "bad_parameter")
-
-
-@pytest.mark.parametrize("top_k", ["\uff15", "\u0665", " 5", "+5", "5_0", "5.0", "0x5"])
-def test_top_k_takes_plain_ascii_digits_only(service, top_k):
-    resp = requests.post(
-        service.url + "/search_text",
-        params={"top_k": top_k},
-        data="dog",
-        headers={"Content-Type": "text/plain"},
-    )
-    assert_error(resp, 400, "bad_parameter")
-
-
 # --------------------------------------------------------------------------- 7. OpenAPI and clients
-def test_openapi_document_declares_the_real_api(service):
-    doc = requests.get(service.url + "/docs.json").json()
-    assert doc["info"]["title"] == "clipvec" and doc["info"]["version"] not in ("", "None")
-    paths = doc["paths"]
-    for route in ("/vectorize_image", "/search_image", "/add_image"):
-        content = paths[route]["post"]["requestBody"]["content"]
-        assert set(content) == {"image/*", "application/octet-stream"}, content
-    assert set(paths["/vectorize_images"]["post"]["requestBody"]["content"]) == {"multipart/form-data"}
-    names = {p["name"] for p in paths["/search_text"]["post"]["parameters"]}
-    assert names == {"top_k", "min_score", "path_prefix"}
-    assert {p["name"] for p in paths["/add_image"]["post"]["parameters"]} == {"name"}
-    for code in ("400", "413", "415", "503"):
-        assert code in paths["/search_image"]["post"]["responses"], code
-
-
-def test_bentoml_client_calls_every_endpoint(service, tmp_path):
-    import bentoml
-
-    image = jpeg_bytes(seed=5)
-    path = tmp_path / "photo.jpg"
-    path.write_bytes(image)
-    with bentoml.SyncHTTPClient(service.url) as client:
-        by_bytes = client.vectorize_image(image)  # sent as text/plain without Origin: accepted
-        assert len(by_bytes["vector"]) == 512
-        assert client.vectorize_text("a dog")["dim"] == 512
-        assert len(client.vectorize_texts(["a dog", "a cat"])["results"]) == 2
-        assert client.search_image(image)["hits"] is not None
-        assert client.search_text("a dog")["hits"] is not None
-        added = client.add_image(image)
-        assert added["content_hash"]
-        assert client.collection_info()["count"] >= 1
-        # A path: the batch route takes files (BentoML's client sends them as multipart).
-        batch = client.vectorize_images([path, path])
-        assert [r["name"] for r in batch["results"]] == ["photo.jpg", "photo.jpg"]
-        np.testing.assert_allclose(batch["results"][0]["vector"], by_bytes["vector"], atol=1e-5)
 
 
 # --------------------------------------------------------------------------- a second service: key, failing writes
@@ -487,26 +281,6 @@ def broken(tiny_model_dir, tmp_path_factory, test_output):
             svc.stop()
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def test_api_key_guards_every_data_route(broken):
-    for route in ("/vectorize_text", "/vectorize_image", "/vectorize_texts", "/search_text", "/add_image"):
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
-            assert_error(requests.post(broken.url + route, data=b"x", headers=headers), 401, "unauthorized")
-    assert_error(requests.post(broken.url + "/collection_info"), 401)
-    assert_error(requests.get(broken.url + "/ui/thumb", params={"path": "a.png"}), 401)
-    assert_error(requests.get(broken.url + "/schema.json"), 401)
-    for route in ("/livez", "/readyz", "/metrics"):
-        assert requests.get(broken.url + route).status_code in (200, 503), route
-    assert requests.get(broken.url + "/ui/").status_code == 200  # the page itself, to ask for the key
-    ok = requests.post(
-        broken.url + "/vectorize_text", data="a dog", headers={"Content-Type": "text/plain", **AUTH}
-    )
-    assert ok.status_code == 200, ok.text
-    # The page's <img> loads carry the key as a same-site cookie (image routes only, GET only).
-    cookie = {"Cookie": f"clipvec_key={API_KEY}"}
-    assert requests.get(broken.url + "/ui/thumb", params={"path": "a.png"}, headers=cookie).status_code == 503
-    assert_error(requests.post(broken.url + "/vectorize_text", data="a dog", headers=cookie), 401)
 
 
 @pytest.mark.browser
@@ -549,18 +323,6 @@ def test_page_asks_for_the_key_once_and_keeps_it(broken):
             browser.close()
 
 
-def test_store_failure_leaves_no_file_and_no_address(broken):
-    resp = requests.post(
-        broken.url + "/add_image?name=a.jpg", data=jpeg_bytes(seed=9), headers=AUTH, timeout=60
-    )
-    body = assert_error(resp, 503, "store_unavailable")
-    assert "127.0.0.1" not in body["detail"] and "http" not in body["detail"]
-    assert [p.name for p in (broken.images / "uploads").iterdir()] == []
-    body = assert_error(requests.post(broken.url + "/collection_info", headers=AUTH, timeout=60), 503)
-    assert "127.0.0.1" not in body["detail"]
-    assert requests.get(broken.url + "/livez").status_code == 200
-
-
 def test_full_disk_is_507_without_a_part_file(broken):
     filler = broken.images / "filler"
     filler.write_bytes(
@@ -592,17 +354,6 @@ def test_busy_service_answers_429_json(broken):
         )
         assert first.result().status_code == 200
     assert_error(second, 429, "too_many_requests")
-
-
-def test_unknown_query_parameters_and_bad_prefixes_are_400(service):
-    for query in ("topk=5", "top_k=5&x=1", "path_prefix=a%7Fb", "path_prefix=a%0Ab", "min_score=", "top_k="):
-        resp = post_text(service.url, f"/search_text?{query}", "dog", "text/plain")
-        assert_error(resp, 400, "bad_parameter")
-    tilde = post_text(service.url, "/search_text?path_prefix=a~", "dog", "text/plain")  # was a 500
-    assert tilde.status_code == 200, tilde.text
-    files = [("files", ("a.jpg", jpeg_bytes(), "image/jpeg"))]
-    resp = requests.post(service.url + "/vectorize_images", files=files, data={"note": "not a file"})
-    assert_error(resp, 400, "invalid_multipart")
 
 
 def test_schemathesis_finds_nothing(service, test_output, tmp_path):

@@ -15,6 +15,7 @@ started again. Logs go to ``test-output/service-<name>.log``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +39,8 @@ class ServiceFactory:
         if svc is None or not svc.alive():
             if svc is not None:
                 svc.stop()
-            svc = ServiceProcess(env, self.log_dir / f"service-{name}.log")
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # one log per test process
+            svc = ServiceProcess(env, self.log_dir / f"service-{name}{'-' + worker if worker else ''}.log")
             svc.start(ready_path=ready_path)
             self._running[key] = svc
         return svc
