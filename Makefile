@@ -40,9 +40,12 @@ run: setup
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/clipvec demo --host $(HOST) --port $(PORT)
 
+# Three test processes, a test file (the full stack's files together) in one of them: the
+# suite mostly waits on servers and subprocesses. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 3
 test: setup
 	bash tools/install_test_deps.sh
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) $(TESTS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(TEST_WORKERS) --dist loadgroup $(TESTS)
 
 # No real servers, no browser, no full-size model: in-process tests and Milvus Lite.
 # Three test processes (pytest-xdist): the tests mostly wait, so three beat two cores' worth.

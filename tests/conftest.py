@@ -125,12 +125,6 @@ def tree_at_start() -> dict[str, set[str]]:
     return TREE_AT_START
 
 
-@pytest.fixture
-def tree_now() -> dict[str, set[str]]:
-    """The tree as it is now (a fixture: ``from conftest import`` may find a sub-folder's conftest)."""
-    return tree_state()
-
-
 @pytest.fixture(scope="session")
 def test_output() -> Path:
     TEST_OUTPUT.mkdir(exist_ok=True)

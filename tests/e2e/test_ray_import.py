@@ -213,7 +213,10 @@ def test_killed_ray_driver_then_rerun_finishes_exactly(milvus_server, ray_cluste
         partial = settled(uri, collection, tiny_model_dir)
         assert 0 < len(partial) < len(names), "the kill did not land mid-import; nothing was tested"
 
-        rerun = clipvec(["import", str(folder), "--no-progress", "--ray", ray_cluster.address], env)
+        # Small batches made the kill land mid-run; the rerun may take big ones (each Ray block of
+        # this pipeline costs ~2 s of scheduling and verified writes whatever its size).
+        rerun_env = {**env, "CLIPVEC_BATCH_SIZE": "32"}
+        rerun = clipvec(["import", str(folder), "--no-progress", "--ray", ray_cluster.address], rerun_env)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         # only what was not stored is encoded again; exactly one entry per image
         assert f"imported {len(names) - len(partial)}, reused 0, unchanged {len(partial)}," in rerun.stdout

@@ -62,7 +62,9 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"bentoml serve exited with {self.proc.returncode}:\n{self.log_tail()}")
+                code, tail = self.proc.returncode, self.log_tail()
+                self.stop()  # its folder goes too
+                raise RuntimeError(f"bentoml serve exited with {code}:\n{tail}")
             try:
                 if requests.get(self.url + ready_path, timeout=2).status_code == 200:
                     return self

@@ -13,8 +13,9 @@ def transformers_logging():
 
     verbosity = transformers_logging.get_verbosity()
     bars = transformers_logging.is_progress_bar_enabled()
+    wanted, chatter._wanted = chatter._wanted, False  # an earlier in-process command may have asked
     yield transformers_logging
-    chatter._wanted = False
+    chatter._wanted = wanted
     transformers_logging.set_verbosity(verbosity)
     if bars:
         transformers_logging.enable_progress_bar()
