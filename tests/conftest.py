@@ -95,7 +95,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     With pytest-xdist (``make test-fast``) no worker can know that every other one is done:
     the controller checks the tree at the end of the session instead (``pytest_sessionfinish``).
     """
-    for item in items:  # pytest-xdist --dist loadgroup: a test file runs in one process, the stack's files in one
+    for (
+        item
+    ) in items:  # pytest-xdist --dist loadgroup: a test file runs in one process, the stack's files in one
         if not item.get_closest_marker("xdist_group"):
             group = "stack" if item.get_closest_marker("stack") else item.nodeid.split("::")[0]
             item.add_marker(pytest.mark.xdist_group(group))

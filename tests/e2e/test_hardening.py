@@ -23,10 +23,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import psutil
 import pytest
 import requests
+from payloads import jpeg_bytes
 from PIL import Image
 from service_factory import TINY_IDLE_TIMEOUT
 from service_process import ServiceProcess, free_port
@@ -44,13 +44,6 @@ def service(services):
     svc = services.tiny()
     assert svc.env["CLIPVEC_BODY_IDLE_TIMEOUT"] == str(IDLE_TIMEOUT)
     return svc
-
-
-def jpeg_bytes(seed: int = 0, width: int = 160, height: int = 120) -> bytes:
-    rng = np.random.default_rng(seed)
-    buf = io.BytesIO()
-    Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8)).save(buf, "JPEG")
-    return buf.getvalue()
 
 
 def assert_error(resp: requests.Response, status: int, code: str | None = None) -> dict:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cli_process import run_clipvec as cli
 from full_disk import fill
 
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
@@ -18,17 +19,6 @@ from clipvec.store import ImageStore
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = HELD_OUT_SEED_START + 930_000
-
-
-def cli(args: list[str], env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "clipvec", *args],
-        cwd=REPO,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_import_on_a_full_disk_exits_2_and_counts_nothing(small_disk, tmp_path):

@@ -7,34 +7,15 @@ original curl requests through uvicorn, health, and the worker's multiprocess me
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import requests
-from PIL import Image
+from payloads import assert_unit_vector, jpeg_bytes
 
 
 @pytest.fixture(scope="module")
 def service(services):
     return services.tiny()
-
-
-def jpeg_bytes(width: int = 320, height: int = 240, seed: int = 0) -> bytes:
-    rng = np.random.default_rng(seed)
-    gradient = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
-    pixels = np.clip(gradient + rng.normal(0, 30, (height, width, 3)), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-def assert_unit_vector(payload: dict, dim: int = 512) -> np.ndarray:
-    vector = np.asarray(payload["vector"], dtype=np.float32)
-    assert vector.shape == (dim,)
-    assert payload["dim"] == dim
-    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
-    return vector
 
 
 def test_original_text_curl(service, tiny_model_dir):
@@ -55,7 +36,7 @@ def test_original_image_curl(service):
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert_unit_vector(body)
-    assert (body["format"], body["width"], body["height"]) == ("JPEG", 320, 240)
+    assert (body["format"], body["width"], body["height"]) == ("JPEG", 160, 120)
     # curl --data-binary without -H sends application/x-www-form-urlencoded: decoded all the same
     plain = requests.post(service.url + "/vectorize_image", data=jpeg_bytes())
     np.testing.assert_allclose(plain.json()["vector"], body["vector"], atol=1e-6)

@@ -8,22 +8,14 @@ server's HTTP parser, byte for byte: each is a plain 404 that never leaks a file
 from __future__ import annotations
 
 import http.client
-import io
 import json
 from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from PIL import Image
+from payloads import NOT_FOUND, RAW_TARGETS, png_bytes
 
 ROUTES = ("/ui/thumb", "/ui/file")
-NOT_FOUND = b'{"error":"not_found","detail":"no such image in the collection"}'
-
-
-def png_bytes(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -48,37 +40,6 @@ def raw_get(url: str, target: str) -> tuple[int, bytes, dict[str, str]]:
         return resp.status, resp.read(), {k.lower(): v for k, v in resp.getheaders()}
     finally:
         conn.close()
-
-
-RAW_TARGETS = [
-    # query strings as sent on the wire, encoded by hand
-    "{route}?path=%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "{route}?path=..%2F..%2F..%2Fetc%2Fpasswd",
-    "{route}?path=%2E%2E/%2E%2E/etc/passwd",
-    "{route}?path=%252e%252e%252f%252e%252e%252fetc%252fpasswd",
-    "{route}?path=%25252e%25252e%25252fetc%25252fpasswd",
-    "{route}?path=%c0%ae%c0%ae%2f%c0%ae%c0%ae%2fetc%2fpasswd",  # overlong UTF-8 dots
-    "{route}?path=..%5c..%5c..%5cetc%5cpasswd",
-    "{route}?path=%2fetc%2fpasswd",
-    "{route}?path=/etc/passwd",
-    "{route}?path={legit}%00.png",
-    "{route}?path={legit}&path=../../etc/passwd",  # repeated parameter
-    "{route}?path=../../etc/passwd&path={legit}",
-    "{route}?path={legit}%2f..%2f..%2f..%2fetc%2fpasswd",
-    "{route}",  # no path at all
-    "{route}?path",
-    # the traversal in the URL path instead of the query
-    "{route}/../../../etc/passwd",
-    "{route}/..%2f..%2f..%2fetc%2fpasswd",
-    "/ui/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-    "/ui/..%2f..%2f..%2fetc%2fpasswd",
-    "/ui/..%5c..%5c..%5cetc%5cpasswd",
-    "/ui/%252e%252e/%252e%252e/etc/passwd",
-    "/ui/app.js/../../../etc/passwd",
-    "/ui/{legit}",
-    "/ui//etc/passwd",
-    "/ui/uploads/",
-]
 
 
 def test_raw_request_targets_are_404(setup):

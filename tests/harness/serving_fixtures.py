@@ -11,14 +11,12 @@ tmp folder, closed (Lite helper stopped, lock released) when the module is done.
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
-from PIL import Image
+from payloads import jpeg_bytes, png_bytes  # noqa: F401 - the fixtures' callers import them from here too
 from procs import free_port
 
 if TYPE_CHECKING:  # imported when first used: every pytest run loads this plugin, few need torch
@@ -59,22 +57,6 @@ def open_core(encoder: ClipEncoder, model: str | Path, base: Path, **overrides: 
 def unreachable_uri() -> str:
     """A Milvus server URI on a loopback port nothing listens on (the connection is refused)."""
     return f"http://127.0.0.1:{free_port()}"
-
-
-def jpeg_bytes(width: int = 160, height: int = 120, seed: int = 0) -> bytes:
-    """A noisy gradient JPEG: distinct seeds give distinct images (and vectors)."""
-    rng = np.random.default_rng(seed)
-    gradient = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
-    pixels = np.clip(gradient + rng.normal(0, 30, (height, width, 3)), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-def png_bytes(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="session")

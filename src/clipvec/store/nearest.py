@@ -51,12 +51,7 @@ class Nearest:
         min_score: float | None = None,
         path_prefix: str | None = None,
     ) -> list[Hit]:
-        """Nearest records to ``vector``, best first.
-
-        ``min_score`` follows the metric: for COSINE/IP hits scoring below it are dropped,
-        for L2 it is a maximum (squared) distance. ``path_prefix`` keeps hits whose primary
-        path starts with it (any characters; matched exactly, no wildcards).
-        """
+        """Nearest records to ``vector``, best first (the rules: ``ImageStore.search``)."""
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if query.shape != (self._dim,):
             raise ValueError(f"query vector has {query.size} dimensions, the collection {self._dim}")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_process import run_clipvec as cli
 from full_disk import fill
 
 from clipvec.cli.import_cmd import write_errors
@@ -38,17 +39,6 @@ def records(start: int, n: int, dim: int = DIM) -> list[ImageRecord]:
         ImageRecord(f"h{i:06d}", [f"p{i}.png"], 1, 1.0, 1, 1, "PNG", rng.random(dim, dtype=np.float32))
         for i in range(start, start + n)
     ]
-
-
-def cli(args: list[str], env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "clipvec", *args],
-        cwd=REPO,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 # ---------------------------------------------------------------------- 1. full disk

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from image_corpus import format_samples, hostile_cases
+from payloads import assert_unit_vector
 from serving_fixtures import jpeg_bytes, open_core, png_bytes
 
 from clipvec.errors import ClipvecError, PayloadTooLarge, StoreUnavailable
@@ -28,14 +29,6 @@ def image_batches() -> float:
     from prometheus_client import REGISTRY
 
     return REGISTRY.get_sample_value("clipvec_batch_size_count", {"kind": "image"}) or 0.0
-
-
-def assert_unit_vector(payload: dict, dim: int = 512) -> np.ndarray:
-    vector = np.asarray(payload["vector"], dtype=np.float32)
-    assert vector.shape == (dim,)
-    assert payload["dim"] == dim
-    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
-    return vector
 
 
 # --------------------------------------------------------------------------- single items

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 from asgi_driver import run
 from image_corpus import hdr_encode, hdr_reference
+from payloads import NOT_FOUND
 from PIL import Image
 from serving_fixtures import png_bytes
 from starlette.testclient import TestClient
@@ -25,7 +26,6 @@ from clipvec.serving.web import attach, make_web_app
 from clipvec.serving.web.app import PAGE_CSP, SECURITY_HEADERS
 
 ROUTES = ("/thumb", "/file")
-NOT_FOUND = b'{"error":"not_found","detail":"no such image in the collection"}'
 UNAVAILABLE = b'{"error":"store_unavailable","detail":"the image store is unavailable"}'
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 from asgi_driver import Answer, call, uvicorn_target
 from image_corpus import format_samples, hostile_samples
+from payloads import NOT_FOUND, RAW_TARGETS, assert_unit_vector
 from serving_fixtures import jpeg_bytes, png_bytes, unreachable_uri
 from starlette.testclient import TestClient
 
@@ -128,14 +129,6 @@ def guard_settings():
     from clipvec.serving import service
 
     return service._settings
-
-
-def assert_unit_vector(payload: dict, dim: int = 512) -> np.ndarray:
-    vector = np.asarray(payload["vector"], dtype=np.float32)
-    assert vector.shape == (dim,)
-    assert payload["dim"] == dim
-    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
-    return vector
 
 
 def assert_error(resp, status: int, code: str | None = None) -> dict:
@@ -543,38 +536,6 @@ def test_page_and_assets(service):
     assert "default-src 'self'" in page.headers["content-security-policy"]
     html = page.text
     assert "http://" not in html and "https://" not in html  # nothing from a CDN
-
-
-NOT_FOUND = b'{"error":"not_found","detail":"no such image in the collection"}'
-RAW_TARGETS = [
-    # query strings as sent on the wire, encoded by hand
-    "{route}?path=%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "{route}?path=..%2F..%2F..%2Fetc%2Fpasswd",
-    "{route}?path=%2E%2E/%2E%2E/etc/passwd",
-    "{route}?path=%252e%252e%252f%252e%252e%252fetc%252fpasswd",
-    "{route}?path=%25252e%25252e%25252fetc%25252fpasswd",
-    "{route}?path=%c0%ae%c0%ae%2f%c0%ae%c0%ae%2fetc%2fpasswd",  # overlong UTF-8 dots
-    "{route}?path=..%5c..%5c..%5cetc%5cpasswd",
-    "{route}?path=%2fetc%2fpasswd",
-    "{route}?path=/etc/passwd",
-    "{route}?path={legit}%00.png",
-    "{route}?path={legit}&path=../../etc/passwd",  # repeated parameter
-    "{route}?path=../../etc/passwd&path={legit}",
-    "{route}?path={legit}%2f..%2f..%2f..%2fetc%2fpasswd",
-    "{route}",  # no path at all
-    "{route}?path",
-    # the traversal in the URL path instead of the query
-    "{route}/../../../etc/passwd",
-    "{route}/..%2f..%2f..%2fetc%2fpasswd",
-    "/ui/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-    "/ui/..%2f..%2f..%2fetc%2fpasswd",
-    "/ui/..%5c..%5c..%5cetc%5cpasswd",
-    "/ui/%252e%252e/%252e%252e/etc/passwd",
-    "/ui/app.js/../../../etc/passwd",
-    "/ui/{legit}",
-    "/ui//etc/passwd",
-    "/ui/uploads/",
-]
 
 
 def test_raw_request_targets_are_404(service):
