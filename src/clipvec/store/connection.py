@@ -7,6 +7,7 @@ trouble turned into ``StoreUnavailable`` (503) rather than a request error.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -146,7 +147,10 @@ class Connection:
             lite_registry.acquire(str(db.resolve()), lock_wait)  # StoreLocked / StoreDamaged
             self.lite_path = str(db.resolve())
         try:
-            self.client = MilvusClient(uri=target, token=token or "", timeout=connect_timeout, dedicated=True)
+            with lite_registry.helpers_changing() if db is not None else contextlib.nullcontext():
+                self.client = MilvusClient(
+                    uri=target, token=token or "", timeout=connect_timeout, dedicated=True
+                )
         except Exception as exc:  # noqa: BLE001 - every failure to connect is "unavailable"
             if self.lite_path:
                 lite_registry.release(self.lite_path)

@@ -9,8 +9,11 @@ checks the file (``check_lite_file``).
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from clipvec.store.lite_file import LiteLock, check_lite_file
@@ -20,6 +23,29 @@ log = logging.getLogger("clipvec.store")  # one logger name for the package, as 
 _lite_users: dict[str, int] = {}
 _lite_locks: dict[str, LiteLock] = {}
 _lite_lock = threading.Lock()
+
+
+# milvus-lite's helper creates $HOME/.cache/milvus when it starts and removes it when it stops,
+# whatever other helpers run: one starting while another stops fails ("Mmap manager has not
+# been init" on the first request). clipvec processes start and stop their helpers one at a time.
+HELPERS_LOCK = Path.home() / ".cache" / "clipvec" / "milvus-lite-helpers.lock"
+
+
+@contextlib.contextmanager
+def helpers_changing() -> Iterator[None]:
+    """Hold the machine-wide lock while a Milvus Lite helper starts or stops (none taken if impossible)."""
+    try:
+        HELPERS_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(HELPERS_LOCK, "a")  # noqa: SIM115 - closed below
+    except OSError as exc:  # a read-only home: run unguarded, as milvus-lite itself does
+        log.debug("no lock for Milvus Lite helpers (%s): %s", HELPERS_LOCK, exc)
+        yield
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        lock.close()
 
 
 def acquire(path: str, wait: float) -> None:
@@ -52,7 +78,8 @@ def release(path: str) -> None:
         try:
             from milvus_lite.server_manager import server_manager_instance
 
-            server_manager_instance.release_server(path)
+            with helpers_changing():
+                server_manager_instance.release_server(path)
         except Exception as exc:  # noqa: BLE001 - best effort at close
             log.debug("could not stop milvus-lite for %s: %s", path, exc)
         lock = _lite_locks.pop(path, None)

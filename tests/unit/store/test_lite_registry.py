@@ -57,3 +57,29 @@ def test_release_all_leaves_no_lock_files(tmp_path):
     lite_registry.release_all()
     assert [lite_registry.users(p) for p in paths] == [0, 0, 0]
     assert list(tmp_path.iterdir()) == []  # no lock files left
+
+
+def test_a_helper_starts_only_while_no_other_starts_or_stops(tmp_path):
+    """milvus-lite's helpers make and remove one shared folder; starting beside a stop failed."""
+    import fcntl
+    import threading
+
+    from clipvec.store import ImageStore, lite_registry
+
+    held, order = threading.Event(), []
+
+    def other_process_changing_helpers() -> None:
+        with open(lite_registry.HELPERS_LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            held.set()
+            threading.Event().wait(0.5)
+            order.append("other helper done")
+
+    lite_registry.HELPERS_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    thread = threading.Thread(target=other_process_changing_helpers)
+    thread.start()
+    held.wait(10)
+    with ImageStore(str(tmp_path / "m.db"), model_name="m", dim=8):
+        order.append("opened")
+    thread.join()
+    assert order == ["other helper done", "opened"]
