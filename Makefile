@@ -1,9 +1,10 @@
 # clipvec: two commands on a fresh machine (Python 3.10+):
 #   make run    set everything up, then serve on http://127.0.0.1:3000 (CLIPVEC_MODEL=/local/folder to run offline)
-#   make test   set everything up, then run the whole test suite (about 30 min on 2 cores)
+#   make test   set everything up, then run the whole test suite (about 15 min on 2 cores)
+#   make test-fast   the unit tests and the Milvus Lite integration tests (under 2 min): the developer's loop
 #   make demo   serve a generated folder of coloured shapes with a small CLIP, offline
 # Variables: PORT=3000 HOST=127.0.0.1 (HOST=0.0.0.0 to listen on every interface),
-#   TESTS=tests/test_decode.py (a part of the suite), TORCH_SPEC (e.g. a CUDA build, see README).
+#   TESTS=tests/unit/images (a part of the suite), TORCH_SPEC (e.g. a CUDA build, see README).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,7 +20,7 @@ TESTS ?= tests
 # pytest prints one line per test file with a running percentage; PYTEST_FLAGS="-x" etc. to add more.
 PYTEST_FLAGS ?=
 
-.PHONY: setup run demo test lint format bench clean
+.PHONY: setup run demo test test-fast lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +40,19 @@ run: setup
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/clipvec demo --host $(HOST) --port $(PORT)
 
+# Three test processes, a test file (the full stack's files together) in one of them: the
+# suite mostly waits on servers and subprocesses. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 3
 test: setup
 	bash tools/install_test_deps.sh
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) $(TESTS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(TEST_WORKERS) --dist loadgroup $(TESTS)
+
+# No real servers, no browser, no full-size model: in-process tests and Milvus Lite.
+# Three test processes (pytest-xdist): the tests mostly wait, so three beat two cores' worth.
+FAST_TESTS ?= tests/unit tests/integration tests/test_zz_tree_clean.py
+FAST_WORKERS ?= 3
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(FAST_WORKERS) -m "not server and not slow" $(FAST_TESTS)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,5 +1,5 @@
 """Entry point kept from the original project: ``bentoml serve service:vectorization``."""
 
-from clipvec.service import Vectorization, vectorization
+from clipvec.serving.service import Vectorization, vectorization
 
 __all__ = ["Vectorization", "vectorization"]

@@ -4,7 +4,7 @@
     python bench/data_safety.py noop    [--files 100000] [--backends lite server] [--old-src DIR]
     python bench/data_safety.py rss     [--old-src DIR]
 
-``verify``: (a) ``clipvec.importer.Importer`` on a folder of small PNGs with the tiny random
+``verify``: (a) ``clipvec.indexing.importer.Importer`` on a folder of small PNGs with the tiny random
 CLIP (fast encoder: the worst case for the verification's share), verify on / off
 alternating, img/s each; (b) ``ImageStore.upsert`` of random 512-d records in the
 importer's batch size (256), rows/s with and without the read-back. Same process, same
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+sys.path[:0] = [str(REPO / "src"), str(REPO / "tests" / "harness")]
 
 from clipvec.store import ImageRecord, ImageStore  # noqa: E402
 
@@ -49,7 +49,7 @@ TINY = REPO / ".test-cache" / "models" / "tiny-random-clip"
 
 def tiny_model() -> Path:
     if not (TINY / "model.safetensors").exists():
-        from clipvec.model_factory import make_random_model
+        from clipvec.model.factory import make_random_model
 
         make_random_model(TINY, size="tiny", seed=0)
     return TINY
@@ -68,7 +68,7 @@ def backend(kind: str, tmp: Path):
 
 
 def pngs(folder: Path, n: int) -> None:
-    from shapes import draw_shape
+    from clipvec.model.shapes import draw_shape
 
     folder.mkdir(parents=True, exist_ok=True)
     colors, shapes = ("red", "green", "blue", "yellow"), ("circle", "square", "triangle")
@@ -78,8 +78,8 @@ def pngs(folder: Path, n: int) -> None:
 
 # ---------------------------------------------------------------------- verify
 def bench_verify(args: argparse.Namespace) -> None:
-    from clipvec.encoder import ClipEncoder
-    from clipvec.importer import Importer
+    from clipvec.indexing.importer import Importer
+    from clipvec.model.encoder import ClipEncoder
 
     encoder = ClipEncoder.load(str(tiny_model()), precision="fp32", batch_size=32)
     with tempfile.TemporaryDirectory(prefix="clipvec-bench-") as tmp_s:
@@ -100,7 +100,9 @@ def bench_verify(args: argparse.Namespace) -> None:
                         verify_writes=verify,
                     ) as store:
                         t0 = time.perf_counter()
-                        report = Importer(encoder, store, upsert_batch=256, remember_skips=False).run(folder)
+                        report = Importer.local(encoder, store, upsert_batch=256, remember_skips=False).run(
+                            folder
+                        )
                         rates[verify].append(report.imported / (time.perf_counter() - t0))
                     with ImageStore(
                         uri, collection=f"raw{n}", model_name="m", dim=512, verify_writes=verify
@@ -208,7 +210,7 @@ def timed_import(folder: Path, env: dict[str, str], src: Path) -> tuple[float, i
 
 
 def bench_noop(args: argparse.Namespace) -> None:
-    from clipvec.model_factory import make_random_model
+    from clipvec.model.factory import make_random_model
 
     with tempfile.TemporaryDirectory(prefix="clipvec-bench-") as tmp_s:
         tmp = Path(tmp_s)

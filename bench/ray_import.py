@@ -5,10 +5,10 @@
 1. the same JPEG photos as the other benchmarks (``build_photos``: 1-12 MP mosaics of
    real photos), a random-weight full-size ViT-B/32 (the real model's speed), auto
    precision;
-2. one real Milvus 2.3.5 server (``tests/milvus_server.py``), a fresh collection per run;
+2. one real Milvus 2.3.5 server (``tests/harness/milvus_server.py``), a fresh collection per run;
 3. three configurations, each run as users run it (``clipvec import FOLDER [--ray ADDR]``
    in a child process, wall clock): the local importer; Ray with one node of 2 CPUs; Ray
-   with two nodes of 1 CPU (``tests/ray_cluster.py``: separate ``ray start`` raylets);
+   with two nodes of 1 CPU (``tests/harness/ray_cluster.py``: separate ``ray start`` raylets);
 4. each configuration imports ``--warmup`` photos, then all of them, into fresh
    collections. The headline rate is images / wall time of the full run (start-up
    included). The *steady rate* (images - warmup) / (T_all - T_warmup) would take the
@@ -32,10 +32,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clipvec.benchmark import DEFAULT_CACHE, build_photos, ensure_model, load_average, machine_info
+from clipvec.cli.bench import DEFAULT_CACHE, build_photos, ensure_model, load_average, machine_info
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests"))  # the same Milvus and Ray launchers the tests use
+sys.path.insert(0, str(REPO_ROOT / "tests" / "harness"))  # the same Milvus and Ray launchers the tests use
 from milvus_server import MilvusServer  # noqa: E402
 from ray_cluster import RayCluster  # noqa: E402
 

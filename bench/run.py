@@ -7,7 +7,7 @@ See ``python bench/run.py --help`` and docs/BENCHMARKS.md.
 
 import sys
 
-from clipvec.benchmark import main
+from clipvec.cli.bench import main
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))

@@ -3,7 +3,7 @@
     python bench/service_abuse.py [--baseline 60] [--duration 180] [--clients 32] [--stalled 200] [--big 16]
 
 1. starts ``bentoml serve service:vectorization`` on a random-weight full-size ViT-B/32
-   (tests/service_process.py, as bench/service_load.py does);
+   (tests/harness/service_process.py, as bench/service_load.py does);
 2. baseline: ``--clients`` threads POST single JPEGs to /vectorize_image for ``--baseline`` s;
 3. abuse, for ``--duration`` s: the same clients, plus ``--stalled`` connections that send a
    request head and 100 bytes of a declared 1 MB body, then nothing (each is reopened as soon
@@ -35,7 +35,7 @@ import numpy as np
 import requests
 from PIL import Image
 
-from clipvec.benchmark import DEFAULT_CACHE, build_photos, ensure_model, load_average, machine_info
+from clipvec.cli.bench import DEFAULT_CACHE, build_photos, ensure_model, load_average, machine_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_load import RssMonitor, Server  # noqa: E402

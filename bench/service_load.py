@@ -33,7 +33,7 @@ import numpy as np
 import psutil
 import requests
 
-from clipvec.benchmark import (
+from clipvec.cli.bench import (
     DEFAULT_CACHE,
     TEXT_QUERIES,
     build_photos,
@@ -43,7 +43,7 @@ from clipvec.benchmark import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests"))  # the same service launcher the tests use
+sys.path.insert(0, str(REPO_ROOT / "tests" / "harness"))  # the same service launcher the tests use
 from service_process import ServiceProcess  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def log(msg: str, quiet: bool) -> None:
 
 
 class Server(ServiceProcess):
-    """The service under test (tests/service_process.py), plus its process tree for sampling."""
+    """The service under test (tests/harness/service_process.py), plus its process tree for sampling."""
 
     def __init__(self, model: Path, log_path: Path, extra_env: dict[str, str]) -> None:
         env = {
@@ -138,9 +138,9 @@ if os.environ.get("CLIPVEC_BENCH_COPY_OFF_MMAP"):
     # (embeddings, norms) so that nothing keeps the whole fp32 safetensors mmap resident.
     import torch
 
-    import clipvec.encoder
+    import clipvec.model.encoder
 
-    _load = clipvec.encoder.ClipEncoder.load.__func__
+    _load = clipvec.model.encoder.ClipEncoder.load.__func__
 
     def load(cls, *args, **kwargs):
         encoder = _load(cls, *args, **kwargs)
@@ -150,13 +150,13 @@ if os.environ.get("CLIPVEC_BENCH_COPY_OFF_MMAP"):
                     tensor.data = tensor.data.clone()
         return encoder
 
-    clipvec.encoder.ClipEncoder.load = classmethod(load)
+    clipvec.model.encoder.ClipEncoder.load = classmethod(load)
 
 if os.environ.get("CLIPVEC_BENCH_RELEASE_BODY"):
-    # http_guard.py: _replay hands the buffered body on and forgets it. Today its closure keeps
+    # serving/guard/body.py: replay hands the buffered body on and forgets it. Its closure used to keep
     # the body alive as long as the request's Request object, which a contextvars Context
     # captured by a cancelled asyncio TimerHandle keeps for a long time: RSS grows ~1 MB/request.
-    import clipvec.http_guard
+    import clipvec.serving.guard.body
 
     def _replay(body, receive):
         pending = [body]
@@ -168,7 +168,7 @@ if os.environ.get("CLIPVEC_BENCH_RELEASE_BODY"):
 
         return replay
 
-    clipvec.http_guard._replay = _replay
+    clipvec.serving.guard.body.replay = _replay
 """
 
 
@@ -294,7 +294,7 @@ def inprocess_img_s(args: argparse.Namespace, model: Path) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
-        "clipvec.benchmark",
+        "clipvec.cli.bench",
         "--json-only",
         "--skip-original",
         "--skip-fp32",

@@ -5,7 +5,7 @@
 Side by side in one run, on the same machine:
 
 * ``standalone``: the Milvus 2.3.5 binary with embedded etcd and local disk
-  (``tests/milvus_server.py``, what the test suite uses);
+  (``tests/harness/milvus_server.py``, what the test suite uses);
 * ``stack``: the same binary with external etcd and S3 storage (SeaweedFS), started by
   ``tools/stack.sh up`` from an empty data folder on free ports.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from import_process import run_import  # noqa: E402
@@ -40,7 +40,7 @@ from store_latency import bench_one, machine_info  # noqa: E402
 
 
 def make_folder(folder: Path, n: int) -> None:
-    from shapes import HELD_OUT_SEED_START, draw_shape
+    from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 
     folder.mkdir(parents=True, exist_ok=True)
     colors, shapes = ("red", "green", "blue", "yellow"), ("circle", "square", "triangle")
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="stack-bench-") as tmp:
         tmp_path = Path(tmp)
         if args.model is None:
-            from clipvec.model_factory import make_random_model
+            from clipvec.model.factory import make_random_model
 
             args.model = tmp_path / "tiny-clip"
             make_random_model(args.model, size="tiny", seed=0)

@@ -10,7 +10,7 @@ L2-normalised 512-d float32 vectors upserted, then ``--queries`` searches (top-k
 with fresh random query vectors, timed one by one around ``ImageStore.search`` (client
 overhead included: what the service sees). Also: the same with a ``path_prefix`` filter,
 recall@k against exact numpy search, insert rate, ``count()`` and a full ``iter_records``
-pass. The server is started with ``tests/milvus_server.py``; on the server the bench
+pass. The server is started with ``tests/harness/milvus_server.py``; on the server the bench
 flushes and waits for the HNSW index to cover every row before timing searches.
 
 ``--data clustered`` (default) has the structure of real embeddings; ``--data random`` is
@@ -41,7 +41,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))  # also for a foreign interpreter (--lite3-python)
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
 
 DIM = 512
 

@@ -1,5 +1,7 @@
 """Runs last (conftest moves it there): the suite left the working tree as it found it.
 
+Under pytest-xdist the controller makes the same check when the session ends (conftest.py).
+
 Tests must write only under their own temporary folders. A service fixture without
 CLIPVEC_IMAGES_DIR once left uploads in ``images/uploads/``, which the next
 ``clipvec import`` put into the user's collection (issue 10).
@@ -7,13 +9,10 @@ CLIPVEC_IMAGES_DIR once left uploads in ``images/uploads/``, which the next
 
 from __future__ import annotations
 
+from tree_state import tree_changes, tree_state
 
-def test_suite_left_the_tree_as_it_found_it(tree_at_start, tree_now):
-    now = tree_now
-    changes = []
-    for part in sorted(set(now) | set(tree_at_start)):
-        added = sorted(now.get(part, set()) - tree_at_start.get(part, set()))
-        removed = sorted(tree_at_start.get(part, set()) - now.get(part, set()))
-        changes += [f"{part}: new   {line}" for line in added[:20]]
-        changes += [f"{part}: gone  {line}" for line in removed[:20]]
+
+def test_suite_left_the_tree_as_it_found_it(tree_at_start, services):
+    services.stop_all()  # the shared services' folders go with them (they would at the session's end)
+    changes = tree_changes(tree_at_start, tree_state())
     assert not changes, "the tests changed the working tree:\n" + "\n".join(changes)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System packages the tests need beyond the venv: Debian's Chromium for the browser tests,
-# etcd (server and etcdctl) for the full-stack tests (tests/stack, tools/stack.sh).
+# etcd (server and etcdctl) for the full-stack tests (tests/e2e/stack, tools/stack.sh).
 # Idempotent and quick when already installed.
 set -euo pipefail
 packages=()

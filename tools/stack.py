@@ -40,7 +40,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # the Milvus binary unpacking and config rendering live there
+sys.path.insert(0, str(REPO / "tests" / "harness"))  # the Milvus binary unpacking and config rendering live there
 
 from milvus_server import MilvusServer, MilvusStartError  # noqa: E402
 from procs import free_port, port_is_free  # noqa: E402

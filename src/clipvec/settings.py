@@ -16,7 +16,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clipvec.locations import is_lite_uri, is_s3_uri
+
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+TOP_K_MAX = 1000  # the most hits one search returns, over HTTP and on the command line
 Metric = Literal["COSINE", "L2", "IP"]
 
 
@@ -57,7 +60,7 @@ class Settings(BaseSettings):
 
     # --- import / search ---
     images_dir: str = Field("images", description="Folder imported by milvus_import.py.")
-    top_k: int = Field(10, ge=1, le=16384)
+    top_k: int = Field(10, ge=1, le=TOP_K_MAX, description="Hits per search when none is asked for.")
     thumb_dir: str = Field("", description="Thumbnail cache for the page; empty = IMAGES_DIR/.thumbs.")
 
     # --- data safety (issue 9) ---
@@ -120,15 +123,47 @@ class Settings(BaseSettings):
         # Several BentoML workers share the cores instead of each taking all of them (issue 12).
         return max(1, cores // self.workers)
 
+    def resolved_decode_workers(self) -> int:
+        """Decoder threads: the configured number, else two or one per torch thread."""
+        return self.decode_workers or max(2, self.resolved_threads())
 
-def recorded_model_name(model: str) -> str:
-    """The name a collection records for ``model``: a hub id as given, a local folder as an absolute path.
+    def thumb_dir_candidates(self) -> list[Path]:
+        """Where the page may cache thumbnails, best first (the first writable one is used).
 
-    So ``models/clip`` from one folder and ``/srv/x/models/clip`` from another are the same
-    model, and the service (whose relative paths are made absolute) matches the CLI.
+        CLIPVEC_THUMB_DIR when set; else a hidden ``.thumbs`` folder in a local images folder,
+        then the user's cache (the only choice for images in S3).
+        """
+        if self.thumb_dir:
+            return [Path(self.thumb_dir).expanduser()]
+        user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clipvec" / "thumbs"
+        if is_s3_uri(self.images_dir):
+            return [user_cache]
+        return [Path(self.images_dir).expanduser() / ".thumbs", user_cache]
+
+
+def absolute_path_env(settings: Settings, base: Path) -> dict[str, str]:
+    """``CLIPVEC_*`` values that make the settings' relative paths absolute against ``base``.
+
+    BentoML runs its workers in ``--working-dir``, where ``./milvus.db`` or ``images`` would
+    be other folders: every serving entry point hands the workers absolute paths, resolved
+    against the folder the user started from.
     """
-    folder = Path(model).expanduser()
-    return str(folder.resolve()) if folder.is_dir() else model
+    env: dict[str, str] = {}
+
+    def absolute(value: str) -> str:
+        return str((base / Path(value).expanduser()).resolve())
+
+    uri = settings.milvus_uri
+    if uri and is_lite_uri(uri) and not Path(uri).expanduser().is_absolute():
+        env["CLIPVEC_MILVUS_URI"] = absolute(uri)
+    for field in ("images_dir", "thumb_dir"):
+        value = getattr(settings, field)
+        if value and not is_s3_uri(value) and not Path(value).expanduser().is_absolute():
+            env[f"CLIPVEC_{field.upper()}"] = absolute(value)
+    model = settings.model
+    if not Path(model).expanduser().is_absolute() and (base / model).expanduser().is_dir():
+        env["CLIPVEC_MODEL"] = absolute(model)
+    return env
 
 
 @lru_cache(maxsize=1)

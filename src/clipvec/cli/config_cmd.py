@@ -1,0 +1,39 @@
+"""``clipvec config``: the effective settings, auto values resolved, paths absolute, secrets hidden."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clipvec.locations import is_lite_uri, is_s3_uri
+from clipvec.settings import Settings
+
+_SECRET_WORDS = ("token", "key", "password", "secret")
+
+
+def run_config(settings: Settings) -> int:
+    print(json.dumps(effective_config(settings), indent=2))
+    return 0
+
+
+def effective_config(settings: Settings) -> dict[str, object]:
+    """The settings as they take effect: auto values resolved, paths absolute, secrets hidden."""
+    from clipvec.model.device import resolve_device, resolve_precision
+
+    out: dict[str, object] = settings.model_dump()
+    device = resolve_device(settings.device)
+    out["device"] = str(device)
+    out["precision"] = resolve_precision(settings.precision, device)
+    out["threads"] = settings.resolved_threads()
+    out["decode_workers"] = settings.resolved_decode_workers()
+    if is_lite_uri(settings.milvus_uri):
+        out["milvus_uri"] = str(Path(settings.milvus_uri).expanduser().resolve())
+    if not is_s3_uri(settings.images_dir):
+        out["images_dir"] = str(Path(settings.images_dir).expanduser().resolve())
+    out["thumb_dir"] = str(settings.thumb_dir_candidates()[0].resolve())
+    if Path(settings.model).expanduser().is_dir():
+        out["model"] = str(Path(settings.model).expanduser().resolve())
+    for field, value in list(out.items()):
+        if any(word in field for word in _SECRET_WORDS) and value:
+            out[field] = "*** (set, hidden)"
+    return out

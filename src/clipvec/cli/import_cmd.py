@@ -1,0 +1,185 @@
+"""``clipvec import DIR|s3://bucket/prefix [--ray ADDRESS]`` (and ``python3 milvus_import.py``).
+
+Exit 0 all good, 1 some files failed, 2 could not run. torch and the model are loaded only
+when a file needs encoding: a re-import with nothing to do takes the time of the scan and
+of reading the collection. The local and the Ray import print the same report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clipvec.cli.progress import ProgressBar
+from clipvec.errors import ClipvecError
+from clipvec.indexing.importer import Importer
+from clipvec.indexing.plan import gc_paused
+from clipvec.indexing.report import FileFailure, ImportReport
+from clipvec.locations import is_s3_uri
+from clipvec.model.facts import facts_at_hand, require_facts
+from clipvec.settings import Settings
+from clipvec.sources import Source, open_source, scan_ahead
+from clipvec.store import ImageStore
+
+if TYPE_CHECKING:
+    from clipvec.model.encoder import ClipEncoder
+
+SKIPPED_SHOWN = 20  # skipped files listed on stderr; --errors-file has them all
+
+
+def run_import(settings: Settings, args: argparse.Namespace) -> int:
+    """``clipvec import``: the local import, or the Ray one with ``--ray``."""
+    if getattr(args, "ray", None) is not None:
+        return _run_ray_import(settings, args)
+    source = import_source(settings, args)
+    if source is None:
+        return 2
+    scanned = scan_ahead(source)  # while the store opens
+    # The checkpoint's config.json alone says which collection fits: a re-import with nothing
+    # to do never loads the model (seconds). A hub id not cached yet is loaded (downloaded) now.
+    facts = facts_at_hand(settings.model)
+    identity = (facts.name, facts.dim) if facts else None
+    loaded: ClipEncoder | None = None
+    if identity is None:
+        from clipvec.model.encoder import ClipEncoder
+
+        loaded = ClipEncoder.from_settings(settings)
+        identity = (loaded.name, loaded.dim)
+
+    def load_encoder() -> ClipEncoder:
+        from clipvec.model.encoder import ClipEncoder
+
+        encoder = loaded or ClipEncoder.from_settings(settings)
+        if (encoder.name, encoder.dim) != identity:
+            raise ClipvecError(
+                f"model {encoder.name} has dim {encoder.dim}, its config.json said {identity[1]}"
+            )
+        return encoder
+
+    with gc_paused():  # the scan runs meanwhile
+        store = ImageStore.from_settings(
+            settings, model_name=identity[0], dim=identity[1], lock_wait=float(getattr(args, "wait", 0) or 0)
+        )
+    importer = Importer.local(
+        load_encoder,
+        store,
+        max_pixels=settings.max_pixels,
+        decode_workers=settings.resolved_decode_workers(),
+        batch_size=settings.batch_size,
+        upsert_batch=settings.upsert_batch,
+        max_file_bytes=settings.max_file_bytes,
+    )
+    bar = ProgressBar(disabled=getattr(args, "no_progress", False))
+    try:
+        report = importer.run(
+            source, prune=args.prune, progress=bar.update, on_total=bar.set_total, scanned=scanned
+        )
+        total = store.count()
+    finally:
+        bar.close()
+        store.close()
+    return print_report(report, source, total, args.errors_file)
+
+
+def _run_ray_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Same exits and output as the local import: 0 ok, 1 some files failed, 2 could not run."""
+    from clipvec.indexing.ray_cluster import connect, disconnect, root_cause
+    from clipvec.indexing.ray_stage import RayStage
+    from clipvec.model.checkpoint import resolve_model
+
+    source = import_source(settings, args)
+    if source is None:
+        return 2
+    # The driver needs the model's facts (dimension, preprocessing), never its weights; a hub
+    # id not cached yet is downloaded here once, as `clipvec serve` does (ModelLoadError: exit 2).
+    if facts_at_hand(settings.model) is None:
+        resolve_model(settings.model)
+    facts = require_facts(settings.model)
+    connect(args.ray, ship_code=settings.ray_ship_code)  # no cluster: nothing opened or created
+    try:
+        store = ImageStore.from_settings(settings, model_name=facts.name, dim=facts.dim)
+    except BaseException:
+        disconnect()
+        raise
+    try:
+        no_progress = getattr(args, "no_progress", False)
+        stage = RayStage(
+            settings,
+            store,
+            facts.preprocessor(),
+            encoders=settings.ray_encoders,
+            decode_cpus=settings.ray_decode_cpus,
+            show_progress=not no_progress and sys.stderr.isatty(),
+        )
+        importer = Importer(
+            store,
+            stage,
+            max_pixels=settings.max_pixels,
+            upsert_batch=settings.upsert_batch,
+            max_file_bytes=settings.max_file_bytes,
+        )
+        bar = ProgressBar(disabled=no_progress)
+        try:
+            report = importer.run(source, prune=args.prune, progress=bar.update, on_total=bar.set_total)
+            store.expect_foreign_writes()  # the workers' rows, not only the driver's
+            total = store.count()
+        except ClipvecError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed Ray task: one clear line, not a traceback
+            cause = root_cause(exc)
+            if isinstance(cause, ClipvecError):
+                raise cause from exc
+            first = str(cause).splitlines()[0][:500] if str(cause) else ""
+            print(
+                f"clipvec: the Ray import stopped: {type(cause).__name__}: {first}"
+                "; what was stored is kept, run it again to finish",
+                file=sys.stderr,
+            )
+            return 2
+        finally:
+            bar.close()
+            disconnect()
+    finally:
+        store.close()
+    return print_report(report, source, total, args.errors_file)
+
+
+def import_source(settings: Settings, args: argparse.Namespace) -> Source | None:
+    """The folder or ``s3://`` prefix to import (argument, else CLIPVEC_IMAGES_DIR); None: said why."""
+    location = str(args.folder or settings.images_dir)
+    if not is_s3_uri(location) and not Path(location).is_dir():
+        print(
+            f"clipvec: {location} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr
+        )
+        return None
+    return open_source(location)
+
+
+def print_report(report: ImportReport, source: Source, total: int, errors_file: Path | None) -> int:
+    """Failures and skips on stderr, the summary on stdout; the exit code (1 if any file failed)."""
+    for failure in report.failed:
+        print(f"failed: {failure.path}: {failure.detail}", file=sys.stderr)
+    for skip in report.skipped_files[:SKIPPED_SHOWN]:
+        print(f"skipped: {skip.path}: {skip.reason}: {skip.detail}", file=sys.stderr)
+    if report.skipped > SKIPPED_SHOWN:
+        print(
+            f"skipped: ... and {report.skipped - SKIPPED_SHOWN} more (--errors-file lists all)",
+            file=sys.stderr,
+        )
+    if errors_file:
+        write_errors(errors_file, report.failed, report.skipped_files)
+    print(f"{source.display}: {report.summary()}; the collection holds {total} images")
+    return 1 if report.failed else 0
+
+
+def write_errors(path: Path, failures: Iterable[FileFailure], skipped: Iterable[FileFailure] = ()) -> None:
+    """JSON lines: ``{"path", "error", "detail", "status": "failed" | "skipped"}``."""
+    with open(path, "w", encoding="utf-8") as f:
+        for status, items in (("failed", failures), ("skipped", skipped)):
+            for item in items:
+                line = {"path": item.path, "error": item.reason, "detail": item.detail, "status": status}
+                f.write(json.dumps(line) + "\n")

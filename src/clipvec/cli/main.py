@@ -1,0 +1,132 @@
+"""``clipvec COMMAND``: parse, set up logging, run the command, turn errors into exit codes.
+
+Exit codes: 0 done, 1 the command ran but found a problem (failed files, nothing found to
+delete, an empty or missing collection), 2 it could not run (a ``ClipvecError``: its one-line
+detail is printed), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from clipvec.cli.parser import build_parser, settings_from_args
+from clipvec.errors import ClipvecError
+from clipvec.locations import is_lite_uri
+from clipvec.model.chatter import silence_transformers
+from clipvec.settings import Settings
+
+_LOADS_A_MODEL = frozenset({"vectorize", "import", "search", "make-model", "demo"})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # all of its options belong to the benchmark's own parser
+        from clipvec.cli.bench import main as bench_main
+
+        rest = argv[1:]
+        return bench_main(rest[1:] if rest[:1] == ["--"] else rest)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        logging.getLogger("clipvec").setLevel(logging.DEBUG)
+    try:
+        return _dispatch(args)
+    except ClipvecError as err:
+        print(f"clipvec: {err.detail}", file=sys.stderr)
+        return 2
+    except ValidationError as err:  # a CLIPVEC_* value or a flag out of range
+        print(f"clipvec: {_setting_problems(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("clipvec: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "make-model":
+        from clipvec.model.factory import make_random_model
+
+        if not args.verbose:
+            silence_transformers()
+        print(make_random_model(args.out, size=args.size, seed=args.seed))
+        return 0
+    settings = settings_from_args(args)
+    if args.command == "search" and (missing := _missing_lite_db(settings)):
+        print(
+            f"clipvec: there is no database at {missing} (CLIPVEC_MILVUS_URI); nothing was created. "
+            "Import images first (clipvec import DIR), or point --milvus-uri at your database.",
+            file=sys.stderr,
+        )
+        return 1
+    if args.command in _LOADS_A_MODEL and not args.verbose:
+        silence_transformers()
+    if args.command == "config":
+        from clipvec.cli.config_cmd import run_config
+
+        return run_config(settings)
+    if args.command == "serve":
+        from clipvec.cli.serve_cmd import run_serve
+
+        return run_serve(settings, args.host, args.port)
+    if args.command == "demo":
+        from clipvec.cli.demo import run_demo
+        from clipvec.cli.serve_cmd import run_serve
+
+        _quiet_pymilvus(args.verbose)
+        return run_demo(args, serve=run_serve)
+    if args.command == "vectorize":
+        from clipvec.cli.vectorize_cmd import run_vectorize
+
+        return run_vectorize(settings, args)
+    _quiet_pymilvus(args.verbose)  # import, search, drop
+    if args.command == "drop":
+        from clipvec.cli.drop_cmd import run_drop
+
+        return run_drop(settings, args.yes)
+    if args.command == "import":
+        from clipvec.cli.import_cmd import run_import
+
+        return run_import(settings, args)
+    if args.command == "search":
+        from clipvec.cli.search_cmd import run_search
+
+        return run_search(settings, args)
+    raise AssertionError(args.command)
+
+
+def _setting_problems(err: ValidationError) -> str:
+    """One line per bad setting, named as the user sets it: ``CLIPVEC_TOP_K (--top-k): ...``."""
+    parts = []
+    for problem in err.errors():
+        field = str(problem["loc"][0]) if problem.get("loc") else "?"
+        parts.append(f"CLIPVEC_{field.upper()} (--{field.replace('_', '-')}): {problem['msg']}")
+    return "invalid setting: " + "; ".join(parts)
+
+
+def _missing_lite_db(settings: Settings) -> Path | None:
+    """The Milvus Lite file a read-only command would open, when it does not exist (Lite would create it)."""
+    if not is_lite_uri(settings.milvus_uri):
+        return None
+    path = Path(settings.milvus_uri).expanduser().resolve()
+    return None if path.exists() else path
+
+
+def _quiet_pymilvus(verbose: bool) -> None:
+    """pymilvus logs every failed call with a traceback; our own message says what failed."""
+    import pymilvus  # noqa: F401 - importing it installs its log handlers, which we then quieten
+
+    for name in ("pymilvus", "pymilvus.milvus_client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    if not verbose:  # milvus-lite 2.5.1 imports pkg_resources (setuptools<81 is pinned for it)
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

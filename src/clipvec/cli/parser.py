@@ -1,0 +1,172 @@
+"""The ``clipvec`` command line's parser: subcommands, flags, and flags -> ``Settings``.
+
+Every subcommand reads the same ``Settings`` (``CLIPVEC_*`` environment variables); flags
+given on the command line override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from clipvec.settings import Settings
+
+DESCRIPTION = """\
+Search your own images by meaning with CLIP vectors stored in Milvus.
+
+Every setting is an environment variable with the CLIPVEC_ prefix (see `clipvec config`);
+a flag of the same name overrides it. Relative paths resolve against the current folder.
+"""
+
+EPILOG = """\
+first steps:
+  clipvec demo                            serve a folder of generated shapes with a small CLIP
+                                          (offline), then search "a red circle" in the page
+  clipvec import ~/Pictures               store the vectors of a folder (incremental)
+  clipvec search "a dog on a beach"       nearest images to a text
+  clipvec serve                           HTTP API and search page on http://127.0.0.1:3000/ui
+  clipvec config                          the effective settings
+
+`clipvec COMMAND --help` shows the options of one command; -v shows library logs and bars.
+"""
+
+# flag -> settings field; flags left out keep the environment's value.
+_SETTING_FLAGS: dict[str, str] = {
+    "model": "model",
+    "device": "device",
+    "precision": "precision",
+    "threads": "threads",
+    "batch_size": "batch_size",
+    "decode_workers": "decode_workers",
+    "max_pixels": "max_pixels",
+    "milvus_uri": "milvus_uri",
+    "milvus_token": "milvus_token",
+    "collection": "collection",
+    "metric": "metric",
+    "index_type": "index_type",
+}
+
+
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (env CLIPVEC_*)")
+    g.add_argument("--model", help="HF id or local folder of a CLIP checkpoint (CLIPVEC_MODEL)")
+    g.add_argument("--device", help="auto, cpu, cuda, cuda:1 (CLIPVEC_DEVICE)")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="(CLIPVEC_PRECISION)")
+    g.add_argument("--threads", type=int, help="torch threads, 0 = all available cores (CLIPVEC_THREADS)")
+    g.add_argument("--batch-size", type=int, help="images per encoder batch (CLIPVEC_BATCH_SIZE)")
+    g.add_argument("--max-pixels", type=int, help="refuse larger images (CLIPVEC_MAX_PIXELS)")
+
+
+def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("storage (env CLIPVEC_*)")
+    g.add_argument(
+        "--milvus-uri", help="local .db file (Milvus Lite) or http://host:19530 (CLIPVEC_MILVUS_URI)"
+    )
+    g.add_argument("--milvus-token", help="user:password or API key (CLIPVEC_MILVUS_TOKEN)")
+    g.add_argument("--collection", help="collection name (CLIPVEC_COLLECTION)")
+    g.add_argument("--metric", choices=["COSINE", "L2", "IP"], help="for new collections (CLIPVEC_METRIC)")
+    g.add_argument("--index-type", help="auto, FLAT, IVF_FLAT, HNSW, ... (CLIPVEC_INDEX_TYPE)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {
+        field: getattr(args, flag)
+        for flag, field in _SETTING_FLAGS.items()
+        if getattr(args, flag, None) is not None
+    }
+    return Settings(**overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clipvec",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, library warnings and progress bars"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="start the HTTP service (BentoML) on --port")
+    _add_model_flags(p)
+    _add_store_flags(p)
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0: every interface)",
+    )
+
+    p = sub.add_parser("vectorize", help="print the vector of a text or an image file as JSON")
+    _add_model_flags(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text")
+    what.add_argument("--image", type=Path)
+
+    p = sub.add_parser(
+        "import", help="import a folder or s3://bucket/prefix of images into Milvus (incremental, resumable)"
+    )
+    _add_model_flags(p)
+    _add_store_flags(p)
+    p.add_argument(
+        "folder", nargs="?", help="a folder or s3://bucket/prefix; default: CLIPVEC_IMAGES_DIR (images)"
+    )
+    p.add_argument("--prune", action="store_true", help="remove entries whose files are gone")
+    p.add_argument("--errors-file", type=Path, help="write failed files and reasons here (JSON lines)")
+    p.add_argument("--decode-workers", type=int, help="decoder threads (CLIPVEC_DECODE_WORKERS)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="if another process has the Milvus Lite file open, wait this long for it (default: refuse at once)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="run the import as a Ray Data pipeline on a Ray cluster (pip install -e '.[ray]'); "
+        "ADDRESS: ray://host:10001, host:6379 or auto (RAY_ADDRESS, else a local Ray)",
+    )
+
+    p = sub.add_parser("search", help="search the collection by text or by an example image")
+    _add_model_flags(p)
+    _add_store_flags(p)
+    p.add_argument("query", nargs="?", help="the text to search for")
+    p.add_argument("--image", type=Path, help="search by this example image instead")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--min-score", type=float, help="COSINE/IP: at least this; L2: at most this")
+    p.add_argument("--path-prefix", help="only paths that start with this")
+    p.add_argument("--json", action="store_true", help='print {"hits": [...]} as JSON')
+
+    p = sub.add_parser(
+        "make-model", help="write a random-weight CLIP folder (for offline trials and benchmarks)"
+    )
+    p.add_argument("out", type=Path)
+    p.add_argument("--size", choices=["base", "tiny"], default="base")
+    p.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("bench", help="benchmark the original code path against ours (clipvec bench --help)")
+
+    p = sub.add_parser("drop", help="delete a collection (all its records), after asking")
+    _add_store_flags(p)
+    p.add_argument("--yes", action="store_true", help="do not ask")
+
+    p = sub.add_parser(
+        "demo",
+        help="serve a generated folder of coloured shapes with the small shapes CLIP (offline)",
+        description="Generate coloured-shape images, import them with the small CLIP trained on "
+        "shapes (tests/assets/shapes-clip), then serve the search page. Needs a source checkout.",
+    )
+    p.add_argument("--dir", type=Path, default=Path("demo"), help="demo images and database (default ./demo)")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--per-class", type=int, default=2, help="images per colour and shape (default 2)")
+    p.add_argument("--no-serve", action="store_true", help="prepare the folder and the database only")
+
+    sub.add_parser("config", help="print the effective settings (auto values resolved, secrets hidden)")
+    return parser

@@ -1,0 +1,60 @@
+"""Images: bytes -> upright 8-bit RGB -> model-ready pixels, the same way for every caller.
+
+Data flow::
+
+    file source --read_image_file--> bytes      (sniff the first 4 KB; a non-image stops there)
+    bytes --sniff_format--> format               (magic bytes only, never a name or Content-Type)
+    bytes --decode_image--> DecodedImage         (header size check, PixelBudget reservation,
+                                                  upright RGB, transparency on white, deep
+                                                  samples scaled, HDR tone-mapped)
+    DecodedImage --Preprocessor--> PreparedImage (CLIP resize, centre crop, normalise)
+
+:func:`prepare_image` runs the last two steps in one call. Modules, one job each:
+
+* :mod:`~clipvec.images.formats`: supported formats and sniffing;
+* :mod:`~clipvec.images.decode`: the decoder entry, dispatching by format to
+  :mod:`~clipvec.images.pillow_decode` (most formats), :mod:`~clipvec.images.tiff`
+  (TIFFs Pillow cannot read) and :mod:`~clipvec.images.hdr` (Radiance HDR);
+* :mod:`~clipvec.images.decoded`: the decoder result, header size check, EXIF orientation;
+* :mod:`~clipvec.images.samples`: deep samples to 8 bits, alpha onto white;
+* :mod:`~clipvec.images.failures`: library exceptions -> readable ``ClipvecError`` s;
+* :mod:`~clipvec.images.budget`: the pixel budget shared by concurrent decodes;
+* :mod:`~clipvec.images.preprocess`: CLIP preprocessing (matches ``CLIPImageProcessor``);
+* :mod:`~clipvec.images.prepare`: the bytes -> pixels entry and the sniff-first file reader.
+
+This package imports nothing from clipvec but ``clipvec.errors``.
+"""
+
+from __future__ import annotations
+
+from clipvec.images.budget import PixelBudget, Reservation
+from clipvec.images.decode import DecodedImage, decode_file, decode_image
+from clipvec.images.formats import SUPPORTED_FORMATS, sniff_format
+from clipvec.images.prepare import (
+    SNIFF_BYTES,
+    FileTooLarge,
+    NotAnImage,
+    PreparedImage,
+    prepare_decoded,
+    prepare_image,
+    read_image_file,
+)
+from clipvec.images.preprocess import Preprocessor
+
+__all__ = [
+    "SNIFF_BYTES",
+    "SUPPORTED_FORMATS",
+    "DecodedImage",
+    "FileTooLarge",
+    "NotAnImage",
+    "PixelBudget",
+    "PreparedImage",
+    "Preprocessor",
+    "Reservation",
+    "decode_file",
+    "decode_image",
+    "prepare_decoded",
+    "prepare_image",
+    "read_image_file",
+    "sniff_format",
+]

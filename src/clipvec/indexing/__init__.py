@@ -1,0 +1,1 @@
+"""Sources -> vectors -> Milvus: the incremental, resumable import (local and Ray)."""

@@ -1,0 +1,1 @@
+"""The CLIP model: checkpoint facts, loading, encoding, and locally built test models."""

@@ -1,0 +1,169 @@
+"""Where a CLIP checkpoint's files are, and whether they can be loaded, before torch is touched.
+
+A model is a local folder or a Hugging Face hub id. ``resolve_model`` finds its folder (the
+folder itself, the hub cache, or a download now) and checks it file by file, so that a
+missing or damaged checkpoint is one clear message (``model_help``) instead of a library
+traceback from every BentoML worker. ``read_clip_config`` is the one reader of config.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from clipvec.errors import ModelLoadError
+from clipvec.model.advice import model_help
+
+log = logging.getLogger(__name__)
+
+WEIGHT_FILES = (
+    "model.safetensors",
+    "pytorch_model.bin",
+    "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
+# What a hub download fetches: config, tokenizer, preprocessor and weights (not TF/Flax copies).
+_HUB_PATTERNS = ["*.json", "*.txt", "*.safetensors"]
+
+
+class UnusableConfig(ValueError):
+    """config.json is missing, unreadable or not a CLIP model's; the message says which."""
+
+
+def read_clip_config(folder: Path) -> dict[str, Any]:
+    """The parsed config.json of a CLIP checkpoint folder; ``UnusableConfig`` says why not."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UnusableConfig("no config.json") from None
+    except (OSError, ValueError) as exc:
+        raise UnusableConfig(f"config.json cannot be read: {exc}") from exc
+    if not isinstance(config, dict):
+        raise UnusableConfig("config.json cannot be read: it is not a JSON object")
+    model_type = config.get("model_type")
+    if model_type not in (None, "clip"):
+        raise UnusableConfig(f"config.json describes a {model_type!r} model, not CLIP")
+    return config
+
+
+def looks_like_path(model: str) -> bool:
+    """A folder path rather than a hub id ("org/name"): then a missing folder is not looked up on the hub."""
+    return model.startswith(("/", "./", "../", "~", ".")) or model.count("/") > 1 or "\\" in model
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """Why a .safetensors file cannot be loaded (cut short, not safetensors), or None."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            (header_len,) = struct.unpack("<Q", f.read(8))
+            if header_len > size - 8 or header_len > 100_000_000:
+                return f"{path.name} is not a safetensors file (or is cut short)"
+            header = json.loads(f.read(header_len))
+    except (OSError, struct.error, ValueError) as exc:
+        return f"{path.name} cannot be read: {exc}"
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if 8 + header_len + end > size:
+        return f"{path.name} is cut short ({size} of {8 + header_len + end} bytes)"
+    return None
+
+
+def folder_problems(folder: Path) -> list[str]:
+    """What a CLIP checkpoint folder lacks (empty when it looks loadable)."""
+    if not folder.is_dir():
+        return [f"{folder} is not a folder"]
+    problems: list[str] = []
+    try:
+        read_clip_config(folder)
+    except UnusableConfig as exc:
+        problems.append(str(exc))
+    weights = [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
+    if not weights:
+        problems.append("no weights (model.safetensors or pytorch_model.bin)")
+    elif weights[0].suffix == ".safetensors" and (why := _safetensors_problem(weights[0])):
+        problems.append(why)
+    elif weights[0].name == "pytorch_model.bin" and not zipfile.is_zipfile(weights[0]):
+        problems.append("pytorch_model.bin is not a PyTorch checkpoint (or is cut short)")
+    has_tokenizer = (folder / "tokenizer.json").is_file() or (
+        (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
+    )
+    if not has_tokenizer:
+        problems.append("no tokenizer files (tokenizer.json, or vocab.json and merges.txt)")
+    return problems
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def hub_snapshot_folder(model: str) -> Path | None:
+    """Local cache folder of a hub checkpoint, if it is cached (never downloads)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(model, local_files_only=True))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not in the local cache"
+        log.debug("no local snapshot for %s: %s", model, exc)
+        return None
+
+
+def local_folder(model: str) -> Path | None:
+    """The folder of ``model`` already on this machine (the folder itself, or its hub cache), or None."""
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        return folder
+    if folder.exists() or looks_like_path(model):
+        return None
+    return hub_snapshot_folder(model)
+
+
+def resolve_model(model: str) -> Path:
+    """The local folder of ``model`` (a folder, or a hub id cached or downloaded now).
+
+    Raises ``ModelLoadError`` with a message that says what to do.
+    """
+    local = Path(model).expanduser()
+    if local.is_dir():
+        if problems := folder_problems(local):
+            raise ModelLoadError(
+                model_help(
+                    model, f"the folder {local} is not a usable CLIP checkpoint: " + "; ".join(problems)
+                )
+            )
+        return local
+    if local.exists() or looks_like_path(model):
+        raise ModelLoadError(model_help(model, f"there is no folder {local}"))
+
+    cached = hub_snapshot_folder(model)
+    if cached is not None and not folder_problems(cached):
+        return cached
+    if _hub_offline():
+        raise ModelLoadError(
+            model_help(
+                model,
+                "it is not a local folder, it is not in the Hugging Face cache, and the hub is "
+                "switched off (HF_HUB_OFFLINE is set)",
+            )
+        )
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(model, allow_patterns=_HUB_PATTERNS))
+        if not any((folder / name).is_file() for name in WEIGHT_FILES):
+            folder = Path(snapshot_download(model, allow_patterns=_HUB_PATTERNS + ["pytorch_model.bin*"]))
+    except Exception as exc:  # noqa: BLE001 - network, auth, unknown repo: all end in the same advice
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            model_help(model, f"it is not a local folder and the Hugging Face hub gave no copy ({reason})")
+        ) from exc
+    if problems := folder_problems(folder):
+        raise ModelLoadError(
+            model_help(model, "the downloaded checkpoint is incomplete: " + "; ".join(problems))
+        )
+    return folder

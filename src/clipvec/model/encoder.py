@@ -1,0 +1,234 @@
+"""Pixels / text -> L2-normalised CLIP vectors.
+
+One ``ClipEncoder`` per process owns the transformers ``CLIPModel``. It runs under
+``torch.inference_mode``, in batches, with bf16 autocast on CPUs that have native bf16
+(AVX512-BF16 / AMX), fp16 on GPU, fp32 otherwise, and pins torch's thread count so that
+small CPUs are not oversubscribed. Texts are tokenised without padding to 77 tokens;
+longer texts are cut to CLIP's context and reported as truncated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from clipvec.errors import ModelLoadError
+from clipvec.images.preprocess import Preprocessor
+from clipvec.model.advice import model_help
+from clipvec.model.chatter import before_transformers
+from clipvec.model.device import resolve_device, resolve_precision
+from clipvec.model.facts import facts_at_hand, recorded_model_name
+from clipvec.model.text import clip_prefix
+from clipvec.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TextEncoding:
+    vectors: np.ndarray  # (N, dim) float32, unit norm
+    truncated: list[bool]
+    token_counts: list[int]
+
+
+class ClipEncoder:
+    """A loaded CLIP model with its preprocessing and tokenizer."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer,
+        preprocessor: Preprocessor,
+        *,
+        name: str,
+        device: torch.device,
+        precision: str,
+        batch_size: int = 32,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.preprocessor = preprocessor
+        self.name = name
+        self.device = device
+        self.precision = precision
+        self.batch_size = batch_size
+        cfg = model.config
+        self.dim: int = int(cfg.projection_dim)
+        self.context_length: int = int(cfg.text_config.max_position_embeddings)
+        self._eos_id: int = int(tokenizer.eos_token_id)
+        self._bos_id: int | None = tokenizer.bos_token_id
+        self._pad_id: int = int(
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._eos_id
+        )
+        # We cut to the context length ourselves (and report it); stop the tokenizer warning about it.
+        tokenizer.model_max_length = 1 << 30
+        # Model calls are serialised: torch already uses every thread we gave it.
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(
+        cls,
+        model: str,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        threads: int = 0,
+        batch_size: int = 32,
+    ) -> ClipEncoder:
+        """Load a CLIP checkpoint by hub id or local folder; errors say what to do offline."""
+        before_transformers()
+        from transformers import AutoTokenizer, CLIPModel
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        dev = resolve_device(device)
+        prec = resolve_precision(precision, dev)
+        dtype = torch.float16 if (dev.type == "cuda" and prec == "fp16") else torch.float32
+        started = time.perf_counter()
+        try:
+            clip = CLIPModel.from_pretrained(model, dtype=dtype)
+            tokenizer = AutoTokenizer.from_pretrained(model)
+        except Exception as exc:  # noqa: BLE001 - broken checkpoints raise anything (IndexError, RuntimeError ...)
+            first_line = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            if not isinstance(exc, (OSError, ValueError)):
+                first_line = f"{type(exc).__name__}: {first_line}"
+            if not Path(model).exists():
+                first_line = "it is not a local folder and the Hugging Face hub gave no copy: " + first_line
+            raise ModelLoadError(model_help(model, first_line)) from exc
+        clip.eval().to(dev)
+        if dev.type == "cpu" and prec == "bf16":
+            _store_matmul_weights_in_bf16(clip)
+        # The checkpoint is at hand now (loaded, or downloaded by loading): its preprocessing and
+        # recorded name come from the same facts the importer and the Ray stage read.
+        facts = facts_at_hand(model)
+        image_size = clip.config.vision_config.image_size
+        preprocessor = facts.preprocessor() if facts else Preprocessor(*(3 * [image_size]))
+        log.info(
+            "loaded %s on %s (%s, %d threads) in %.1fs",
+            model,
+            dev,
+            prec,
+            torch.get_num_threads(),
+            time.perf_counter() - started,
+        )
+        return cls(
+            clip,
+            tokenizer,
+            preprocessor,
+            name=facts.name if facts else recorded_model_name(model),
+            device=dev,
+            precision=prec,
+            batch_size=batch_size,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClipEncoder:
+        return cls.load(
+            settings.model,
+            device=settings.device,
+            precision=settings.precision,
+            threads=settings.resolved_threads(),
+            batch_size=settings.batch_size,
+        )
+
+    # ------------------------------------------------------------------ encoding
+    @contextlib.contextmanager
+    def _run(self) -> Iterator[None]:
+        with self._lock, torch.inference_mode():
+            if self.device.type == "cpu" and self.precision == "bf16":
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    yield
+            else:
+                yield
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, 3, H, W) float32 pixels -> (N, dim) float32 unit vectors, in batches."""
+        out = np.empty((len(pixels), self.dim), dtype=np.float32)
+        model_dtype = self.model.vision_model.embeddings.class_embedding.dtype  # fp16 on GPU
+        for start in range(0, len(pixels), self.batch_size):
+            chunk = torch.from_numpy(np.ascontiguousarray(pixels[start : start + self.batch_size]))
+            chunk = chunk.to(self.device, dtype=model_dtype)
+            with self._run():
+                features = self.model.vision_model(pixel_values=chunk).pooler_output
+                vectors = self.model.visual_projection(features)
+            out[start : start + len(chunk)] = _normalise(vectors)
+        return out
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Decoded RGB images -> (N, dim) unit vectors."""
+        if not images:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return self.encode_pixels(self.preprocessor.batch(list(images)))
+
+    def tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[bool], list[int]]:
+        """Token ids padded to the longest text (not to 77), cut to CLIP's context length."""
+        limit = self.context_length
+        texts = [clip_prefix(text, limit) for text in texts]
+        ids_list = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        truncated = [len(ids) > limit for ids in ids_list]
+        counts = [len(ids) for ids in ids_list]
+        ids_list = [ids[: limit - 1] + [self._eos_id] if len(ids) > limit else ids for ids in ids_list]
+        width = max(len(ids) for ids in ids_list)
+        input_ids = torch.full((len(ids_list), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(ids_list), width), dtype=torch.long)
+        for row, ids in enumerate(ids_list):
+            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            mask[row, : len(ids)] = 1
+        return input_ids, mask, truncated, counts
+
+    def encode_texts(self, texts: Sequence[str]) -> TextEncoding:
+        """Texts -> unit vectors, with per-text truncation flags."""
+        if not texts:
+            return TextEncoding(np.empty((0, self.dim), dtype=np.float32), [], [])
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        truncated: list[bool] = []
+        counts: list[int] = []
+        for start in range(0, len(texts), self.batch_size):
+            input_ids, mask, trunc, cnt = self.tokenize(texts[start : start + self.batch_size])
+            with self._run():
+                features = self.model.text_model(
+                    input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)
+                ).pooler_output
+                projected = self.model.text_projection(features)
+            vectors[start : start + len(trunc)] = _normalise(projected)
+            truncated += trunc
+            counts += cnt
+        return TextEncoding(vectors, truncated, counts)
+
+    def encode_text(self, text: str) -> tuple[np.ndarray, bool]:
+        enc = self.encode_texts([text])
+        return enc.vectors[0], enc.truncated[0]
+
+
+def _store_matmul_weights_in_bf16(model: torch.nn.Module) -> None:
+    """Do once what bf16 autocast does on every call: round Linear/Conv2d weights to bf16.
+
+    Autocast casts exactly these fp32 weights to bf16 before each matmul, so the vectors are
+    the same; the per-call casts of 151M weights disappear and the weights take half the
+    memory. Norms, embeddings and the rest stay fp32, as autocast wants them.
+    """
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+                module.to(torch.bfloat16)
+        # What stays fp32 still points into the memory-mapped weights file, which would keep
+        # the whole fp32 file resident: copy it out so the mapping can go.
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.dtype != torch.bfloat16:
+                tensor.data = tensor.data.clone()
+
+
+def _normalise(vectors: torch.Tensor) -> np.ndarray:
+    v = vectors.float()
+    v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return v.cpu().numpy()

@@ -1,0 +1,104 @@
+"""What a checkpoint is, from its config.json alone: no weights, no download.
+
+A collection records the model's name and vector size; the image pipeline needs the model's
+input size and preprocessing. All of that is in the checkpoint's small JSON files, so the
+importer can find out that there is nothing to do, and a Ray driver can open the collection,
+without loading 600 MB of weights (seconds) or asking the hub.
+
+Two ways to ask, for two kinds of caller:
+
+* ``facts_at_hand(model)``: the facts, or None when config.json is not on this machine (a hub
+  id not cached yet) or not a CLIP one. For callers that then load the model the usual way,
+  which downloads it or fails with the full reason.
+* ``require_facts(model)``: the facts, cached per process, or ``ModelLoadError`` with the
+  model help text. For callers that cannot go on without them (a Ray import's driver and
+  tasks, which never load the weights themselves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from clipvec.errors import ModelLoadError
+from clipvec.images.preprocess import Preprocessor
+from clipvec.model.advice import model_help
+from clipvec.model.checkpoint import UnusableConfig, local_folder, looks_like_path, read_clip_config
+
+# What transformers' CLIPConfig fills in when config.json leaves them out, so that the facts
+# match the model that loads.
+DEFAULT_PROJECTION_DIM = 512
+DEFAULT_IMAGE_SIZE = 224
+
+
+def recorded_model_name(model: str) -> str:
+    """The name a collection records for ``model``: a hub id as given, a local folder as an absolute path.
+
+    So ``models/clip`` from one folder and ``/srv/x/models/clip`` from another are the same
+    model, and the service (whose relative paths are made absolute) matches the CLI.
+    """
+    folder = Path(model).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else model
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """A CLIP checkpoint as a collection and the image pipeline see it."""
+
+    name: str  # what a collection records (``recorded_model_name``)
+    dim: int  # length of its vectors (projection_dim)
+    image_size: int  # side of the square the vision tower takes
+    folder: Path  # where its files are (absolute): the local folder, or its copy in the hub cache
+
+    @classmethod
+    def from_folder(cls, folder: Path, name: str) -> ModelFacts:
+        """Read the facts from ``folder``'s config.json; ``UnusableConfig`` says why they cannot be."""
+        config = read_clip_config(folder)
+        vision = config.get("vision_config") or {}
+        try:
+            dim = int(config.get("projection_dim", DEFAULT_PROJECTION_DIM))
+            image_size = int(vision.get("image_size", DEFAULT_IMAGE_SIZE))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UnusableConfig(f"config.json cannot be read: {exc}") from exc
+        return cls(name=name, dim=dim, image_size=image_size, folder=folder)
+
+    def preprocessor(self) -> Preprocessor:
+        """Its image preprocessing: preprocessor_config.json when the checkpoint has one, else CLIP's."""
+        return Preprocessor.from_model_folder(self.folder, self.image_size)
+
+
+def _read(model: str) -> ModelFacts | str:
+    """The facts of ``model``, or the reason (in ``model_help``'s words) they are not at hand."""
+    folder = local_folder(model)
+    if folder is None:
+        local = Path(model).expanduser()
+        if local.exists() or looks_like_path(model):
+            return f"there is no folder {local}"
+        return "it is not a local folder and it is not in the Hugging Face cache"
+    try:
+        return ModelFacts.from_folder(folder.resolve(), recorded_model_name(model))
+    except UnusableConfig as exc:
+        return f"the folder {folder} is not a usable CLIP checkpoint: {exc}"
+
+
+def facts_at_hand(model: str) -> ModelFacts | None:
+    """The facts of ``model`` read now, or None when its config.json is not here or not CLIP's."""
+    facts = _read(model)
+    return facts if isinstance(facts, ModelFacts) else None
+
+
+def require_facts(model: str) -> ModelFacts:
+    """The facts of ``model``, read once per process; ``ModelLoadError`` (with the ways out) if not at hand.
+
+    Only found facts are kept, so a model downloaded meanwhile is found on the next call.
+    """
+    return _facts_of(recorded_model_name(model))
+
+
+@lru_cache(maxsize=8)
+def _facts_of(name: str) -> ModelFacts:
+    facts = _read(name)
+    if isinstance(facts, str):
+        raise ModelLoadError(model_help(name, facts))
+    return facts

@@ -1,0 +1,32 @@
+"""Hits as people and programs read them: the seed's ``ID: image1.jpg, Score: 0.31`` and JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from clipvec.store import Hit
+
+HIT_PATHS_SHOWN = 5  # a hit lists this many of its paths, plus how many it has (path_count)
+METRIC_WORDS = {
+    "COSINE": "COSINE (cosine similarity)",
+    "IP": "IP (inner product)",
+    "L2": "L2 (Euclidean distance)",
+}
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    answer = asdict(hit)
+    answer["paths"] = hit.paths[:HIT_PATHS_SHOWN]
+    answer["path_count"] = len(hit.paths)
+    return answer
+
+
+def format_hits(hits: list[Hit]) -> list[str]:
+    """The original script's line shape: ``ID: image1.jpg, Score: 0.31``."""
+    return [f"ID: {hit.path}, Score: {hit.score:.2f}" for hit in hits]
+
+
+def metric_line(metric: str, higher_is_better: bool) -> str:
+    direction = "higher" if higher_is_better else "lower"
+    return f"Using {METRIC_WORDS.get(metric, metric)} for search; {direction} scores are closer matches."

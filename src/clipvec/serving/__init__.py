@@ -1,0 +1,1 @@
+"""The HTTP service: BentoML glue, request guard, routes, the search page."""

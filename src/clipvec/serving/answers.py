@@ -1,0 +1,70 @@
+"""The JSON shapes of the service's answers (what clients parse: keep them stable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from clipvec.images import PreparedImage
+from clipvec.model.encoder import ClipEncoder, TextEncoding
+from clipvec.search import hit_json
+from clipvec.store import Hit, ImageStore
+
+
+def vector_json(vector: np.ndarray) -> list[float]:
+    return vector.astype(np.float32).tolist()
+
+
+def text_answer(encoder: ClipEncoder, encoded: TextEncoding, row: int = 0) -> dict[str, Any]:
+    return {
+        "vector": vector_json(encoded.vectors[row]),
+        "dim": encoder.dim,
+        "model": encoder.name,
+        "truncated": encoded.truncated[row],
+        "tokens": encoded.token_counts[row],
+    }
+
+
+def text_item(encoded: TextEncoding, row: int) -> dict[str, Any]:
+    """One item of a batch answer (the batch names the model and dimension once)."""
+    return {
+        "vector": vector_json(encoded.vectors[row]),
+        "truncated": encoded.truncated[row],
+        "tokens": encoded.token_counts[row],
+    }
+
+
+def image_answer(encoder: ClipEncoder, prepared: PreparedImage, vector: np.ndarray) -> dict[str, Any]:
+    return {
+        "vector": vector_json(vector),
+        "dim": encoder.dim,
+        "model": encoder.name,
+        "format": prepared.format,
+        "width": prepared.width,
+        "height": prepared.height,
+    }
+
+
+def batch_answer(encoder: ClipEncoder, results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"results": results, "dim": encoder.dim, "model": encoder.name}
+
+
+def hits_answer(encoder: ClipEncoder, store: ImageStore, hits: list[Hit]) -> dict[str, Any]:
+    return {
+        "hits": [hit_json(h) for h in hits],
+        "metric": store.metric,
+        "higher_is_better": store.higher_is_better,
+        "model": encoder.name,
+    }
+
+
+def collection_answer(encoder: ClipEncoder, store: ImageStore, collection: str) -> dict[str, Any]:
+    return {
+        "collection": collection,
+        "count": store.count(),
+        "model": encoder.name,
+        "dim": encoder.dim,
+        "metric": store.metric,
+        "higher_is_better": store.higher_is_better,
+    }

@@ -1,0 +1,168 @@
+"""What the service does, without HTTP: vectors for texts and images, search, adding images.
+
+The BentoML service (:mod:`.service`) and the search page (:mod:`.web`) both receive one
+``ServingCore`` per worker; tests drive it directly. It holds the encoder, the micro-batcher
+that encodes concurrent single images together, the decode pixel budget, the collection
+(:class:`~.store_handle.StoreHandle`) and the images source uploads are saved to.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge
+from clipvec.images import PixelBudget, PreparedImage, prepare_image
+from clipvec.model.encoder import ClipEncoder, TextEncoding
+from clipvec.search import SearchOptions
+from clipvec.serving import answers, metrics
+from clipvec.serving.adding import add_image
+from clipvec.serving.batcher import MicroBatcher
+from clipvec.serving.routes import ITEM_ERROR
+from clipvec.serving.store_handle import StoreHandle
+from clipvec.settings import Settings
+from clipvec.sources import Source, open_source
+
+
+class ServingCore:
+    """One worker's encoder, batcher, pixel budget, store and images source."""
+
+    def __init__(self, settings: Settings, encoder: ClipEncoder, images: Source | None = None) -> None:
+        self.settings = settings
+        self.encoder = encoder
+        self.batcher = MicroBatcher(
+            encoder.encode_pixels,
+            max_batch=settings.batch_size,
+            on_batch=lambda n, s: metrics.observe_batch("image", n, s),
+        )
+        self._decode_pool = ThreadPoolExecutor(
+            max_workers=max(2, settings.resolved_threads()), thread_name_prefix="clipvec-decode"
+        )
+        self.pixel_budget = PixelBudget(settings.decode_pixel_budget)
+        self.images = images if images is not None else open_source(settings.images_dir)
+        self.store = StoreHandle(settings, model_name=encoder.name, dim=encoder.dim)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServingCore:
+        """Load the configured model (``ModelLoadError`` with the ways out if it cannot)."""
+        return cls(settings, ClipEncoder.from_settings(settings))
+
+    def close(self) -> None:
+        self.store.close()
+        self._decode_pool.shutdown(wait=False)
+
+    # ------------------------------------------------------------------ the steps
+    def prepare(self, data: bytes) -> PreparedImage:
+        """Image bytes -> model pixels, within the pixel budget (big images wait their turn)."""
+        try:
+            with self.pixel_budget.reservation() as reservation:
+                prepared = prepare_image(
+                    data,
+                    self.encoder.preprocessor,
+                    max_pixels=self.settings.max_pixels,
+                    reservation=reservation,
+                )
+        except ClipvecError as err:
+            metrics.decode_failures.labels(reason=err.code).inc()
+            raise
+        metrics.images_decoded.labels(format=prepared.format).inc()
+        return prepared
+
+    def encode_texts(self, texts: list[str]) -> TextEncoding:
+        started = time.perf_counter()
+        encoded = self.encoder.encode_texts(texts)
+        metrics.observe_batch("text", len(texts), time.perf_counter() - started)
+        return encoded
+
+    # ------------------------------------------------------------------ the use cases
+    def vectorize_text(self, text: str) -> dict[str, Any]:
+        return answers.text_answer(self.encoder, self.encode_texts([text]))
+
+    def vectorize_image(self, data: bytes) -> dict[str, Any]:
+        prepared = self.prepare(data)
+        return answers.image_answer(self.encoder, prepared, self.batcher.encode(prepared.pixels))
+
+    def vectorize_texts(self, texts: list[Any]) -> dict[str, Any]:
+        """One result per item; a bad item gets its own error (the guard marks the ones it found)."""
+        self._check_batch(len(texts), "items")
+        results: list[dict[str, Any]] = [{} for _ in texts]
+        good: list[int] = []
+        for i, item in enumerate(texts):
+            if isinstance(item, dict) and isinstance(item.get(ITEM_ERROR), str):  # found by RequestGuard
+                results[i] = InvalidText(item[ITEM_ERROR]).to_json()
+            elif not isinstance(item, str):
+                results[i] = InvalidText(f"item {i} is {type(item).__name__}, not a string").to_json()
+            elif not item.strip():
+                results[i] = EmptyInput(f"item {i} is an empty string").to_json()
+            else:
+                good.append(i)
+        if good:
+            encoded = self.encode_texts([texts[i] for i in good])
+            for row, i in enumerate(good):
+                results[i] = answers.text_item(encoded, row)
+        return answers.batch_answer(self.encoder, results)
+
+    def vectorize_images(self, files: list[tuple[str, bytes]]) -> dict[str, Any]:
+        """One result per (name, bytes) file, in order; a bad file gets its own error."""
+        self._check_batch(len(files), "files")
+
+        def attempt(data: bytes) -> PreparedImage | ClipvecError:
+            try:
+                return self.prepare(data)
+            except ClipvecError as err:
+                return err
+
+        prepared = list(self._decode_pool.map(attempt, [data for _, data in files]))
+        good = [i for i, p in enumerate(prepared) if isinstance(p, PreparedImage)]
+        vectors = np.empty((0, self.encoder.dim), dtype=np.float32)
+        if good:
+            started = time.perf_counter()
+            vectors = self.encoder.encode_pixels(np.stack([prepared[i].pixels for i in good]))  # type: ignore[union-attr]
+            metrics.observe_batch("image", len(good), time.perf_counter() - started)
+        row = {i: r for r, i in enumerate(good)}
+        results: list[dict[str, Any]] = []
+        for i, (name, _) in enumerate(files):
+            item = prepared[i]
+            if isinstance(item, ClipvecError):
+                results.append({"name": name, **item.to_json()})
+            else:
+                results.append({"name": name, **answers.image_answer(self.encoder, item, vectors[row[i]])})
+        return answers.batch_answer(self.encoder, results)
+
+    def search_text(self, query: str, options: SearchOptions) -> dict[str, Any]:
+        return self._search(self.encode_texts([query]).vectors[0], options)
+
+    def search_image(self, data: bytes, options: SearchOptions) -> dict[str, Any]:
+        prepared = self.prepare(data)
+        return self._search(self.batcher.encode(prepared.pixels), options)
+
+    def add_image(self, data: bytes, name: str) -> dict[str, Any]:
+        """Save the image under the images folder (or S3 prefix) and store its record."""
+        prepared = self.prepare(data)
+        vector = self.batcher.encode(prepared.pixels)
+        return add_image(self, data, name, prepared, vector)
+
+    def collection_info(self) -> dict[str, Any]:
+        """How many images the collection holds, and which model and metric made it."""
+        return self.store.run(
+            lambda store: answers.collection_answer(self.encoder, store, self.settings.collection)
+        )
+
+    def is_ready(self) -> bool:
+        """``/readyz``: false while the store cannot be opened or read (vectorizing still works)."""
+        return self.store.is_ready()
+
+    # ------------------------------------------------------------------ helpers
+    def _search(self, vector: np.ndarray, options: SearchOptions) -> dict[str, Any]:
+        return self.store.run(
+            lambda store: answers.hits_answer(
+                self.encoder, store, store.search(vector, **options.as_kwargs())
+            )
+        )
+
+    def _check_batch(self, count: int, what: str) -> None:
+        if count > self.settings.max_batch_items:
+            raise PayloadTooLarge(f"{count} {what}; the limit is {self.settings.max_batch_items}")

@@ -1,0 +1,101 @@
+"""``RequestGuard``: the ASGI middleware that runs every check in order, and the concurrency limit."""
+
+from __future__ import annotations
+
+import logging
+
+from clipvec.errors import ClipvecError
+from clipvec.serving.error_bodies import internal_error
+from clipvec.serving.guard import access, body, normalise
+from clipvec.serving.guard.asgi import ASGIApp, Receive, Scope, Send, header, media_type
+from clipvec.serving.guard.config import GuardConfig
+from clipvec.serving.guard.errors import TooManyRequests
+from clipvec.serving.guard.multipart import boundary
+from clipvec.serving.guard.responses import ShapedSend, send_error
+from clipvec.serving.routes import API_BY_PATH, ORIGINAL_CONTENT_TYPE, ApiRoute, BodyKind, is_public
+
+log = logging.getLogger("clipvec.http")
+
+
+class RequestGuard:
+    """Pure ASGI middleware (BentoML: ``service.add_asgi_middleware(RequestGuard, ...)``)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int = 50 * 1024 * 1024,
+        max_batch_items: int = 256,
+        api_key: str = "",
+        allowed_origins: str = "",
+        idle_timeout: float = 15.0,
+        min_rate: int = 4096,
+        max_concurrency: int = 128,
+    ) -> None:
+        self.app = app
+        self.config = GuardConfig(
+            max_body_bytes=max_body_bytes,
+            max_batch_items=max_batch_items,
+            api_key=api_key,
+            allowed_origins=access.parse_origins(allowed_origins),
+            idle_timeout=idle_timeout,
+            min_rate=min_rate,
+            max_concurrency=max_concurrency,
+        )
+        self.active = 0  # requests being processed (one event loop: no lock needed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        shaped = ShapedSend(send, scope)
+        try:
+            await self._handle(scope, receive, shaped)
+        except ClipvecError as err:
+            if shaped.started:
+                raise
+            await send_error(shaped, err)
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
+            if not shaped.started:
+                await send_error(shaped, internal_error())
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        method = scope.get("method", "GET")
+        access.check_key(scope, path, method, self.config.api_key)
+        if method not in access.SAFE_METHODS:
+            access.check_origin(scope, self.config.allowed_origins)
+        if is_public(path):  # health and static files: cheap
+            await self.app(scope, receive, send)
+            return
+        route = API_BY_PATH.get(path)
+        if method == "POST" and route is not None:
+            scope, receive = await self._vet_body(scope, receive, route)
+        await self._run_limited(scope, receive, send)
+
+    async def _run_limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """429 past ``max_concurrency``; a request counts only once its body has arrived."""
+        if self.active >= self.config.max_concurrency:
+            raise TooManyRequests(
+                f"{self.active} requests are being processed (CLIPVEC_MAX_CONCURRENCY); try again shortly"
+            )
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+
+    async def _vet_body(self, scope: Scope, receive: Receive, route: ApiRoute) -> tuple[Scope, Receive]:
+        """Check, read and normalise the body; the request BentoML sees instead of the client's."""
+        normalise.check_query(scope, route)
+        media = media_type(scope)
+        normalise.check_media_type(route, media, has_origin=bool(header(scope, b"origin")))
+        multipart = route.body is BodyKind.MULTIPART
+        parts = boundary(header(scope, b"content-type")) if multipart else None
+        raw = await body.read_body(scope, receive, self.config, parts)
+        new_body, new_type = normalise.normalise(route, media, raw, self.config.max_batch_items)
+        headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
+        headers += [(b"content-type", new_type), (b"content-length", str(len(new_body)).encode())]
+        if multipart:
+            headers.append((ORIGINAL_CONTENT_TYPE, header(scope, b"content-type")))
+        return dict(scope, headers=headers), body.replay(new_body, receive)

@@ -1,0 +1,176 @@
+"""The real OpenAPI document for ``/docs.json``.
+
+BentoML describes every positional-only ``bytes`` parameter as a ``text/plain`` body and
+knows nothing about the query parameters the routes read or the error answers they give.
+:func:`patch_openapi` rewrites its document so that Swagger's "Try it out" and generated
+clients send what the service takes (image bytes, multipart files, text, JSON) and know
+every answer (``{"error", "detail"}`` for all 4xx/5xx). Which routes exist, what body
+kind and query parameters each takes and whether it uses the store come from
+:mod:`clipvec.serving.routes`; this module only says how each is described.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from clipvec import __version__
+from clipvec.serving.routes import API_BY_PATH, API_ROUTES, ApiRoute, BodyKind
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+BINARY = {"type": "string", "format": "binary"}
+TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
+
+IMAGE_BODY = {
+    "required": True,
+    "description": "The raw image bytes (JPEG, PNG, WebP, GIF, BMP, TIFF, TGA, Radiance HDR, AVIF); "
+    "the format is read from the bytes.",
+    "content": {"image/*": {"schema": BINARY}, "application/octet-stream": {"schema": BINARY}},
+}
+TEXT_BODY = {
+    "required": True,
+    "description": 'The text, as UTF-8 text/plain or a JSON string / {"text": "..."}.',
+    "content": {
+        "text/plain": {"schema": TEXT},
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    TEXT,
+                    {"type": "object", "properties": {"text": TEXT}, "required": ["text"]},
+                ]
+            }
+        },
+    },
+}
+BODIES: dict[BodyKind, dict[str, Any]] = {
+    BodyKind.IMAGE: IMAGE_BODY,
+    BodyKind.TEXT: TEXT_BODY,
+    BodyKind.JSON_LIST: {
+        "required": True,
+        "description": "A JSON list of texts; a bad item gets its own error in the answer.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"description": "a text; any other item gets its own error in the answer"},
+                }
+            }
+        },
+    },
+    BodyKind.MULTIPART: {
+        "required": True,
+        "description": "One or more image files; a bad file gets its own error in the answer.",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"files": {"type": "array", "items": BINARY, "minItems": 1}},
+                    "required": ["files"],
+                }
+            }
+        },
+    },
+    BodyKind.OBJECT: {
+        "required": False,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+}
+
+
+def _parameters(route: ApiRoute) -> list[dict[str, Any]]:
+    """The route's query parameters (all optional) as OpenAPI parameter objects."""
+    return [
+        {
+            "name": param.name,
+            "in": "query",
+            "required": False,
+            "description": param.description,
+            "schema": copy.deepcopy(dict(param.schema)),
+        }
+        for param in route.query
+    ]
+
+
+ERRORS = {
+    "400": "Bad input: empty body, invalid JSON or text, undecodable image, bad query parameter",
+    "401": "API key missing or wrong (only when CLIPVEC_API_KEY is set)",
+    "403": "A browser request from another web origin",
+    "404": "No such route",
+    "405": "Wrong method",
+    "408": "The body stalled or arrived too slowly",
+    "413": "Body, image or batch too large",
+    "415": "Wrong media type, or not an image format the service reads",
+    "429": "Too many requests being processed",
+    "500": "Internal error (a bug; the service log has the details)",
+    "503": "The image store (Milvus) or the model is unavailable",
+}
+
+
+def _error_responses(route: ApiRoute) -> dict[str, Any]:
+    codes = dict(ERRORS)
+    if route.writes:
+        codes["507"] = "The images folder or the store's disk is full"
+    if route.uses_store:
+        codes["409"] = "The collection was made by another model"
+    return {
+        code: {"description": text, "content": {"application/json": {"schema": ERROR_REF}}}
+        for code, text in sorted(codes.items())
+    }
+
+
+def patch_openapi(doc: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's OpenAPI document with the real bodies, parameters, answers and title."""
+    doc = copy.deepcopy(doc)
+    doc["info"] = {
+        "title": "clipvec",
+        "version": __version__,
+        "description": "CLIP vectors for images and texts, and search by meaning over a Milvus collection. "
+        'Every error is JSON {"error": code, "detail": text}.',
+    }
+    components = doc.setdefault("components", {})
+    components.setdefault("schemas", {})["Error"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+        "required": ["error", "detail"],
+        "additionalProperties": False,
+    }
+    components["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Only when the service runs with CLIPVEC_API_KEY.",
+        }
+    }
+    for path, item in doc.get("paths", {}).items():
+        route = API_BY_PATH.get(path)
+        for method, operation in item.items():
+            if not isinstance(operation, dict):
+                continue
+            if route is not None and method == "post":
+                operation["requestBody"] = copy.deepcopy(BODIES[route.body])
+                operation["parameters"] = _parameters(route)
+                operation["security"] = [{}, {"bearer": []}]
+                ok = operation.get("responses", {}).get("200", {"description": "OK"})
+                operation["responses"] = {"200": ok, **_error_responses(route)}
+    return doc
+
+
+# What BentoML's own client (``bentoml.SyncHTTPClient``) reads from ``/schema.json`` to build
+# requests. It sends a positional ``bytes`` argument as the raw body (accepted by the image
+# routes); for the batch route it must know the body is multipart with a list of files.
+MULTIPART_CLIENT_INPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {"files": {"type": "array", "items": {"type": "file", "format": "binary"}}},
+    "required": ["files"],
+}
+_MULTIPART_NAMES = frozenset(r.name for r in API_ROUTES if r.body is BodyKind.MULTIPART)
+
+
+def patch_client_schema(doc: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's ``/schema.json`` with the multipart routes described as lists of files."""
+    doc = copy.deepcopy(doc)
+    for route in doc.get("routes", []):
+        if isinstance(route, dict) and route.get("name") in _MULTIPART_NAMES:
+            route["input"] = copy.deepcopy(MULTIPART_CLIENT_INPUT)
+    return doc

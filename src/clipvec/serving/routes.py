@@ -1,0 +1,158 @@
+"""Every HTTP route of the service, in one table.
+
+The BentoML service (``@bentoml.api(route=...)``), the request guard (which bodies it
+reads, which media types and query parameters it takes, which paths need no key) and the
+OpenAPI patch (request bodies, parameters, error answers) all read this module, so a route
+is added or changed here once. ``tests/unit/serving/test_routes.py`` checks that the
+service's APIs and :data:`API_ROUTES` agree both ways.
+
+It also declares the side channel from the guard to the service: the guard rewrites the
+request it has vetted, and these are the two marks it leaves for the service to read.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+class BodyKind(str, enum.Enum):
+    """What an API route takes as its POST body (the guard vets it, OpenAPI describes it)."""
+
+    TEXT = "text"  # UTF-8 text/plain, or a JSON string / {"text": ...}
+    IMAGE = "image"  # the raw image bytes
+    JSON_LIST = "json-list"  # a JSON list of texts (or {"texts": [...]})
+    MULTIPART = "multipart"  # multipart/form-data with one or more files
+    OBJECT = "object"  # an empty body or the JSON object {}
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """A query parameter a route reads; any other parameter is refused (a typo like ``topk``)."""
+
+    name: str
+    description: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({"type": "string"}))
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One BentoML API: ``POST path``, served by the method ``name`` of the service."""
+
+    path: str
+    name: str
+    body: BodyKind
+    query: tuple[QueryParam, ...] = ()
+    uses_store: bool = False  # reads the Milvus collection: may answer 409 (another model) and 503
+    writes: bool = False  # stores an image: may answer 507 (a disk is full)
+
+    @property
+    def query_names(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.query)
+
+
+SEARCH_QUERY = (
+    QueryParam(
+        "top_k",
+        "How many hits (plain digits, 1-1000; default CLIPVEC_TOP_K).",
+        MappingProxyType({"type": "integer", "minimum": 1, "maximum": 1000}),
+    ),
+    QueryParam(
+        "min_score",
+        "Only hits at least this close (COSINE/IP: score >= min_score; L2: distance <= it).",
+        MappingProxyType({"type": "number"}),
+    ),
+    QueryParam("path_prefix", "Only images whose path starts with this, e.g. holiday/."),
+)
+
+VECTORIZE_TEXT = ApiRoute("/vectorize_text", "vectorize_text", BodyKind.TEXT)
+VECTORIZE_IMAGE = ApiRoute("/vectorize_image", "vectorize_image", BodyKind.IMAGE)
+VECTORIZE_TEXTS = ApiRoute("/vectorize_texts", "vectorize_texts", BodyKind.JSON_LIST)
+VECTORIZE_IMAGES = ApiRoute("/vectorize_images", "vectorize_images", BodyKind.MULTIPART)
+SEARCH_TEXT = ApiRoute("/search_text", "search_text", BodyKind.TEXT, SEARCH_QUERY, uses_store=True)
+SEARCH_IMAGE = ApiRoute("/search_image", "search_image", BodyKind.IMAGE, SEARCH_QUERY, uses_store=True)
+ADD_IMAGE = ApiRoute(
+    "/add_image",
+    "add_image",
+    BodyKind.IMAGE,
+    (QueryParam("name", "File name to keep (only letters, digits, '.', '_' and '-' are kept)."),),
+    uses_store=True,
+    writes=True,
+)
+COLLECTION_INFO = ApiRoute("/collection_info", "collection_info", BodyKind.OBJECT, uses_store=True)
+
+API_ROUTES: tuple[ApiRoute, ...] = (
+    VECTORIZE_TEXT,
+    VECTORIZE_IMAGE,
+    VECTORIZE_TEXTS,
+    VECTORIZE_IMAGES,
+    SEARCH_TEXT,
+    SEARCH_IMAGE,
+    ADD_IMAGE,
+    COLLECTION_INFO,
+)
+API_BY_PATH: Mapping[str, ApiRoute] = MappingProxyType({r.path: r for r in API_ROUTES})
+
+# ------------------------------------------------------------------ BentoML's own routes
+HEALTH_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics"})
+SWAGGER_PATH = "/"  # BentoML's Swagger page (its Google Tag Manager snippet is removed)
+DOCS_PATH = "/docs.json"  # the OpenAPI document (patched: clipvec.serving.openapi.patch_openapi)
+CLIENT_SCHEMA_PATH = "/schema.json"  # read by bentoml.SyncHTTPClient (patch_client_schema)
+STATIC_PREFIX = "/static_content/"  # the Swagger page's script and style
+
+
+# ------------------------------------------------------------------ the search page
+UI_MOUNT = "/ui"  # where the page's Starlette app (clipvec.serving.web) is mounted
+
+
+@dataclass(frozen=True)
+class PageRoute:
+    """A ``GET`` route of the page, relative to :data:`UI_MOUNT`; ``handler`` names its job."""
+
+    path: str
+    handler: str
+    shows_images: bool = False  # an image of the collection: needs the key, taken from a cookie too
+
+    @property
+    def full_path(self) -> str:
+        return UI_MOUNT + self.path
+
+
+PAGE_ROUTES: tuple[PageRoute, ...] = (
+    PageRoute("/", "page"),
+    PageRoute("/index.html", "page"),
+    PageRoute("/app.js", "script"),
+    PageRoute("/style.css", "style"),
+    PageRoute("/thumb", "thumb", shows_images=True),
+    PageRoute("/file", "file", shows_images=True),
+)
+
+# Static shells that hold no data and are needed to enter the key (page, Swagger UI, API description).
+PUBLIC_PATHS = HEALTH_PATHS | {
+    SWAGGER_PATH,
+    DOCS_PATH,
+    UI_MOUNT,
+    *(r.full_path for r in PAGE_ROUTES if not r.shows_images),
+}
+PUBLIC_PREFIXES = (STATIC_PREFIX,)
+# An <img> cannot send an Authorization header: the page's image routes also take the key
+# from this cookie (set by ui/app.js, limited to the page's path), for GET only.
+COOKIE_PATHS = frozenset(r.full_path for r in PAGE_ROUTES if r.shows_images)
+KEY_COOKIE = "clipvec_key"
+
+
+def is_public(path: str) -> bool:
+    """Health checks and static shells: served without the key and without vetting."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+# ------------------------------------------------------------------ guard -> service side channel
+ORIGINAL_CONTENT_TYPE = b"x-clipvec-content-type"
+"""Header the guard adds for multipart routes: the client's Content-Type, boundary included
+(the guard hands BentoML the body as ``application/octet-stream``; the service parses it)."""
+
+ITEM_ERROR = "__clipvec_item_error__"
+"""A batch item the guard already found bad: ``{ITEM_ERROR: detail}`` replaces it."""

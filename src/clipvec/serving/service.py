@@ -1,0 +1,163 @@
+"""The BentoML service: HTTP in, the serving core's answers out.
+
+``bentoml serve service:vectorization`` (the repo-root ``service.py`` re-exports this).
+Raw bodies are vetted by ``RequestGuard`` (:mod:`.guard`) before BentoML parses them; every
+refusal is a 4xx ``{"error", "detail"}``. Each API method hands its input to the worker's
+:class:`~.core.ServingCore`, which does the work; the routes come from :mod:`.routes`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import bentoml
+
+from clipvec.errors import ClipvecError, ModelLoadError
+from clipvec.search import SearchOptions
+from clipvec.serving import metrics, routes
+from clipvec.serving.core import ServingCore
+from clipvec.serving.error_bodies import error_response
+from clipvec.serving.guard import RequestGuard, json_protocol_errors, parse_multipart
+from clipvec.serving.routes import ORIGINAL_CONTENT_TYPE, UI_MOUNT
+from clipvec.serving.startup import prepare_to_serve, stop_server_from_worker
+from clipvec.serving.web import attach, web_app
+from clipvec.settings import get_settings
+
+log = logging.getLogger("clipvec.service")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_errors(func: F) -> F:
+    """Turn a ClipvecError into its 4xx/5xx JSON answer instead of BentoML's generic 500."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ClipvecError as err:
+            if err.status >= 500:
+                log.warning("%s: %s", err.code, err.detail)
+            # BentoML gives a returned Response the status of ctx.response when the API takes ctx.
+            for value in (*args, *kwargs.values()):
+                if isinstance(value, bentoml.Context):
+                    value.response.status_code = err.status
+            return error_response(err)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@bentoml.asgi_app(web_app, path=UI_MOUNT)  # the search page: GET /ui
+@bentoml.service(
+    name="clip_image_vectorizer",
+    # CLIPVEC_WORKERS processes per replica; each loads its own model (README "Scaling out").
+    workers=get_settings().workers,
+    # BentoML runs at most `threads` sync API calls at once (default 1): with one, requests
+    # queue up before the micro-batcher and are encoded one by one. Torch's own threads are
+    # set by CLIPVEC_THREADS; these threads mostly wait (decode, then the batcher). 64, not
+    # 32: images waiting for the decode pixel budget hold a thread each, and must not take
+    # every thread from the normal requests behind them.
+    threads=64,
+    # No BentoML max_concurrency: RequestGuard limits requests once their body has arrived
+    # (CLIPVEC_MAX_CONCURRENCY), so slow uploads cannot take every slot.
+    traffic={"timeout": 300},
+)
+class Vectorization:
+    """CLIP vectors for texts and images."""
+
+    @bentoml.on_deployment
+    def _before_workers() -> None:
+        """Once, before BentoML starts workers: check the model and absolutise paths (issue 10)."""
+        prepare_to_serve()
+
+    def __init__(self) -> None:
+        self.settings = get_settings()
+        try:
+            self.core = ServingCore.from_settings(self.settings)
+        except ModelLoadError as err:
+            # Checked before the workers started, yet it failed here: stop rather than be respawned forever.
+            stop_server_from_worker(err.detail)
+            raise
+        metrics.start_at_zero()
+        attach(web_app, self.core)  # the page serves this worker's collection and images
+
+    @bentoml.on_shutdown
+    def close_store(self) -> None:
+        """On Ctrl-C / SIGTERM: stop Milvus Lite and release its lock files (none left behind)."""
+        self.core.close()
+
+    def __is_ready__(self) -> bool:
+        """``/readyz``: 503 while the store cannot be opened or read (vectorizing still works)."""
+        return self.core.is_ready()
+
+    def _options(self, ctx: bentoml.Context) -> SearchOptions:
+        return SearchOptions.from_query(ctx.request.query_params, self.settings.top_k)
+
+    # ------------------------------------------------------------------ single items
+    @bentoml.api(route=routes.VECTORIZE_TEXT.path)
+    @json_errors
+    def vectorize_text(self, text: str, /) -> dict[str, Any]:
+        """Text body (text/plain, UTF-8) -> its CLIP vector."""
+        return self.core.vectorize_text(text)
+
+    @bentoml.api(route=routes.VECTORIZE_IMAGE.path)
+    @json_errors
+    def vectorize_image(self, image: bytes, /) -> dict[str, Any]:
+        """Raw image bytes (any supported format, sniffed from the bytes) -> its CLIP vector."""
+        return self.core.vectorize_image(image)
+
+    # ------------------------------------------------------------------ batches
+    @bentoml.api(route=routes.VECTORIZE_TEXTS.path)
+    @json_errors
+    def vectorize_texts(self, texts: list[Any], /) -> dict[str, Any]:
+        """JSON list of strings -> one result per item; a bad item gets its own error."""
+        return self.core.vectorize_texts(texts)
+
+    @bentoml.api(route=routes.VECTORIZE_IMAGES.path)
+    @json_errors
+    def vectorize_images(self, body: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """multipart/form-data with several files -> one result per file, in order."""
+        content_type = ctx.request.headers.get(ORIGINAL_CONTENT_TYPE.decode(), "")
+        return self.core.vectorize_images(parse_multipart(body, content_type))
+
+    # ------------------------------------------------------------------ search and add
+    @bentoml.api(route=routes.SEARCH_TEXT.path)
+    @json_errors
+    def search_text(self, query: str, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Text body -> nearest stored images. Query string: top_k, min_score, path_prefix."""
+        return self.core.search_text(query, self._options(ctx))
+
+    @bentoml.api(route=routes.SEARCH_IMAGE.path)
+    @json_errors
+    def search_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Raw image body (like /vectorize_image) -> nearest stored images."""
+        return self.core.search_image(image, self._options(ctx))
+
+    @bentoml.api(route=routes.ADD_IMAGE.path)
+    @json_errors
+    def add_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """Raw image body (+ ?name=photo.jpg) -> saved under the images folder and stored."""
+        return self.core.add_image(image, ctx.request.query_params.get("name", ""))
+
+    @bentoml.api(route=routes.COLLECTION_INFO.path)
+    @json_errors
+    def collection_info(self) -> dict[str, Any]:
+        """How many images the collection holds, and which model and metric made it."""
+        return self.core.collection_info()
+
+
+_settings = get_settings()
+Vectorization.add_asgi_middleware(
+    RequestGuard,
+    max_body_bytes=_settings.max_body_bytes,
+    max_batch_items=_settings.max_batch_items,
+    api_key=_settings.api_key,
+    allowed_origins=_settings.allowed_origins,
+    idle_timeout=_settings.body_idle_timeout,
+    min_rate=_settings.body_min_rate,
+    max_concurrency=_settings.max_concurrency,
+)
+json_protocol_errors()
+vectorization = Vectorization

@@ -1,0 +1,157 @@
+"""Indexed files for the page: found through the collection, read through their source, thumbnailed.
+
+A ``path`` is served only when it is exactly a path of a record in the collection
+(``store.get_by_path``) and its source serves it (a folder: a regular file whose real path
+lies inside the folder; S3: an object of the record's bucket). Thumbnails and large views
+are made with the project's one decoder (so HDR, TIFF, TGA, 16-bit PNG ... all work) and
+cached on disk, keyed by the image's content hash and the size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from clipvec.errors import ClipvecError
+from clipvec.images import decode_image
+from clipvec.serving.web.paths import requested_path
+from clipvec.sources import Source, source_of_stored_path
+
+if TYPE_CHECKING:
+    from clipvec.serving.core import ServingCore
+
+log = logging.getLogger("clipvec.web")
+_HEX = re.compile(r"[0-9a-fA-F]{8,128}")
+
+
+@dataclass(frozen=True)
+class Indexed:
+    rel: str
+    source: Source  # the folder, or the S3 bucket of an s3:// path (issue 12)
+    content_hash: str
+
+
+def read_indexed(item: Indexed) -> tuple[bytes, str] | None:
+    """The bytes of an indexed file and an ETag for them; ``None`` if it cannot be read."""
+    read = item.source.read_indexed(item.rel)
+    if read is None:
+        return None
+    if read.version is None:  # S3: the record's content hash names the bytes
+        return read.data, f'"s{item.content_hash[:32]}-{len(read.data):x}"'
+    return read.data, f'"{read.version}"'
+
+
+class PageFiles:
+    """Finds indexed image files for one serving core and makes (cached) JPEG renditions of them."""
+
+    def __init__(self, core: ServingCore) -> None:
+        self.core = core
+        self._cache_dir: Path | None = None
+        self._cache_checked = False
+        self._lock = threading.Lock()
+        # Decoding large images is CPU-heavy: never let thumbnails crowd out the encoder.
+        self._decode_slots = threading.BoundedSemaphore(2)
+
+    def lookup(self, raw: str | None) -> Indexed | None:
+        """The indexed file behind ``raw``, or ``None`` for anything refused.
+
+        Raises :class:`StoreUnavailable` (and the other store errors) when the collection cannot be asked.
+        """
+        rel = requested_path(raw)
+        if rel is None:
+            return None
+        record = self.core.store.run(lambda store: store.get_by_path(rel))
+        if record is None or rel not in list(getattr(record, "paths", [rel])):
+            return None
+        source = source_of_stored_path(rel, self.core.images)
+        if not source.serves(rel):
+            return None
+        return Indexed(rel, source, str(record.content_hash))
+
+    # ---------------------------------------------------------------- cache
+    def cache_dir(self) -> Path | None:
+        """CLIPVEC_THUMB_DIR, else ``images_dir/.thumbs``, else the user cache; ``None``: no caching."""
+        with self._lock:
+            if self._cache_checked:
+                return self._cache_dir
+            self._cache_checked = True
+            for candidate in self.core.settings.thumb_dir_candidates():
+                try:
+                    candidate.mkdir(parents=True, exist_ok=True)
+                except OSError:
+                    continue
+                if os.access(candidate, os.W_OK | os.X_OK):
+                    self._cache_dir = candidate
+                    break
+            if self._cache_dir is None:
+                log.warning("no writable thumbnail cache folder; thumbnails are made on every request")
+            return self._cache_dir
+
+    @staticmethod
+    def cache_key(content_hash: str, variant: str) -> str:
+        digest = (
+            content_hash.lower()
+            if _HEX.fullmatch(content_hash)
+            else hashlib.sha256(content_hash.encode()).hexdigest()
+        )
+        return f"{digest}-{variant}"
+
+    def _cached(self, key: str) -> bytes | None:
+        folder = self.cache_dir()
+        if folder is None:
+            return None
+        try:
+            return (folder / key[:2] / f"{key}.jpg").read_bytes()
+        except OSError:
+            return None
+
+    def _keep(self, key: str, data: bytes) -> None:
+        folder = self.cache_dir()
+        if folder is None:
+            return
+        target = folder / key[:2] / f"{key}.jpg"
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            log.warning("cannot cache thumbnail %s: %s", target, exc)
+            tmp.unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------- renditions
+    def rendition(self, item: Indexed, longest: int, key: str) -> bytes | None:
+        """A JPEG of ``item`` at most ``longest`` pixels on its longest side (cached)."""
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        read = read_indexed(item)
+        if read is None:
+            return None
+        data, _ = read
+        with self._decode_slots:
+            try:
+                decoded = decode_image(data, max_pixels=self.core.settings.max_pixels, min_side=longest)
+            except ClipvecError as err:
+                log.info("cannot show %s: %s", item.rel, err.detail)
+                return None
+            image = decoded.image
+            if max(image.size) > longest:
+                image = image.copy()
+                image.thumbnail((longest, longest), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            out = io.BytesIO()
+            image.save(
+                out, "JPEG", quality=85 if longest <= 512 else 90, optimize=True, progressive=longest > 512
+            )
+        jpeg = out.getvalue()
+        self._keep(key, jpeg)
+        return jpeg

@@ -1,0 +1,195 @@
+"""One Milvus client on one collection: opening it (Lite file or server), every call, closing it.
+
+Every call goes through ``Connection.call``: the store timeout, a collection that a
+restarted server did not reload ("not loaded": load it and retry once), and connection
+trouble turned into ``StoreUnavailable`` (503) rather than a request error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import clipvec.store.lite_registry as lite_registry
+from clipvec.errors import StoreUnavailable
+from clipvec.locations import LITE_SUFFIX, is_lite_uri
+
+log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
+
+LOAD_TIMEOUT = 60.0  # creating / loading a collection takes ~3 s on an idle 2.3 server
+
+# Said when a Lite file cannot be opened: the usual reasons, and the way out.
+LITE_OPEN_HINT = (
+    " (a Milvus Lite file can be open in one process only, and its name must match "
+    "[A-Za-z0-9._-]+ and be at most 36 characters; use a Milvus server URI for "
+    "several processes)"
+)
+
+# What pymilvus and grpc say, in words only, when Milvus cannot be reached.
+_UNAVAILABLE_TEXTS = (
+    "Fail connecting to server",
+    "server unavailable",
+    "Retry timeout",
+    "UNAVAILABLE",
+    "Deadline Exceeded",
+    "closed channel",
+    # Milvus 2.3 while its etcd or a coordinator restarts (code 65535 on the proxy)
+    "empty grpc client",
+    "find no available",
+    "connection refused",
+    "is not ready",
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "Milvus cannot be reached", not "the request was wrong"."""
+    import grpc
+    from pymilvus.exceptions import (
+        ConnectionConfigException,
+        ConnectionNotExistException,
+        MilvusUnavailableException,
+    )
+
+    if isinstance(exc, (MilvusUnavailableException, ConnectionNotExistException, ConnectionConfigException)):
+        return True
+    code = exc.code() if isinstance(exc, grpc.RpcError) else getattr(exc, "code", None)
+    if isinstance(code, grpc.StatusCode):
+        return code in (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.StatusCode.CANCELLED,
+        )
+    text = str(exc)
+    return any(marker in text for marker in _UNAVAILABLE_TEXTS)
+
+
+def is_not_loaded(exc: BaseException) -> bool:
+    """True when the collection exists but is not loaded (a restarted server may forget it)."""
+    text = str(exc).lower()
+    return "not loaded" in text or "collection not load" in text
+
+
+def new_lite_file(uri: str) -> Path:
+    """The Lite file ``uri`` names, its folder made; ``StoreUnavailable`` if it cannot be one."""
+    if not uri.endswith(LITE_SUFFIX):
+        raise StoreUnavailable(
+            f"{uri} is neither a server URI (http://host:19530) nor a Milvus Lite file: "
+            f"a Lite file's name must end in {LITE_SUFFIX}"
+        )
+    db = Path(uri).expanduser().absolute()
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot create the folder for Milvus Lite file {uri}: {exc}") from exc
+    try:
+        import milvus_lite.server_manager  # noqa: F401
+    except ImportError as exc:
+        raise StoreUnavailable(
+            f"{uri} is a Milvus Lite file but milvus-lite is not installed "
+            "(pip install milvus-lite; not available on Windows: use a server URI)"
+        ) from exc
+    return db
+
+
+def existing_lite_file(uri: str) -> Path:
+    """The Lite file ``uri`` names, which must exist (nothing is created to be dropped)."""
+    db = Path(uri).expanduser().absolute()
+    if not db.exists():
+        raise StoreUnavailable(f"there is no Milvus Lite file {db}")
+    return db
+
+
+def _nothing() -> None:
+    return None
+
+
+class Connection:
+    """A ``MilvusClient`` for one collection, and the Lite file it holds open in this process.
+
+    ``uri`` is the name used in error messages. ``on_unavailable`` runs when a call finds
+    Milvus unreachable, ``on_strong_read`` when a Strong read came back: the read
+    consistency policy listens to both.
+    """
+
+    def __init__(self, uri: str, collection: str, *, timeout: float, reload_timeout: float) -> None:
+        self.uri = uri
+        self.collection = collection
+        self.is_lite = is_lite_uri(uri)
+        self.timeout = timeout
+        self.reload_timeout = reload_timeout  # loading a collection a restarted server forgot
+        self.client: Any = None
+        self.lite_path: str | None = None
+        self.on_unavailable: Callable[[], None] = _nothing
+        self.on_strong_read: Callable[[], None] = _nothing
+
+    def open(
+        self,
+        token: str,
+        connect_timeout: float,
+        *,
+        db: Path | None = None,
+        lock_wait: float = 0.0,
+        hint: str = "",
+    ) -> None:
+        """Connect to the server at ``uri``, or to the Lite file ``db`` (locked and checked first).
+
+        ``StoreLocked`` / ``StoreDamaged`` for a Lite file held elsewhere or damaged;
+        ``StoreUnavailable`` (with ``hint``) for every failure to connect.
+        """
+        from pymilvus import MilvusClient
+
+        target = self.uri
+        if db is not None:
+            target = str(db)
+            lite_registry.acquire(str(db.resolve()), lock_wait)  # StoreLocked / StoreDamaged
+            self.lite_path = str(db.resolve())
+        try:
+            with lite_registry.helpers_changing() if db is not None else contextlib.nullcontext():
+                self.client = MilvusClient(
+                    uri=target, token=token or "", timeout=connect_timeout, dedicated=True
+                )
+        except Exception as exc:  # noqa: BLE001 - every failure to connect is "unavailable"
+            if self.lite_path:
+                lite_registry.release(self.lite_path)
+                self.lite_path = None
+            raise StoreUnavailable(f"cannot open Milvus at {self.uri}: {exc}{hint}") from exc
+
+    def call(self, fn: Any, *args: Any, with_timeout: bool = True, **kwargs: Any) -> Any:
+        """Run one client call with the store timeout; connection trouble -> StoreUnavailable."""
+        if self.client is None:
+            raise StoreUnavailable(f"the store for {self.uri} is closed")
+        if with_timeout:
+            kwargs.setdefault("timeout", self.timeout)
+        try:
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                if not is_not_loaded(exc):
+                    raise
+                # A restarted server may come back without the collection loaded.
+                log.warning("collection %r at %s is not loaded; loading it", self.collection, self.uri)
+                self.client.load_collection(self.collection, timeout=self.reload_timeout)
+                result = fn(*args, **kwargs)
+        except Exception as exc:
+            if is_unavailable(exc):
+                self.on_unavailable()
+                raise StoreUnavailable(f"Milvus at {self.uri} is unavailable: {exc}") from exc
+            raise
+        if kwargs.get("consistency_level") == "Strong":
+            self.on_strong_read()
+        return result
+
+    def close(self) -> None:
+        """Close the client and let go of the Lite file; closing never fails."""
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception as exc:  # noqa: BLE001 - closing must not fail
+                log.debug("closing the Milvus client failed: %s", exc)
+        if self.lite_path is not None:
+            path, self.lite_path = self.lite_path, None
+            lite_registry.release(path)

@@ -1,0 +1,191 @@
+"""``ImageStore``: the one object callers hold for a collection; it composes the store's parts.
+
+Opening it checks its arguments, connects (``connection``), opens or creates the
+collection and checks that it fits this model (``schema``); its methods hand over to the
+readers (``reads``, ``nearest``) and the writer (``writes``), which share one connection
+and one read consistency policy (``consistency``). The package docstring lists the
+portability rules they follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clipvec.store.connection import LITE_OPEN_HINT, LOAD_TIMEOUT, Connection, new_lite_file
+from clipvec.store.consistency import ReadConsistency
+from clipvec.store.nearest import Nearest
+from clipvec.store.reads import Reader
+from clipvec.store.records import Hit, ImageRecord, higher_is_better
+from clipvec.store.schema import CollectionSpec, open_collection
+from clipvec.store.writes import Writer
+
+if TYPE_CHECKING:
+    from clipvec.settings import Settings
+
+
+class ImageStore:
+    """Image records and their vectors in one Milvus collection."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        collection: str = "images",
+        model_name: str,
+        dim: int,
+        metric: str = "COSINE",
+        index_type: str = "auto",
+        token: str = "",
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        lock_wait: float = 0.0,
+        verify_writes: bool = True,
+        reload_timeout: float = LOAD_TIMEOUT,
+    ) -> None:
+        spec = CollectionSpec.checked(collection, model_name, dim, metric)  # ValueError: nothing opened
+        self.uri = uri
+        self.collection = spec.collection
+        self.model_name = spec.model_name
+        self.dim = spec.dim
+        self.metric = spec.metric
+        self.higher_is_better = higher_is_better(spec.metric)
+        self.lock_wait = lock_wait
+        self._conn = Connection(uri, spec.collection, timeout=timeout, reload_timeout=reload_timeout)
+        self.is_lite = self._conn.is_lite
+        self._consistency = ReadConsistency(self._conn)
+        self._writer = Writer(
+            self._conn, self._consistency, dim=spec.dim, model_name=spec.model_name, verify=verify_writes
+        )
+        self._reader = Reader(self._conn, self._consistency)
+        try:
+            if self.is_lite:
+                db = new_lite_file(uri)
+                self._conn.open(token, connect_timeout, db=db, lock_wait=lock_wait, hint=LITE_OPEN_HINT)
+            else:
+                self._conn.open(token, connect_timeout)
+            self.index_type = open_collection(self._conn, spec, index_type)
+        except BaseException:
+            self.close()
+            raise
+        self._nearest = Nearest(
+            self._conn, self._consistency, dim=spec.dim, metric=spec.metric, index_type=self.index_type
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, model_name: str, dim: int, **options: Any) -> ImageStore:
+        """The configured store; ``options`` (``lock_wait``, ``timeout``, ...) override settings."""
+        kwargs: dict[str, Any] = {
+            "collection": settings.collection,
+            "model_name": model_name,
+            "dim": dim,
+            "metric": settings.metric,
+            "index_type": settings.index_type,
+            "token": settings.milvus_token,
+            "verify_writes": settings.verify_writes,
+        }
+        kwargs.update(options)
+        return cls(settings.milvus_uri, **kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"ImageStore(uri={self.uri!r}, collection={self.collection!r}, model={self.model_name!r}, "
+            f"dim={self.dim}, metric={self.metric})"
+        )
+
+    def __enter__(self) -> ImageStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- settings kept by the parts --------------------------------------------------
+    @property
+    def timeout(self) -> float:
+        """Seconds each Milvus call may take."""
+        return self._conn.timeout
+
+    @property
+    def reload_timeout(self) -> float:
+        """Seconds for loading a collection a restarted server forgot."""
+        return self._conn.reload_timeout
+
+    @property
+    def verify_writes(self) -> bool:
+        """Every write is read back (Lite: from the file on disk; server: by key)."""
+        return self._writer.verify
+
+    @property
+    def write_failed(self) -> bool:
+        """A write was lost: Lite's memory then disagrees with its file, so the owner (the
+        service) must reopen the store instead of reading phantom rows."""
+        return self._writer.failed
+
+    @property
+    def _client(self) -> Any:
+        """The pymilvus client (benchmarks look inside; clipvec itself goes through the parts)."""
+        return self._conn.client
+
+    # ---- writes ----------------------------------------------------------------------
+    def upsert(self, records: Sequence[ImageRecord], *, defer_check: bool = False) -> None:
+        """Insert or replace records (by content_hash), in requests of <= 512 rows / ~1 MiB.
+
+        Each request is read back before this returns, except with ``defer_check`` on a
+        server: then the check runs in the background and ``confirm_writes()`` (or the next
+        upsert) raises if it failed.
+        """
+        self._writer.upsert(records, defer_check=defer_check)
+
+    def confirm_writes(self) -> None:
+        """Wait for the checks of deferred writes (``upsert(defer_check=True)``); raise if one was lost."""
+        self._writer.confirm()
+
+    def delete(self, hashes: Sequence[str]) -> int:
+        """Delete records by content_hash; returns how many existed (and are now gone)."""
+        return self._writer.delete(hashes)
+
+    # ---- reads -----------------------------------------------------------------------
+    def expect_foreign_writes(self) -> None:
+        """Make the next read Strong: other clients (Ray import workers) wrote meanwhile, and a
+        Session read only waits for this client's own writes (issue 12)."""
+        self._consistency.strong_next_read()
+
+    def count(self) -> int:
+        """Number of stored records (rows counted, never collection statistics)."""
+        return self._reader.count()
+
+    def get(self, hashes: Sequence[str], *, with_vectors: bool = False) -> dict[str, ImageRecord]:
+        """The stored records among ``hashes`` (missing ones are simply absent)."""
+        return self._reader.get(hashes, with_vectors=with_vectors)
+
+    def get_by_path(self, path: str) -> ImageRecord | None:
+        """The record that lists ``path`` among its paths (exact match), if any."""
+        return self._reader.get_by_path(path)
+
+    def iter_records(self, *, with_vectors: bool = False, batch: int | None = None) -> Iterator[ImageRecord]:
+        """Every stored record, a page at a time; ``batch`` caps the rows per page."""
+        return self._reader.iter_records(with_vectors=with_vectors, batch=batch)
+
+    def search(
+        self,
+        vector: np.ndarray,
+        *,
+        top_k: int = 10,
+        min_score: float | None = None,
+        path_prefix: str | None = None,
+    ) -> list[Hit]:
+        """Nearest records to ``vector``, best first.
+
+        ``min_score`` follows the metric: for COSINE/IP hits scoring below it are dropped,
+        for L2 it is a maximum (squared) distance. ``path_prefix`` keeps hits whose primary
+        path starts with it (any characters; matched exactly, no wildcards).
+        """
+        return self._nearest.search(vector, top_k=top_k, min_score=min_score, path_prefix=path_prefix)
+
+    # ---- closing ---------------------------------------------------------------------
+    def close(self) -> None:
+        """Finish deferred write checks, close the client, let go of the Lite file (idempotent)."""
+        self._writer.close()
+        self._conn.close()

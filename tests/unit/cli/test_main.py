@@ -1,0 +1,139 @@
+"""``clipvec.cli.main``: dispatch, exit codes (0 / 1 / 2 / 130), ``clipvec: ...`` lines, make-model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import runpy
+import stat
+import sys
+
+import pytest
+
+from clipvec import cli
+from clipvec.cli import config_cmd, main
+from clipvec.errors import ClipvecError
+from clipvec.model.facts import facts_at_hand
+
+
+def test_a_clipvec_error_is_one_line_and_exit_2(run_cli, monkeypatch):
+    def fail(settings):
+        raise ClipvecError("the store is on fire")
+
+    monkeypatch.setattr(config_cmd, "run_config", fail)
+    result = run_cli("config")
+    assert (result.code, result.out, result.err) == (2, "", "clipvec: the store is on fire\n")
+
+
+def test_ctrl_c_is_exit_130(run_cli, monkeypatch):
+    def interrupted(settings):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(config_cmd, "run_config", interrupted)
+    result = run_cli("config")
+    assert (result.code, result.out, result.err) == (130, "", "clipvec: interrupted\n")
+
+
+def test_other_errors_are_not_swallowed(run_cli, monkeypatch):
+    def broken(settings):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(config_cmd, "run_config", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        run_cli("config")
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["frobnicate"], ["search", "--top-k", "many"], ["import", "--metric", "X"]]
+)
+def test_usage_errors_exit_2_from_argparse(argv, run_cli, capsys):
+    with pytest.raises(SystemExit) as exited:
+        run_cli(*argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith("usage: clipvec")
+
+
+def test_help_exits_0_with_the_prose(run_cli, capsys):
+    with pytest.raises(SystemExit) as exited:
+        run_cli("--help")
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: clipvec") and "Search your own images by meaning" in out
+    assert "first steps:" in out
+
+
+def test_argv_defaults_to_sys_argv(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["clipvec", "config"])
+    assert main() == 0
+    assert "milvus_uri" in json.loads(capsys.readouterr().out)
+
+
+def test_python_dash_m_clipvec_runs_the_cli(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["clipvec", "config"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("clipvec", run_name="__main__")
+    assert exited.value.code == 0
+    assert "milvus_uri" in json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "passed"),
+    [
+        (["bench"], []),
+        (["bench", "--images", "3", "--json-only"], ["--images", "3", "--json-only"]),
+        (["bench", "--", "--help"], ["--help"]),  # the benchmark's help, not clipvec's
+        (["bench", "-v"], ["-v"]),  # not clipvec's -v either
+    ],
+)
+def test_bench_gets_every_argument_after_it(argv, passed, monkeypatch):
+    import clipvec.cli.bench
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(clipvec.cli.bench, "main", lambda args: seen.append(list(args)) or 0)
+    assert main(argv) == 0
+    assert seen == [passed]
+
+
+def test_verbose_turns_on_clipvec_debug_logs(run_cli):
+    assert run_cli("config").code == 0
+    assert logging.getLogger("clipvec").level != logging.DEBUG
+    assert run_cli("-v", "config").code == 0
+    assert logging.getLogger("clipvec").level == logging.DEBUG
+
+
+def test_import_search_and_drop_quieten_pymilvus(run_cli, tmp_path):
+    assert run_cli("drop", "--milvus-uri", tmp_path / "none.db").code == 2  # no such file
+    assert logging.getLogger("pymilvus").level == logging.CRITICAL
+
+
+def test_make_model_writes_a_tiny_random_clip_readable_by_the_group(run_cli, tmp_path):
+    """In-process twin of tests/e2e/test_newcomer_cli.py::test_make_model_is_quiet_and_readable_by_the_group.
+
+    Only the bars and prints are seen here (capsys); library warnings are the process test's.
+    """
+    old = os.umask(0o022)
+    try:
+        made = run_cli("make-model", "--size", "tiny", tmp_path / "clip")
+    finally:
+        os.umask(old)
+    assert made.code == 0, made.err
+    assert made.out == f"{tmp_path / 'clip'}\n"
+    assert "torchvision" not in made.err and "Writing model shards" not in made.err
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "clip").iterdir()}
+    assert modes["model.safetensors"] == 0o644, modes
+    assert set(modes.values()) == {0o644}
+    facts = facts_at_hand(str(tmp_path / "clip"))
+    assert facts is not None and facts.dim == 512
+
+
+def test_the_package_exports_main_and_the_parser():
+    assert cli.main is main and cli.build_parser().prog == "clipvec"
+
+
+def test_a_setting_out_of_range_is_one_line_and_exit_2(run_cli, monkeypatch):
+    monkeypatch.setenv("CLIPVEC_TOP_K", "0")
+    result = run_cli("config")
+    assert result.code == 2
+    assert result.err.strip().startswith("clipvec: invalid setting: CLIPVEC_TOP_K (--top-k):")
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1

@@ -1,0 +1,124 @@
+"""The JSON shapes of the service's answers: every key and its type (clients parse these).
+
+The answers only read the encoder's ``name`` and ``dim`` and the store's ``metric`` and
+``higher_is_better``; plain namespaces stand for them here, real ones in test_core.py.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+
+from clipvec.images import PreparedImage
+from clipvec.model.encoder import TextEncoding
+from clipvec.search import HIT_PATHS_SHOWN
+from clipvec.serving import answers
+from clipvec.store import Hit
+
+ENCODER = SimpleNamespace(name="models/tiny", dim=4)
+STORE = SimpleNamespace(metric="L2", higher_is_better=False, count=lambda: 7)
+VECTORS = np.array([[0.5, 0.5, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0]], dtype=np.float64)
+ENCODED = TextEncoding(vectors=VECTORS, truncated=[False, True], token_counts=[3, 77])
+
+
+def types_of(answer: dict) -> dict[str, type]:
+    return {key: type(value) for key, value in answer.items()}
+
+
+def round_trips(answer: dict) -> None:
+    assert json.loads(json.dumps(answer)) == answer  # plain JSON types only (no numpy scalars)
+
+
+def test_vectors_are_float32_lists():
+    vector = answers.vector_json(np.array([0.1, 1 / 3], dtype=np.float64))
+    assert vector == [float(np.float32(0.1)), float(np.float32(1 / 3))]
+    assert all(type(x) is float for x in vector)
+
+
+def test_text_answer():
+    answer = answers.text_answer(ENCODER, ENCODED, 1)
+    assert types_of(answer) == {"vector": list, "dim": int, "model": str, "truncated": bool, "tokens": int}
+    assert answer == {
+        "vector": [1.0, 0.0, 0.0, 0.0],
+        "dim": 4,
+        "model": "models/tiny",
+        "truncated": True,
+        "tokens": 77,
+    }
+    assert answers.text_answer(ENCODER, ENCODED)["vector"] == [0.5] * 4  # row 0 by default
+    round_trips(answer)
+
+
+def test_text_item_leaves_model_and_dim_to_the_batch():
+    assert answers.text_item(ENCODED, 0) == {"vector": [0.5] * 4, "truncated": False, "tokens": 3}
+
+
+def test_image_answer():
+    prepared = PreparedImage(pixels=np.zeros((3, 2, 2), np.float32), format="PNG", width=64, height=48)
+    answer = answers.image_answer(ENCODER, prepared, VECTORS[1])
+    assert types_of(answer) == {
+        "vector": list,
+        "dim": int,
+        "model": str,
+        "format": str,
+        "width": int,
+        "height": int,
+    }
+    assert (answer["format"], answer["width"], answer["height"]) == ("PNG", 64, 48)
+    round_trips(answer)
+
+
+def test_batch_answer_names_model_and_dim_once():
+    results = [answers.text_item(ENCODED, 0), {"error": "empty_body", "detail": "item 1 is an empty string"}]
+    answer = answers.batch_answer(ENCODER, results)
+    assert answer == {"results": results, "dim": 4, "model": "models/tiny"}
+    round_trips(answer)
+
+
+def test_hits_answer():
+    many = [f"p{i}.png" for i in range(HIT_PATHS_SHOWN + 2)]
+    hits = [
+        Hit("a.png", ["a.png"], 0.25, "ab" * 32, 1234, 64, 48, "PNG"),
+        Hit(many[0], many, 1.5, "cd" * 32, 99, 8, 8, "JPEG"),
+    ]
+    answer = answers.hits_answer(ENCODER, STORE, hits)
+    assert types_of(answer) == {"hits": list, "metric": str, "higher_is_better": bool, "model": str}
+    assert (answer["metric"], answer["higher_is_better"], answer["model"]) == ("L2", False, "models/tiny")
+    first, second = answer["hits"]
+    assert types_of(first) == {
+        "path": str,
+        "paths": list,
+        "score": float,
+        "content_hash": str,
+        "size": int,
+        "width": int,
+        "height": int,
+        "format": str,
+        "path_count": int,
+    }
+    assert first["paths"] == ["a.png"] and first["path_count"] == 1
+    assert second["paths"] == many[:HIT_PATHS_SHOWN] and second["path_count"] == len(many)
+    assert answers.hits_answer(ENCODER, STORE, [])["hits"] == []
+    round_trips(answer)
+
+
+def test_collection_answer():
+    answer = answers.collection_answer(ENCODER, STORE, "images")
+    assert answer == {
+        "collection": "images",
+        "count": 7,
+        "model": "models/tiny",
+        "dim": 4,
+        "metric": "L2",
+        "higher_is_better": False,
+    }
+    assert types_of(answer) == {
+        "collection": str,
+        "count": int,
+        "model": str,
+        "dim": int,
+        "metric": str,
+        "higher_is_better": bool,
+    }

@@ -1,0 +1,96 @@
+"""The one route table agrees with the BentoML service and the page app, both ways."""
+
+from __future__ import annotations
+
+import pytest
+
+from clipvec.serving import routes
+from clipvec.serving.routes import (
+    API_BY_PATH,
+    API_ROUTES,
+    COOKIE_PATHS,
+    PAGE_ROUTES,
+    PUBLIC_PATHS,
+    UI_MOUNT,
+    BodyKind,
+    is_public,
+)
+
+
+@pytest.fixture(scope="module")
+def service():
+    from clipvec.serving.service import Vectorization
+
+    return Vectorization
+
+
+def test_the_service_serves_exactly_the_table(service):
+    served = {name: api.route for name, api in service.apis.items()}
+    assert served == {r.name: r.path for r in API_ROUTES}
+
+
+def test_routes_are_unique():
+    assert len({r.path for r in API_ROUTES}) == len({r.name for r in API_ROUTES}) == len(API_ROUTES)
+    assert set(API_BY_PATH) == {r.path for r in API_ROUTES}
+
+
+def test_the_page_serves_exactly_the_page_routes():
+    from clipvec.serving.web.app import HANDLERS, web_app
+
+    served = [(route.path, route.endpoint) for route in web_app.routes]
+    assert served == [(r.path, HANDLERS[r.handler]) for r in PAGE_ROUTES]
+
+
+def test_the_page_is_mounted_where_the_table_says(service):
+    from clipvec.serving.web.app import web_app
+
+    mounts = [(app, path) for app, path, *_ in service.mount_apps]
+    assert (web_app, UI_MOUNT) in mounts
+
+
+def test_only_the_page_image_routes_take_the_cookie():
+    assert {"/ui/thumb", "/ui/file"} == COOKIE_PATHS
+    assert not COOKIE_PATHS & PUBLIC_PATHS
+
+
+def test_what_is_public():
+    assert {"/livez", "/healthz", "/readyz", "/metrics", "/", "/docs.json", "/ui", "/ui/"} <= PUBLIC_PATHS
+    assert is_public("/static_content/swagger-ui.css")
+    for path in ["/schema.json", "/ui/thumb", "/ui/file", "/ui/other", *API_BY_PATH]:
+        assert not is_public(path), path
+
+
+def test_store_and_write_flags():
+    assert {r.path for r in API_ROUTES if r.writes} == {"/add_image"}
+    assert {r.path for r in API_ROUTES if r.uses_store} == {
+        "/search_text",
+        "/search_image",
+        "/add_image",
+        "/collection_info",
+    }
+    assert all(r.uses_store for r in API_ROUTES if r.writes)
+
+
+def test_query_parameters_are_the_ones_the_service_reads():
+    assert (
+        routes.SEARCH_TEXT.query_names
+        == routes.SEARCH_IMAGE.query_names
+        == {"top_k", "min_score", "path_prefix"}
+    )
+    assert routes.ADD_IMAGE.query_names == {"name"}
+    assert all(not r.query for r in API_ROUTES if not r.uses_store)
+    assert all(p.description and p.schema.get("type") for r in API_ROUTES for p in r.query)
+
+
+def test_body_kinds():
+    kinds = {r.path: r.body for r in API_ROUTES}
+    assert kinds == {
+        "/vectorize_text": BodyKind.TEXT,
+        "/search_text": BodyKind.TEXT,
+        "/vectorize_image": BodyKind.IMAGE,
+        "/search_image": BodyKind.IMAGE,
+        "/add_image": BodyKind.IMAGE,
+        "/vectorize_texts": BodyKind.JSON_LIST,
+        "/vectorize_images": BodyKind.MULTIPART,
+        "/collection_info": BodyKind.OBJECT,
+    }
