@@ -409,6 +409,7 @@ def test_offline_and_fast(page, populated):
         "/ui/style.css",
         "/ui/thumb",
         "/collection_info",
+        "/import_status",  # an import started elsewhere is followed
         "/search_text",
     }
     fcp = page.evaluate(
@@ -442,3 +443,27 @@ def test_swagger_try_it_out_vectorize_image(page, service, tmp_path):
     status.wait_for()
     assert status.inner_text().strip().startswith("200"), status.inner_text()
     assert '"vector"' in block.locator(".live-responses-table").inner_text()
+
+
+def test_import_button_imports_the_images_folder(page, populated, test_output):
+    """Issue 22.5: on a Milvus Lite file nothing but the service may import; the page's button asks it to."""
+    folder = populated.images / "dropped-in"
+    folder.mkdir()
+    for k, (color, shape) in enumerate([("red", "square"), ("blue", "triangle")]):
+        png_data = png(draw_shape(color, shape, size=128, seed=SEED + 9_000 + k))
+        (folder / f"{color}_{shape}_new.png").write_bytes(png_data)
+    open_page(page, populated)
+    before = int(page.eval_on_selector("#info", "el => el.dataset.count"))
+    page.click("#import-button")
+    page.wait_for_function(
+        "() => document.getElementById('import-status').dataset.state === 'done'", timeout=120_000
+    )
+    assert page.inner_text("#import-status").startswith("Import finished: 2 new"), page.inner_text(
+        "#import-status"
+    )
+    page.wait_for_function(
+        "(n) => Number(document.getElementById('info').dataset.count) === n", arg=before + 2
+    )
+    assert "dropped-in/blue_triangle_new.png" in text_search(page, "a blue triangle")[:3]
+    shot(page, test_output, "ui-import.png")
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from clipvec.search import SearchOptions
 from clipvec.serving import answers, metrics
 from clipvec.serving.adding import add_image
 from clipvec.serving.batcher import MicroBatcher
+from clipvec.serving.folder_import import FolderImports
 from clipvec.serving.routes import ITEM_ERROR
 from clipvec.serving.store_handle import StoreHandle
 from clipvec.settings import Settings
@@ -44,6 +45,7 @@ class ServingCore:
         self.pixel_budget = PixelBudget(settings.decode_pixel_budget)
         self.images = images if images is not None else open_source(settings.images_dir)
         self.store = StoreHandle(settings, model_name=encoder.name, dim=encoder.dim)
+        self.imports = FolderImports(settings, encoder, self.store, self.images)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingCore:
@@ -51,6 +53,7 @@ class ServingCore:
         return cls(settings, ClipEncoder.from_settings(settings))
 
     def close(self) -> None:
+        self.imports.stop()  # before the store closes under it
         self.store.close()
         self._decode_pool.shutdown(wait=False)
 
@@ -150,6 +153,13 @@ class ServingCore:
         return self.store.run(
             lambda store: answers.collection_answer(self.encoder, store, self.settings.collection)
         )
+
+    def import_folder(self) -> tuple[bool, dict[str, Any]]:
+        """Start importing the images folder in the background: ``(started, status)``."""
+        return self.imports.start()
+
+    def import_status(self) -> dict[str, Any]:
+        return self.imports.status.as_json()
 
     def is_ready(self) -> bool:
         """``/readyz``: false while the store cannot be opened or read (vectorizing still works)."""

@@ -83,6 +83,10 @@ ADD_IMAGE = ApiRoute(
     writes=True,
 )
 COLLECTION_INFO = ApiRoute("/collection_info", "collection_info", BodyKind.OBJECT, uses_store=True)
+# The service imports its own images folder (CLIPVEC_IMAGES_DIR): on a Milvus Lite file no
+# other process can while it runs. 202 when a run starts, 200 with the status when one is going on.
+IMPORT_FOLDER = ApiRoute("/import", "import_folder", BodyKind.OBJECT, uses_store=True, writes=True)
+IMPORT_STATUS = ApiRoute("/import_status", "import_status", BodyKind.OBJECT)
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     VECTORIZE_TEXT,
@@ -93,6 +97,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     SEARCH_IMAGE,
     ADD_IMAGE,
     COLLECTION_INFO,
+    IMPORT_FOLDER,
+    IMPORT_STATUS,
 )
 API_BY_PATH: Mapping[str, ApiRoute] = MappingProxyType({r.path: r for r in API_ROUTES})
 

@@ -147,6 +147,20 @@ class Vectorization:
         """How many images the collection holds, and which model and metric made it."""
         return self.core.collection_info()
 
+    @bentoml.api(route=routes.IMPORT_FOLDER.path)
+    @json_errors
+    def import_folder(self, ctx: bentoml.Context) -> dict[str, Any]:
+        """Import the images folder (CLIPVEC_IMAGES_DIR) in the background; 202 when a run starts."""
+        started, status = self.core.import_folder()
+        ctx.response.status_code = 202 if started else 200
+        return {"started": started, "import": status}
+
+    @bentoml.api(route=routes.IMPORT_STATUS.path)
+    @json_errors
+    def import_status(self) -> dict[str, Any]:
+        """The current or last import: state, files done of total, and its result."""
+        return self.core.import_status()
+
 
 _settings = get_settings()
 Vectorization.add_asgi_middleware(

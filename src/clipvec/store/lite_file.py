@@ -67,8 +67,10 @@ class LiteLock:
                 if time.monotonic() >= deadline:
                     raise StoreLocked(
                         f"the Milvus Lite file {self.db} is in use by another process{holder}; "
-                        "a Lite file can be open in one process only. Stop that process (the service "
-                        "or another import), wait for it (clipvec import --wait SECONDS), or use a "
+                        "a Lite file can be open in one process only. If it is the clipvec service, "
+                        "let it do the work: it imports its images folder itself (POST /import, or the "
+                        "page's Import button) and searches (POST /search_text, or the page). Otherwise "
+                        "stop that process, wait for it (clipvec import --wait SECONDS), or use a "
                         "Milvus server URI for several processes."
                     ) from None
                 time.sleep(0.2)

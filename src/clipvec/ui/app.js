@@ -1,6 +1,6 @@
 // clipvec search page: plain JS, no dependencies. It talks only to the service's public
-// endpoints (/search_text, /search_image, /collection_info) and shows images through
-// the page's own thumb/file routes.
+// endpoints (/search_text, /search_image, /collection_info, /import, /import_status) and
+// shows images through the page's own thumb/file routes.
 "use strict";
 
 (() => {
@@ -29,6 +29,8 @@
     viewerPrev: $("viewer-prev"),
     viewerNext: $("viewer-next"),
     viewerClose: $("viewer-close"),
+    importButton: $("import-button"),
+    importStatus: $("import-status"),
   };
 
   const state = {
@@ -210,8 +212,8 @@
       el.minScoreLabel.textContent = state.higherIsBetter ? "Minimum score" : "Maximum distance";
       if (count === 0) {
         showError(
-          "The collection is empty: there is nothing to search yet. Import a folder of images first " +
-            "(clipvec import /path/to/images) or add images with POST /add_image, then reload this page."
+          "The collection is empty: there is nothing to search yet. Press \u201cImport images folder\u201d " +
+            "to import the service's images folder (CLIPVEC_IMAGES_DIR), or add images with POST /add_image."
         );
       }
       return info;
@@ -221,6 +223,60 @@
       return null;
     }
   }
+
+  // ------------------------------------------------------------------ importing the images folder
+  // POST /import makes the service import its own images folder: while it holds a Milvus
+  // Lite file, no other process (clipvec import, milvus_import.py) can open that file.
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const count = (n) => Number(n || 0).toLocaleString();
+
+  function importText(status) {
+    if (status.state === "running") {
+      if (status.total === null || status.total === undefined) return "Importing the images folder: looking for files\u2026";
+      return `Importing the images folder: ${count(status.done)} of ${count(status.total)} files\u2026`;
+    }
+    if (status.state === "done" && status.result) {
+      const r = status.result;
+      return (
+        `Import finished: ${count(r.imported)} new, ${count(r.reused)} copies or renames, ` +
+        `${count(r.unchanged)} unchanged, ${count(r.skipped)} skipped, ${count(r.failed)} failed.`
+      );
+    }
+    const why = status.error && status.error.detail ? status.error.detail : "no reason given";
+    return `The import stopped: ${why}`;
+  }
+
+  async function followImport(status) {
+    el.importButton.disabled = true;
+    el.importStatus.hidden = false;
+    try {
+      while (status.state === "running") {
+        el.importStatus.textContent = importText(status);
+        await sleep(500);
+        status = await post("import_status", "{}", "application/json", null, undefined, "The import");
+      }
+      el.importStatus.textContent = importText(status);
+      el.importStatus.dataset.state = status.state;
+      if (status.state === "done") {
+        clearError();
+        await loadInfo();
+      } else {
+        showError(importText(status));
+      }
+    } finally {
+      el.importButton.disabled = false;
+    }
+  }
+
+  async function startImport() {
+    try {
+      const answer = await post("import", "{}", "application/json", null, undefined, "The import");
+      await followImport(answer.import);
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+  el.importButton.addEventListener("click", startImport);
 
   // ------------------------------------------------------------------ searching
   function searchParams() {
@@ -559,5 +615,10 @@
   if (initial) el.q.value = initial;
   loadInfo().then((info) => {
     if (initial && info) searchText(initial);
+    if (!info) return;
+    // An import started earlier (another tab, curl) is followed here too.
+    post("import_status", "{}", "application/json", null, undefined, "The import")
+      .then((status) => (status.state === "running" ? followImport(status) : null))
+      .catch(() => null); // the status is a nicety: searching works without it
   });
 })();

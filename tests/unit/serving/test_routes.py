@@ -61,12 +61,13 @@ def test_what_is_public():
 
 
 def test_store_and_write_flags():
-    assert {r.path for r in API_ROUTES if r.writes} == {"/add_image"}
+    assert {r.path for r in API_ROUTES if r.writes} == {"/add_image", "/import"}
     assert {r.path for r in API_ROUTES if r.uses_store} == {
         "/search_text",
         "/search_image",
         "/add_image",
         "/collection_info",
+        "/import",
     }
     assert all(r.uses_store for r in API_ROUTES if r.writes)
 
@@ -93,4 +94,6 @@ def test_body_kinds():
         "/vectorize_texts": BodyKind.JSON_LIST,
         "/vectorize_images": BodyKind.MULTIPART,
         "/collection_info": BodyKind.OBJECT,
+        "/import": BodyKind.OBJECT,
+        "/import_status": BodyKind.OBJECT,
     }

@@ -615,3 +615,24 @@ def test_an_allowed_origin_may_write_others_may_not(keyed):
     assert keyed.post("/vectorize_image", image, allowed).status_code == 200
     for origin in ("https://evil.example", "null", "https://photos.example.org.evil.example"):
         assert_error(keyed.post("/vectorize_image", image, {**allowed, "Origin": origin}), 403)
+
+
+def test_import_route_imports_the_images_folder(service):
+    """``POST /import``: 202 and a background run of CLIPVEC_IMAGES_DIR; ``/import_status`` follows it."""
+    folder = service.images / "imported-by-route"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "one.jpg").write_bytes(jpeg_bytes(333, 222, seed=41))
+    count = service.client.post("/collection_info").json()["count"]
+    started = service.client.post("/import")
+    assert started.status_code == 202, started.text
+    assert started.json()["started"] is True and started.json()["import"]["state"] == "running"
+    deadline = time.monotonic() + 60
+    while (status := service.client.post("/import_status").json())["state"] == "running":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
+    assert status["state"] == "done", status
+    assert status["result"]["imported"] >= 1 and status["result"]["failed"] == 0, status
+    assert service.client.post("/collection_info").json()["count"] >= count + 1
+    hits = service.post("/search_image?top_k=1", jpeg_bytes(333, 222, seed=41), JPEG).json()["hits"]
+    assert hits[0]["path"] == "imported-by-route/one.jpg"
+    assert_error(service.post("/import", b"[1]", {"Content-Type": "application/json"}), 400)
