@@ -42,27 +42,27 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
     # The checkpoint's config.json alone says which collection fits: a re-import with nothing
     # to do never loads the model (seconds). A hub id not cached yet is loaded (downloaded) now.
     facts = facts_at_hand(settings.model)
-    identity = (facts.name, facts.dim) if facts else None
+    identity = facts.identity() if facts else None
     loaded: ClipEncoder | None = None
     if identity is None:
         from clipvec.model.encoder import ClipEncoder
 
         loaded = ClipEncoder.from_settings(settings)
-        identity = (loaded.name, loaded.dim)
+        identity = loaded.identity
 
     def load_encoder() -> ClipEncoder:
         from clipvec.model.encoder import ClipEncoder
 
         encoder = loaded or ClipEncoder.from_settings(settings)
-        if (encoder.name, encoder.dim) != identity:
+        if (encoder.name, encoder.dim) != (identity.name, identity.dim):
             raise ClipvecError(
-                f"model {encoder.name} has dim {encoder.dim}, its config.json said {identity[1]}"
+                f"model {encoder.name} has dim {encoder.dim}, its config.json said {identity.dim}"
             )
         return encoder
 
     with gc_paused():  # the scan runs meanwhile
         store = ImageStore.from_settings(
-            settings, model_name=identity[0], dim=identity[1], lock_wait=float(getattr(args, "wait", 0) or 0)
+            settings, **identity.store_options(), lock_wait=float(getattr(args, "wait", 0) or 0)
         )
     importer = Importer.local(
         load_encoder,
@@ -101,7 +101,7 @@ def _run_ray_import(settings: Settings, args: argparse.Namespace) -> int:
     facts = require_facts(settings.model)
     connect(args.ray, ship_code=settings.ray_ship_code)  # no cluster: nothing opened or created
     try:
-        store = ImageStore.from_settings(settings, model_name=facts.name, dim=facts.dim)
+        store = ImageStore.from_settings(settings, **facts.identity().store_options())
     except BaseException:
         disconnect()
         raise

@@ -26,7 +26,7 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
     from clipvec.model.encoder import ClipEncoder
 
     encoder = ClipEncoder.from_settings(settings)
-    with ImageStore.from_settings(settings, model_name=encoder.name, dim=encoder.dim) as store:
+    with ImageStore.from_settings(settings, **encoder.identity.store_options()) as store:
         if store.count() == 0:
             print(
                 f"clipvec: the collection {settings.collection!r} at {settings.milvus_uri} is empty; "

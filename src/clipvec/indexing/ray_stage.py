@@ -216,7 +216,9 @@ class RayStage:
         return {
             "uri": self.store.uri,
             "collection": self.store.collection,
-            "model_name": self.store.model_name,
+            # What the driver's check accepted: workers need no model folder to agree with it.
+            "model_name": self.store.recorded_model_name,
+            "model_id": self.store.model_id,
             "dim": self.store.dim,
             "metric": self.store.metric,
             "token": self.settings.milvus_token,

@@ -26,7 +26,8 @@ from clipvec.images.preprocess import Preprocessor
 from clipvec.model.advice import model_help
 from clipvec.model.chatter import before_transformers
 from clipvec.model.device import resolve_device, resolve_precision
-from clipvec.model.facts import facts_at_hand, recorded_model_name
+from clipvec.model.facts import ModelIdentity, facts_at_hand, recorded_model_name
+from clipvec.model.identity import content_id
 from clipvec.model.text import clip_prefix
 from clipvec.settings import Settings
 
@@ -53,6 +54,7 @@ class ClipEncoder:
         device: torch.device,
         precision: str,
         batch_size: int = 32,
+        content_id: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -63,6 +65,8 @@ class ClipEncoder:
         self.batch_size = batch_size
         cfg = model.config
         self.dim: int = int(cfg.projection_dim)
+        # What a collection checks: the same weights match from any folder (model/identity.py).
+        self.identity = ModelIdentity(name, self.dim, content_id)
         self.context_length: int = int(cfg.text_config.max_position_embeddings)
         self._eos_id: int = int(tokenizer.eos_token_id)
         self._bos_id: int | None = tokenizer.bos_token_id
@@ -129,6 +133,7 @@ class ClipEncoder:
             device=dev,
             precision=prec,
             batch_size=batch_size,
+            content_id=content_id(facts.folder) if facts else None,
         )
 
     @classmethod

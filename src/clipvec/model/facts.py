@@ -20,11 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from clipvec.errors import ModelLoadError
 from clipvec.images.preprocess import Preprocessor
 from clipvec.model.advice import model_help
 from clipvec.model.checkpoint import UnusableConfig, local_folder, looks_like_path, read_clip_config
+from clipvec.model.identity import content_id
 
 # What transformers' CLIPConfig fills in when config.json leaves them out, so that the facts
 # match the model that loads.
@@ -66,6 +68,36 @@ class ModelFacts:
     def preprocessor(self) -> Preprocessor:
         """Its image preprocessing: preprocessor_config.json when the checkpoint has one, else CLIP's."""
         return Preprocessor.from_model_folder(self.folder, self.image_size)
+
+    def identity(self) -> ModelIdentity:
+        """Who this model is to a collection: its name, dimension and content (reads the weights once)."""
+        return ModelIdentity(self.name, self.dim, content_id(self.folder))
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What a collection is checked against: same content (any folder, any name), same dimension."""
+
+    name: str
+    dim: int
+    content_id: str | None  # None: the weights are not readable here; the name decides
+
+    def recognises(self, stored_name: str) -> bool:
+        """Whether a collection that recorded only ``stored_name`` (made before content ids) is this model:
+        the folder or cached hub id it names holds the same content."""
+        if self.content_id is None:
+            return False
+        other = facts_at_hand(stored_name)
+        return other is not None and content_id(other.folder) == self.content_id
+
+    def store_options(self) -> dict[str, Any]:
+        """The ``ImageStore`` arguments that name this model."""
+        return {
+            "model_name": self.name,
+            "dim": self.dim,
+            "model_id": self.content_id,
+            "recognises": self.recognises,
+        }
 
 
 def _read(model: str) -> ModelFacts | str:

@@ -44,7 +44,7 @@ class ServingCore:
         )
         self.pixel_budget = PixelBudget(settings.decode_pixel_budget)
         self.images = images if images is not None else open_source(settings.images_dir)
-        self.store = StoreHandle(settings, model_name=encoder.name, dim=encoder.dim)
+        self.store = StoreHandle(settings, **encoder.identity.store_options())
         self.imports = FolderImports(settings, encoder, self.store, self.images)
 
     @classmethod

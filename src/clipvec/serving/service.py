@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -82,6 +83,11 @@ class Vectorization:
             raise
         metrics.start_at_zero()
         attach(web_app, self.core)  # the page serves this worker's collection and images
+        # Says at start (in the log) when the collection belongs to another model or cannot be
+        # reached; in a thread, so that a Milvus outage does not hold up the worker's start.
+        threading.Thread(
+            target=self.core.store.check_at_start, name="clipvec-store-check", daemon=True
+        ).start()
 
     @bentoml.on_shutdown
     def close_store(self) -> None:

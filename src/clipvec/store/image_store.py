@@ -9,7 +9,7 @@ portability rules they follow.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,11 +44,15 @@ class ImageStore:
         lock_wait: float = 0.0,
         verify_writes: bool = True,
         reload_timeout: float = LOAD_TIMEOUT,
+        model_id: str | None = None,
+        recognises: Callable[[str], bool] | None = None,
     ) -> None:
-        spec = CollectionSpec.checked(collection, model_name, dim, metric)  # ValueError: nothing opened
+        # ValueError: nothing opened. model_id / recognises: see CollectionSpec.
+        spec = CollectionSpec.checked(collection, model_name, dim, metric, model_id, recognises)
         self.uri = uri
         self.collection = spec.collection
         self.model_name = spec.model_name
+        self.model_id = spec.model_id
         self.dim = spec.dim
         self.metric = spec.metric
         self.higher_is_better = higher_is_better(spec.metric)
@@ -66,7 +70,7 @@ class ImageStore:
                 self._conn.open(token, connect_timeout, db=db, lock_wait=lock_wait, hint=LITE_OPEN_HINT)
             else:
                 self._conn.open(token, connect_timeout)
-            self.index_type = open_collection(self._conn, spec, index_type)
+            self.index_type, self.recorded_model_name = open_collection(self._conn, spec, index_type)
         except BaseException:
             self.close()
             raise

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from clipvec.errors import ModelMismatch, StoreUnavailable
@@ -36,9 +37,23 @@ class CollectionSpec:
     model_name: str
     dim: int
     metric: str
+    # The checkpoint's content identity (``clipvec.model.identity``): the same weights match
+    # from any folder. None: the name decides, as in collections made before identities.
+    model_id: str | None = None
+    # For a collection that records only a name: whether that name is this same checkpoint
+    # (e.g. the hub id of the folder this process loads). Asked only when the names differ.
+    recognises: Callable[[str], bool] | None = field(default=None, compare=False)
 
     @classmethod
-    def checked(cls, collection: str, model_name: str, dim: int, metric: str) -> CollectionSpec:
+    def checked(
+        cls,
+        collection: str,
+        model_name: str,
+        dim: int,
+        metric: str,
+        model_id: str | None = None,
+        recognises: Callable[[str], bool] | None = None,
+    ) -> CollectionSpec:
         """The spec, or ``ValueError`` before anything is opened."""
         metric = metric.upper()
         if metric not in METRICS:
@@ -52,7 +67,15 @@ class CollectionSpec:
             )
         if not model_name or len(model_name.encode()) > MODEL_MAX_LEN:
             raise ValueError("model_name must be a non-empty string of at most 1024 bytes")
-        return cls(collection, model_name, int(dim), metric)
+        return cls(collection, model_name, int(dim), metric, model_id or None, recognises)
+
+    def same_model(self, stored_name: Any, stored_id: Any) -> bool:
+        """Whether a collection that recorded ``stored_name`` / ``stored_id`` was made by this model."""
+        if stored_id and self.model_id:
+            return bool(stored_id == self.model_id)  # content decides; the name may differ
+        if stored_name == self.model_name:
+            return True
+        return bool(isinstance(stored_name, str) and self.recognises and self.recognises(stored_name))
 
     def description(self) -> str:
         """The collection description: clipvec's facts about it, as JSON."""
@@ -61,6 +84,7 @@ class CollectionSpec:
                 "clipvec": {
                     "schema_version": SCHEMA_VERSION,
                     "model": self.model_name,
+                    **({"model_id": self.model_id} if self.model_id else {}),
                     "dim": self.dim,
                     "metric": self.metric,
                 }
@@ -69,10 +93,15 @@ class CollectionSpec:
         )
 
 
-def open_collection(conn: Connection, spec: CollectionSpec, index_type: str) -> str:
-    """Open (after checking it) or create the collection, load it; returns its index type."""
+def open_collection(conn: Connection, spec: CollectionSpec, index_type: str) -> tuple[str, str]:
+    """Open (after checking it) or create the collection, load it.
+
+    Returns its index type and the model name it records (which may differ from
+    ``spec.model_name`` for the same weights loaded from another folder).
+    """
+    recorded = spec.model_name
     if conn.call(conn.client.has_collection, spec.collection):
-        check_existing(conn, spec)
+        recorded = check_existing(conn, spec)
     else:
         try:
             create(conn, spec, index_type)
@@ -82,9 +111,9 @@ def open_collection(conn: Connection, spec: CollectionSpec, index_type: str) -> 
             # Another process (a second worker) may have created it meanwhile.
             if not conn.call(conn.client.has_collection, spec.collection):
                 raise
-            check_existing(conn, spec)
+            recorded = check_existing(conn, spec)
     conn.call(conn.client.load_collection, spec.collection, timeout=max(conn.timeout, LOAD_TIMEOUT))
-    return read_index(conn, spec)
+    return read_index(conn, spec), recorded
 
 
 def create(conn: Connection, spec: CollectionSpec, index_type: str) -> None:
@@ -145,8 +174,9 @@ def index_choice(index_type: str, *, is_lite: bool, dim: int) -> tuple[str, dict
     return kind, params
 
 
-def check_existing(conn: Connection, spec: CollectionSpec) -> None:
-    """``ModelMismatch`` unless the collection is clipvec's, this schema version, model, dim, metric."""
+def check_existing(conn: Connection, spec: CollectionSpec) -> str:
+    """The model name the collection records; ``ModelMismatch`` unless it is clipvec's, this
+    schema version, model, dim and metric."""
     desc = conn.call(conn.client.describe_collection, spec.collection)
     where = f"collection {spec.collection!r} at {conn.uri}"
     try:
@@ -169,7 +199,7 @@ def check_existing(conn: Connection, spec: CollectionSpec) -> None:
             stored_dim = int(fld.get("params", {}).get("dim", stored_dim))
     stored = (meta.get("model"), stored_dim, str(meta.get("metric", "")).upper())
     wanted = (spec.model_name, spec.dim, spec.metric)
-    if stored != wanted:
+    if not spec.same_model(stored[0], meta.get("model_id")) or stored[1:] != wanted[1:]:
         raise ModelMismatch(
             f"{where} was built with model {stored[0]!r} (dim {stored[1]}, {stored[2]}), "
             f"but this process uses model {wanted[0]!r} (dim {wanted[1]}, {wanted[2]}); "
@@ -177,6 +207,7 @@ def check_existing(conn: Connection, spec: CollectionSpec) -> None:
             f"collection (CLIPVEC_COLLECTION), or delete this one with `clipvec drop --collection "
             f"{spec.collection}` and import again."
         )
+    return str(stored[0])
 
 
 def read_index(conn: Connection, spec: CollectionSpec) -> str:

@@ -73,6 +73,33 @@ def test_reopen_with_other_model_dim_or_metric_is_refused(make_store):
     assert make_store().count() == 0  # the collection itself is untouched
 
 
+def test_the_same_weights_match_under_any_name_other_weights_never(make_store):
+    """Issue 22.3: a collection knows its model by content (``model_id``), not by folder or hub id."""
+    make_store(model_name="/old/place/clip", model_id="sha256:aaa").close()
+    moved = make_store(model_name="/new/place/clip", model_id="sha256:aaa")  # the folder moved
+    assert moved.count() == 0
+    moved.close()
+    make_store(model_name="openai/clip-vit-base-patch32", model_id="sha256:aaa").close()  # its hub id
+    with pytest.raises(ModelMismatch) as err:  # the same folder, other weights: refused
+        make_store(model_name="/old/place/clip", model_id="sha256:bbb")
+    assert err.value.status == 409
+
+
+def test_a_collection_made_before_content_ids_is_recognised_by_name(make_store):
+    make_store().close()  # recorded the name only, as clipvec did before content ids
+    asked: list[str] = []
+
+    def recognises(stored: str) -> bool:
+        asked.append(stored)
+        return stored == MODEL
+
+    make_store(model_name="/a/downloaded/copy", model_id="sha256:aaa", recognises=recognises).close()
+    assert asked == [MODEL]
+    with pytest.raises(ModelMismatch):
+        make_store(model_name="/a/downloaded/copy", model_id="sha256:aaa", recognises=lambda stored: False)
+    make_store(model_id="sha256:whatever").close()  # the same name still matches
+
+
 def test_foreign_collection_is_refused(make_store, milvus_backend):
     from pymilvus import MilvusClient
 

@@ -184,13 +184,21 @@ def test_workers_write_to_a_server_only(lite_store):
     """A Lite file has one writer (the driver); against a server each encoder actor writes its rows."""
     assert RayStage(Settings(), lite_store, PRE)._store_spec() is None
     server = types.SimpleNamespace(
-        is_lite=False, uri="http://milvus:19530", collection="images", model_name="m", dim=512, metric="L2"
+        is_lite=False,
+        uri="http://milvus:19530",
+        collection="images",
+        model_name="/here/m",  # this driver's folder of the model
+        recorded_model_name="m",  # what the collection records (the same weights, checked by content)
+        model_id="sha256:abc",
+        dim=512,
+        metric="L2",
     )
     spec = RayStage(Settings(milvus_token="root:Milvus"), server, PRE)._store_spec()
     assert spec == {
         "uri": "http://milvus:19530",
         "collection": "images",
         "model_name": "m",
+        "model_id": "sha256:abc",
         "dim": 512,
         "metric": "L2",
         "token": "root:Milvus",

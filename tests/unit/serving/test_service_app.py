@@ -636,3 +636,75 @@ def test_import_route_imports_the_images_folder(service):
     hits = service.post("/search_image?top_k=1", jpeg_bytes(333, 222, seed=41), JPEG).json()["hits"]
     assert hits[0]["path"] == "imported-by-route/one.jpg"
     assert_error(service.post("/import", b"[1]", {"Content-Type": "application/json"}), 400)
+
+
+# --------------------------------------------------------------------------- a collection of another model
+def test_a_collection_of_another_model_leaves_a_ready_service_that_says_why(tiny_model_dir, tmp_path, caplog):
+    """Issue 22.3: not a service that starts and is never ready; vectorizing works, the store routes say 409."""
+    from clipvec.model.facts import facts_at_hand
+    from clipvec.store import ImageStore
+
+    db = tmp_path / "milvus.db"
+    dim = facts_at_hand(str(tiny_model_dir)).dim  # the same size: only the model differs
+    ImageStore(str(db), model_name="someone/another-clip", dim=dim, model_id="sha256:other").close()
+    env = {
+        "CLIPVEC_MODEL": str(tiny_model_dir),
+        "CLIPVEC_MILVUS_URI": str(db),
+        "CLIPVEC_IMAGES_DIR": str(tmp_path / "images"),
+        "CLIPVEC_STORE_TIMEOUT": "2",
+    }
+    with (
+        caplog.at_level("WARNING", logger="clipvec.service"),
+        running_service(env, request_metrics=False) as svc,
+    ):
+        assert svc.client.get("/readyz").status_code == 200
+        assert svc.post("/vectorize_text", "a dog", TEXT).status_code == 200
+        for route, data, headers in (
+            ("/search_text", "a dog", TEXT),
+            ("/search_image", jpeg_bytes(), JPEG),
+            ("/add_image?name=a.jpg", jpeg_bytes(), JPEG),
+            ("/collection_info", b"", {}),
+            ("/import", b"", {}),
+        ):
+            body = assert_error(svc.post(route, data, headers), 409, "model_mismatch")
+            assert "someone/another-clip" in body["detail"], body
+        assert [p for p in (tmp_path / "images").rglob("*") if p.is_file()] == []  # no orphan upload
+        deadline = time.monotonic() + 10
+        while "made by another model" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "made by another model" in caplog.text and "vectorizing works" in caplog.text
+
+        # One of the ways out, taken while the service runs: drop the collection. The service
+        # holds no lock on the Lite file meanwhile, and notices within seconds.
+        from clipvec.serving.store_handle import StoreHandle
+        from clipvec.store.drop import drop_collection
+
+        assert drop_collection(str(db), "images") is True
+        deadline = time.monotonic() + StoreHandle.MISMATCH_RECHECK_SECONDS + 10
+        while (answer := svc.post("/search_text", "a dog", TEXT)).status_code == 409:
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.25)
+        assert answer.status_code == 200 and answer.json()["hits"] == [], answer.text
+
+
+def test_the_same_weights_from_another_folder_serve_the_collection(tiny_model_dir, tmp_path):
+    """Issue 22.3: a collection built from one folder is served by a copy of the checkpoint elsewhere."""
+    import shutil
+
+    first = tmp_path / "models" / "clip"
+    shutil.copytree(tiny_model_dir, first)
+    db = tmp_path / "milvus.db"
+    env = {
+        "CLIPVEC_MODEL": str(first),
+        "CLIPVEC_MILVUS_URI": str(db),
+        "CLIPVEC_IMAGES_DIR": str(tmp_path / "images"),
+    }
+    with running_service(env, request_metrics=False) as svc:
+        assert svc.post("/add_image?name=a.jpg", jpeg_bytes(seed=5), JPEG).status_code == 200
+    moved = tmp_path / "moved" / "clip-copy"
+    shutil.copytree(first, moved)
+    shutil.rmtree(first)
+    with running_service({**env, "CLIPVEC_MODEL": str(moved)}, request_metrics=False) as svc:
+        hits = svc.post("/search_image?top_k=1", jpeg_bytes(seed=5), JPEG)
+        assert hits.status_code == 200, hits.text
+        assert hits.json()["hits"][0]["score"] > 0.999

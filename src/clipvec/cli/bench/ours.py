@@ -120,7 +120,7 @@ def run_import(encoder: Any, paths: Sequence[Path], *, decode_workers: int, work
                 shutil.copyfile(path, folder / path.name)
         settings = Settings(milvus_uri=str(Path(tmp) / "bench.db"), collection="bench")
         t0 = time.perf_counter()
-        store = ImageStore.from_settings(settings, model_name=encoder.name, dim=encoder.dim)
+        store = ImageStore.from_settings(settings, **encoder.identity.store_options())
         opened = time.perf_counter() - t0
         try:
             importer = Importer.local(
