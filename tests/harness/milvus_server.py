@@ -18,7 +18,7 @@ starts the binary itself:
 
 Manual use (defaults to the usual ports 19530 / 9091)::
 
-    python tests/milvus_server.py [--port 19530] [--health-port 9091] [--data DIR]
+    tools/milvus_server.sh [--port 19530] [--health-port 9091] [--data DIR]
 """
 
 from __future__ import annotations
@@ -167,8 +167,13 @@ class MilvusServer:
         self.host = "127.0.0.1"
         self._fixed_port, self._fixed_health_port = port, health_port
         self._own_data = data_dir is None
+        # Absolute: the binary runs with the data folder as its working directory, so a
+        # relative path (README's `--data milvus-data`) would point every config path and
+        # MILVUSCONF at a folder that does not exist, and the server crashed at start.
         self.data_dir = (
-            Path(tempfile.mkdtemp(prefix="clipvec-milvus-")) if data_dir is None else Path(data_dir)
+            Path(tempfile.mkdtemp(prefix="clipvec-milvus-"))
+            if data_dir is None
+            else Path(data_dir).absolute()
         )
         self.graceful_stop_timeout = graceful_stop_timeout
         self.session_ttl = session_ttl
