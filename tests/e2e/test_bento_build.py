@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # BentoML depends on tomli there
+    import tomli as tomllib
+
 import yaml
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,6 +40,15 @@ def test_build_then_containerize(tmp_path):
     assert (src / "src" / "clipvec" / "assets" / "bpe_simple_vocab_16e6.txt.gz").is_file()
     assert (src / "src" / "clipvec" / "ui" / "index.html").is_file()
     assert not (src / "tests").exists() and not (src / ".venv").exists()
+    # the container installs every runtime dependency: the CPU torch pin, then pyproject's list
+    requirements = (bento.parent / "env" / "python" / "requirements.txt").read_text().splitlines()
+    packages = [line for line in requirements if line and not line.startswith(("#", "-"))]
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    # BentoML rewrites each requirement (quotes, order of specifiers) and pins its own version last
+    assert [Requirement(p) for p in packages] == [
+        Requirement(r) for r in ["torch==2.13.0", *dependencies, f"bentoml=={version('bentoml')}"]
+    ]
+    assert {"imagecodecs>=2024.1", "s3fs>=2024.6", "setuptools>=68,<81"} <= set(packages)
 
     # Without a Docker engine, containerize must fail cleanly (a message, no traceback).
     docker_up = (
