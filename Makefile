@@ -1,6 +1,6 @@
 # clipvec: two commands on a fresh machine (Python 3.10+):
-#   make run    set everything up, then serve on http://127.0.0.1:3000 (CLIPVEC_MODEL=/local/folder to run offline)
-#   make test   set everything up, then run the whole test suite (about 15 min on 2 cores)
+#   make run    install the runtime (no test tools), then serve on http://127.0.0.1:3000 (CLIPVEC_MODEL=/local/folder to run offline)
+#   make test   install the runtime and the test extra, then run the whole test suite (about 15 min on 2 cores)
 #   make test-fast   the unit tests and the Milvus Lite integration tests (under 2 min): the developer's loop
 #   make demo   serve a generated folder of coloured shapes with a small CLIP, offline
 # Variables: PORT=3000 HOST=127.0.0.1 (HOST=0.0.0.0 to listen on every interface),
@@ -20,18 +20,27 @@ TESTS ?= tests
 # pytest prints one line per test file with a running percentage; PYTEST_FLAGS="-x" etc. to add more.
 PYTEST_FLAGS ?=
 
-.PHONY: setup run demo test test-fast lint format bench clean
+.PHONY: setup setup-test run demo test test-fast lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Two stamps, one per set: .installed-run (torch + the runtime dependencies, what `make run`
+# needs) and .installed-test (the test extra on top: pytest, Playwright, Ray, the Milvus server
+# wheel, ...). A venv made by `make run` gets the test extra added by `make test`; a change to
+# pyproject.toml redoes both.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-run
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-run
+setup-test: $(VENV)/.installed-test
 
 # The model is checked before BentoML starts: without one, this stops at once and says what to do.
 run: setup
@@ -43,7 +52,7 @@ demo: setup
 # Three test processes, a test file (the full stack's files together) in one of them: the
 # suite mostly waits on servers and subprocesses. TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 3
-test: setup
+test: setup-test
 	bash tools/install_test_deps.sh
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(TEST_WORKERS) --dist loadgroup $(TESTS)
 
@@ -51,16 +60,16 @@ test: setup
 # Three test processes (pytest-xdist): the tests mostly wait, so three beat two cores' worth.
 FAST_TESTS ?= tests/unit tests/integration tests/test_zz_tree_clean.py
 FAST_WORKERS ?= 3
-test-fast: setup
+test-fast: setup-test
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(FAST_WORKERS) -m "not server and not slow" $(FAST_TESTS)
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-format: setup
+format: setup-test
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-bench: setup
+bench: setup-test
 	$(BIN)/python bench/run.py
 
 # Removes what `make` and the tests made: the venv, test caches and output, build files, the demo.

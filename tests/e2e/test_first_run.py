@@ -50,7 +50,7 @@ def fake_venv(tmp_path: Path) -> Path:
         script = venv / "bin" / name
         script.write_text(f'#!/bin/sh\nexec "{sys.executable}" {args}"$@"\n')
         script.chmod(0o755)
-    (venv / ".installed").touch()  # newer than pyproject.toml: `make setup` has nothing to do
+    (venv / ".installed-run").touch()  # newer than pyproject.toml: `make setup` has nothing to do
     return venv
 
 

@@ -60,7 +60,7 @@ def test_make_run_binds_this_machine_only_unless_told(tmp_path):
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").touch()
-    (venv / ".installed").touch()
+    (venv / ".installed-run").touch()
 
     def dry_run(*extra: str) -> str:
         made = subprocess.run(

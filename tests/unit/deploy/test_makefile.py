@@ -1,0 +1,70 @@
+"""`make run` installs what running needs; `make test` adds the test extra (issue 22).
+
+`make run` once installed the whole test toolchain (Ray, Playwright, schemathesis, the
+Milvus server wheel): a 2.7 GB venv. The Makefile is asked what it would do (`make -n`)
+for a venv in a temp folder, in each state a user can be in.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+def dry_run(target: str, venv: Path) -> list[str]:
+    """The commands `make TARGET` would run for this venv, one a line."""
+    made = subprocess.run(
+        ["make", "-n", "-s", "-C", str(REPO), target, f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    return made.stdout.splitlines()
+
+
+def pip_installs(lines: list[str]) -> list[str]:
+    return [line for line in lines if " install " in line and "/pip" in line]
+
+
+def venv_with(tmp_path: Path, *stamps: str) -> Path:
+    """A venv folder that `make` takes as created, with these stamp files (newer than pyproject.toml)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    for stamp in stamps:
+        (venv / stamp).touch()
+    return venv
+
+
+def test_make_run_on_a_fresh_clone_installs_the_runtime_only(tmp_path):
+    lines = dry_run("run", tmp_path / "venv")
+    assert any(line.endswith("-m venv " + str(tmp_path / "venv")) for line in lines), lines
+    installs = pip_installs(lines)
+    assert any("torch==" in line for line in installs), installs
+    assert any(line.endswith("install -q -e .") for line in installs), installs
+    assert not any("[" in line for line in installs), f"make run installs an extra: {installs}"
+    assert lines[-1].endswith("clipvec serve --host 127.0.0.1 --port 3000")
+
+
+def test_make_test_on_a_fresh_clone_installs_the_runtime_and_the_test_extra(tmp_path):
+    installs = pip_installs(dry_run("test", tmp_path / "venv"))
+    assert any("torch==" in line for line in installs), installs
+    assert any(line.endswith("install -q -e '.[test]'") for line in installs), installs
+
+
+def test_make_test_adds_the_test_extra_to_a_venv_made_by_make_run(tmp_path):
+    installs = pip_installs(dry_run("test", venv_with(tmp_path, ".installed-run")))
+    assert installs == [next(line for line in installs if line.endswith("install -q -e '.[test]'"))]
+
+
+def test_a_venv_with_both_sets_installs_nothing(tmp_path):
+    venv = venv_with(tmp_path, ".installed-run", ".installed-test")
+    assert pip_installs(dry_run("test", venv)) == []
+    assert pip_installs(dry_run("run", venv)) == []
