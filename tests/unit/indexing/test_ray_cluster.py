@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import clipvec
+from clipvec.indexing import ray_cluster
 from clipvec.indexing.ray_cluster import RayUnavailable, connect, root_cause, worker_env
 
 
@@ -51,29 +54,70 @@ class FakeRay(types.ModuleType):
             raise self.fail
 
 
-def test_a_cluster_that_cannot_be_joined_is_one_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "ray", FakeRay(ConnectionError("no head node at 10.0.0.1:6379")))
-    with pytest.raises(
-        RayUnavailable, match=r"^cannot connect to the Ray cluster at 10\.0\.0\.1:6379: no head"
-    ):
-        connect("10.0.0.1:6379")
+@pytest.fixture
+def listening() -> Iterator[str]:
+    """A loopback ``host:port`` that accepts TCP connections (and nothing more)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def dead_address() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"  # closed again: nothing listens there
+
+
+def test_a_cluster_that_cannot_be_joined_is_one_clear_error(monkeypatch, listening):
+    monkeypatch.setitem(sys.modules, "ray", FakeRay(ConnectionError("no head node")))
+    with pytest.raises(RayUnavailable, match=rf"^cannot connect to the Ray cluster at {listening}: no head"):
+        connect(listening)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     with pytest.raises(RayUnavailable, match=r"^cannot connect to the Ray cluster at a local Ray: no head"):
         connect("auto")
 
 
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_an_address_where_nothing_listens_fails_before_ray_init(monkeypatch, scheme):
+    """ray.init retries a dead address for minutes; the TCP check says so at once."""
+    ray = FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    address = scheme + dead_address()
+    with pytest.raises(
+        RayUnavailable, match=rf"^cannot connect to the Ray cluster at {address}: nothing answers"
+    ):
+        connect(address)
+    assert ray.calls == []
+
+
+def test_no_address_starts_a_new_local_ray_whatever_a_past_ray_start_left(monkeypatch, tmp_path):
+    """Ray's default (address None) joins the cluster in $RAY_TMPDIR/ray/ray_current_cluster, dead or not."""
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text(dead_address())
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ray = FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    connect(None)
+    connect("auto")
+    assert [call["address"] for call in ray.calls] == ["local", "local"]
+
+
 @pytest.mark.parametrize(
     ("address", "env", "expected"),
     [
-        (None, None, None),
+        (None, None, "local"),
         ("auto", "ray://head:10001", "ray://head:10001"),
-        ("", None, None),
+        ("", None, "local"),
         ("10.0.0.1:6379", "ray://other:1", "10.0.0.1:6379"),
     ],
 )
 def test_the_address_and_what_the_job_carries(monkeypatch, address, env, expected):
     ray = FakeRay()
     monkeypatch.setitem(sys.modules, "ray", ray)
+    checked: list[str] = []
+    monkeypatch.setattr(ray_cluster, "check_reachable", checked.append)  # no traffic to these addresses
     if env is None:
         monkeypatch.delenv("RAY_ADDRESS", raising=False)
     else:
@@ -82,17 +126,18 @@ def test_the_address_and_what_the_job_carries(monkeypatch, address, env, expecte
     connect(address)
     [call] = ray.calls
     assert call["address"] == expected
-    assert call["include_dashboard"] is (False if expected is None else None)  # none for a local Ray
+    assert checked == ([] if expected == "local" else [expected])
+    assert call["include_dashboard"] is (False if expected == "local" else None)  # none for a local Ray
     assert (
         call["runtime_env"] == {"env_vars": worker_env()}
         and call["runtime_env"]["env_vars"]["HF_HUB_OFFLINE"] == "1"
     )
 
 
-def test_shipping_the_code_sends_this_clipvec_package(monkeypatch):
+def test_shipping_the_code_sends_this_clipvec_package(monkeypatch, listening):
     ray = FakeRay()
     monkeypatch.setitem(sys.modules, "ray", ray)
-    connect("10.0.0.1:6379", ship_code=True)
+    connect(listening, ship_code=True)
     assert ray.calls[0]["runtime_env"]["py_modules"] == [str(Path(clipvec.__file__).resolve().parent)]
 
 
