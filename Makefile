@@ -72,7 +72,12 @@ format: setup-test
 bench: setup-test
 	$(BIN)/python bench/run.py
 
-# Removes what `make` and the tests made: the venv, test caches and output, build files, the demo.
-# Never your data: ./milvus.db, images/ and their thumbnails stay.
+# Removes what `make`, the tests, the linters and the benchmarks made: the venv, the editable
+# install's src/*.egg-info, test caches and output, build files, bytecode, the demo. Never your
+# data: ./milvus.db, images/ (and their thumbnails), milvus-data/, stack-data/, models/ stay
+# (tests/unit/deploy/test_makefile.py checks every .gitignore entry is one or the other).
 clean:
-	rm -rf $(VENV) .test-cache test-output build *.egg-info demo
+	rm -rf $(VENV) .test-cache test-output build dist *.egg-info src/*.egg-info demo \
+		.pytest_cache .ruff_cache .bench-cache .schemathesis .hypothesis
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+	find . -path ./.git -prune -o -type f -name '*.pyc' -exec rm -f {} +

@@ -68,3 +68,54 @@ def test_a_venv_with_both_sets_installs_nothing(tmp_path):
     venv = venv_with(tmp_path, ".installed-run", ".installed-test")
     assert pip_installs(dry_run("test", venv)) == []
     assert pip_installs(dry_run("run", venv)) == []
+
+
+# ---- make clean: what make, the tests and the tools made goes; the user's data stays --------
+USER_DATA = {
+    "milvus.db",
+    "x.db",
+    "x.db.lock",
+    "images/",
+    "milvus-data/",
+    "stack-data/",
+    "models/",
+    ".bentoml/",
+}
+# where the build puts these, besides the root
+ALSO_AT = {
+    "*.egg-info/": ["src/clipvec.egg-info/"],  # pip install -e .
+    "__pycache__/": ["src/clipvec/__pycache__/", "tests/unit/__pycache__/"],
+    "*.pyc": ["src/clipvec/stray.pyc"],
+}
+
+
+def leftover_for(pattern: str) -> list[str]:
+    """Paths a .gitignore pattern ignores, as a run would leave them (a file inside each folder)."""
+    paths = [pattern.lstrip("/").replace("*", "x"), *ALSO_AT.get(pattern, [])]
+    return [p + "leftover" if p.endswith("/") else p for p in paths]
+
+
+def test_make_clean_removes_everything_ignored_but_the_users_data(tmp_path):
+    for name in ("Makefile", ".gitignore"):
+        shutil.copy(REPO / name, tmp_path / name)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    patterns = [
+        line.strip()
+        for line in (REPO / ".gitignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for pattern in patterns:
+        for path in leftover_for(pattern):
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_text("left by a run\n")
+    made = subprocess.run(["make", "-s", "clean"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=normal"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    ignored = {line[3:] for line in status if line.startswith("!! ")}
+    assert ignored == USER_DATA
