@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         const="auto",
         metavar="ADDRESS",
         help="run the import as a Ray Data pipeline on a Ray cluster (pip install -e '.[ray]'); "
-        "ADDRESS: ray://host:10001, host:6379 or auto (RAY_ADDRESS, else a local Ray)",
+        "ADDRESS: ray://host:10001, host:6379 or auto (RAY_ADDRESS, else a new local Ray)",
     )
 
     p = sub.add_parser("search", help="search the collection by text or by an example image")
