@@ -16,6 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))
 
 import pytest  # noqa: E402
+import session_temp  # noqa: E402
 from tree_state import tree_changes, tree_state  # noqa: E402
 
 # Milvus Lite and the real Milvus 2.3.5 server for storage, import, service and page tests;
@@ -25,6 +26,16 @@ pytest_plugins = ["milvus_fixtures", "store_fixtures", "s3_fixtures", "serving_f
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE = REPO_ROOT / ".test-cache"
 TEST_OUTPUT = REPO_ROOT / "test-output"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's tmpdir plugin reads --basetemp
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's temp folder: pytest's tmp_path and TMPDIR of every process (session_temp.py)."""
+    session_temp.enter(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session_temp.leave(config)  # after every session fixture (servers, services) has stopped
 
 
 def _cached_model(name: str, size: str) -> Path:

@@ -1,4 +1,4 @@
-"""What the test suite must leave as it found it: the repository, the user's data, the temp folder.
+"""What the test suite must leave as it found it: the repository, the user's data, the system temp folder.
 
 Tests work under their own temporary folders. What they may leave in the repository:
 the venv, caches and test-output (all ignored by git). Anything else they add, to the
@@ -9,8 +9,9 @@ under pytest-xdist, the end of the session: tests/conftest.py).
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from pathlib import Path
+
+from session_temp import SYSTEM_TEMP
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALLOWED_LEFTOVERS = (
@@ -22,7 +23,12 @@ ALLOWED_LEFTOVERS = (
     "**/__pycache__/**",
     "**/*.egg-info/**",
 )
-TEMP_LITTER = ("milvus.", "clipvec-service-")
+# What the suite's processes would leave in the system temp folder if they wrote outside the
+# session's own temp folder (session_temp.py): Milvus Lite's logs and sockets, the services'
+# folders, Ray clusters (tests/harness/ray_cluster.py, test_ray_local.py), BentoML's sockets,
+# torch's compile cache, pytest's own tmp_path root.
+TEMP_LITTER = ("milvus.", "clipvec-", "rc-", "rl-", "ray", "bentoml-", "torchinductor_", "pytest-of-")
+TEMP_LITTER_SUFFIXES = ("_milvus.db.sock",)
 
 
 def _files_under(folder: Path) -> set[str]:
@@ -38,9 +44,10 @@ def _files_under(folder: Path) -> set[str]:
 def tree_state() -> dict[str, set[str]]:
     """What the suite must leave as it found it: files git does not ignore, the user's data, src/."""
     state: dict[str, set[str]] = {
-        # what the suite's servers would leave in the system temp folder (Milvus Lite's logs, services' folders)
         "temp folder": {
-            p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(TEMP_LITTER)
+            p.name
+            for p in SYSTEM_TEMP.iterdir()
+            if p.name.startswith(TEMP_LITTER) or p.name.endswith(TEMP_LITTER_SUFFIXES)
         },
         "images/": _files_under(REPO_ROOT / "images"),
         "src/": _files_under(REPO_ROOT / "src"),
