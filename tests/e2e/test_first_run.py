@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from procs import stop_group
 from service_process import free_port
 
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
@@ -90,7 +91,9 @@ def run_until_exit(
     try:
         out, err = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        # SIGTERM first: BentoML then stops its workers, which run in sessions of their own
+        # (a SIGKILL of the group left them running, holding the pipes open).
+        stop_group(proc, timeout=30)  # type: ignore[arg-type]
         out, err = proc.communicate()
         pytest.fail(f"{cmd[0]} was still running after 120 s (a restart loop?):\n{(out + err)[-3000:]}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.monotonic() - started
