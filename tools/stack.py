@@ -40,7 +40,9 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "harness"))  # the Milvus binary unpacking and config rendering live there
+sys.path.insert(
+    0, str(REPO / "tests" / "harness")
+)  # the Milvus binary unpacking and config rendering live there
 
 from milvus_server import MilvusServer, MilvusStartError  # noqa: E402
 from procs import free_port, port_is_free  # noqa: E402
@@ -244,6 +246,17 @@ def milvus_healthy(stack: Stack) -> tuple[bool, str]:
     return status == 200, body.strip() or f"HTTP {status}"
 
 
+def milvus_lost_sessions(stack: Stack) -> bool:
+    """True while Milvus runs but answers "service not ready ... Abnormal".
+
+    Milvus 2.3.5 does so once etcd is back after it lost its sessions (etcd was down long
+    enough, or restarted alone, as Compose's restart policy does), and does not recover by
+    itself; its health endpoint still says ok then, its REST API gives the proxy's status.
+    """
+    _, body = http_get(f"http://127.0.0.1:{stack.ports['milvus_health']}/api/v1/collections")
+    return "service not ready" in body
+
+
 HEALTH: dict[str, Callable[[Stack], tuple[bool, str]]] = {
     "etcd": etcd_healthy,
     "s3": s3_healthy,
@@ -445,9 +458,14 @@ def up(stack: Stack) -> int:
     for name in COMPONENTS:
         if name not in missing:
             print(f"{name:7s} already running (pid {stack.pid(name)})")
-    # A Milvus that outlived its etcd has lost its sessions: it stops itself once etcd is
-    # back (seen with 2.3.5), so restart it rather than wait for that.
-    restart_milvus = "etcd" in missing and "milvus" not in missing
+    # A Milvus that outlived its etcd has lost its sessions: once etcd is back it answers
+    # "service not ready" until restarted (seen with 2.3.5), so restart it.
+    restart_milvus = ""
+    if "milvus" not in missing:
+        if "etcd" in missing:
+            restart_milvus = "etcd was restarted under it"
+        elif milvus_lost_sessions(stack):
+            restart_milvus = "it lost its etcd sessions (service not ready)"
     if restart_milvus:
         missing.append("milvus")
     stack.choose_ports(tuple(missing))
@@ -457,7 +475,7 @@ def up(stack: Stack) -> int:
             continue
         if name == "milvus":
             if restart_milvus:
-                print("milvus  restarting: etcd was restarted under it", flush=True)
+                print(f"milvus  restarting: {restart_milvus}", flush=True)
                 stop(stack, "milvus", timeout=int(overlay().get("common.gracefulStopTimeout", 10)) + 5)
             try:
                 pid, seconds = start_milvus(stack)

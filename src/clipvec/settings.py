@@ -127,6 +127,22 @@ class Settings(BaseSettings):
         """Decoder threads: the configured number, else two or one per torch thread."""
         return self.decode_workers or max(2, self.resolved_threads())
 
+    def serving_conflict(self) -> str | None:
+        """Why the service cannot start with these settings, or ``None``.
+
+        Several workers on one Milvus Lite file: Lite is one process, so every worker but
+        the one holding the file would answer 503 ``store_locked`` and ``/readyz`` would flap
+        (issue 21). Refused before any worker starts, by every serving entry point.
+        """
+        if self.workers > 1 and is_lite_uri(self.milvus_uri):
+            return (
+                f"CLIPVEC_WORKERS={self.workers} cannot share the Milvus Lite file {self.milvus_uri}: "
+                "a Lite file is open in one process only, so all workers but one would answer "
+                "503 store_locked. Use CLIPVEC_WORKERS=1 with a Lite file, or a Milvus server "
+                "(CLIPVEC_MILVUS_URI=http://host:19530) for several workers."
+            )
+        return None
+
     def thumb_dir_candidates(self) -> list[Path]:
         """Where the page may cache thumbnails, best first (the first writable one is used).
 

@@ -3,6 +3,7 @@
 * Without a model that can load (offline, CLIPVEC_MODEL unset), ``make run``,
   ``clipvec serve`` and the original ``bentoml serve service:vectorization`` stop at once
   with one message and its three ways out, instead of BentoML restarting the worker forever.
+  So do several workers on one Milvus Lite file (issue 21), which would lock each other out.
 * Relative settings (``./milvus.db``, ``images``, a model folder) resolve against the folder
   the user started from, whichever entry point starts the service; the CLI then shares
   that database.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from procs import stop_group
 from service_process import free_port
 
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
@@ -89,7 +91,9 @@ def run_until_exit(
     try:
         out, err = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        # SIGTERM first: BentoML then stops its workers, which run in sessions of their own
+        # (a SIGKILL of the group left them running, holding the pipes open).
+        stop_group(proc, timeout=30)  # type: ignore[arg-type]
         out, err = proc.communicate()
         pytest.fail(f"{cmd[0]} was still running after 120 s (a restart loop?):\n{(out + err)[-3000:]}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.monotonic() - started
@@ -129,6 +133,23 @@ def test_a_model_that_fails_in_the_worker_stops_the_server_once(tmp_path):
     assert result.returncode == 2, output[-3000:]
     assert output.count("cannot load the CLIP model") == 1, output[-3000:]
     assert "Traceback" not in output and "Initializing service error" not in output
+
+
+@pytest.mark.parametrize("entry", ["bentoml serve", "clipvec serve"])
+def test_several_workers_on_a_lite_file_stop_at_once_with_one_message(entry, tmp_path):
+    """Issue 21 item 8: refused before BentoML starts a worker, the message on the user's terminal."""
+    cwd = tmp_path / "start"
+    cwd.mkdir()
+    env = clean_env(CLIPVEC_MODEL=str(SHAPES_MODEL), CLIPVEC_WORKERS="2", CLIPVEC_MILVUS_URI="./milvus.db")
+    result, seconds = run_until_exit(ENTRY_POINTS[entry](tmp_path, free_port()), cwd, env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert seconds < FAIL_FAST_S, f"took {seconds:.0f}s"
+    assert output.count("CLIPVEC_WORKERS=2 cannot share the Milvus Lite file") == 1, output[-3000:]
+    assert "milvus.db" in output and "Use CLIPVEC_WORKERS=1" in output, output[-3000:]
+    assert "Traceback" not in output and "Initializing service error" not in output
+    assert "store_locked:" not in output  # no worker got as far as opening the file
+    assert not any(cwd.iterdir()), "a refused start created files"
 
 
 # --------------------------------------------------------------------------- a working start

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from clipvec.model.shapes import SHAPES_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
 STACK_SH = REPO / "tools" / "stack.sh"
+STACK_PY = REPO / "tools" / "stack.py"
 OVERLAY = REPO / "deploy" / "milvus.yaml"
 SHAPES_CLIP = SHAPES_MODEL
 COLLECTION = "images"
@@ -78,6 +80,29 @@ class Stack:
             time.sleep(0.1)
         assert self.pid(name) != pid, f"{name} (pid {pid}) survived SIGKILL"
         return pid
+
+    def _tool(self):
+        """``tools/stack.py`` on this data folder (its own functions, not a second copy)."""
+        spec = importlib.util.spec_from_file_location("clipvec_stack_tool", STACK_PY)
+        assert spec is not None and spec.loader is not None
+        module = sys.modules.get(spec.name)
+        if module is None:
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        return module, module.Stack(self.data)
+
+    def start_alone(self, name: str) -> int:
+        """Start etcd or S3 and nothing else, as Compose's restart policy would; returns its pid."""
+        tool, stack = self._tool()
+        _, pid = tool.start_checked(stack, name)
+        stack.save()
+        return pid
+
+    def milvus_lost_sessions(self) -> bool:
+        """True while Milvus runs but answers "service not ready" (``stack.sh up`` restarts it)."""
+        tool, stack = self._tool()
+        return tool.milvus_lost_sessions(stack)
 
     def kill_all_recorded(self) -> None:
         """Last resort after a failed ``down``: the recorded pids only."""

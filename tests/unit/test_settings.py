@@ -141,3 +141,20 @@ def test_a_default_top_k_no_search_could_answer_is_refused_at_start(monkeypatch)
     monkeypatch.setenv("CLIPVEC_TOP_K", "2000")
     with pytest.raises(ValidationError, match="top_k"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("workers", "uri", "refused"),
+    [
+        (2, "./milvus.db", True),
+        (8, "/data/photos.db", True),
+        (1, "./milvus.db", False),  # Lite is one process: one worker is fine
+        (2, "http://milvus:19530", False),  # a server serves every worker
+        (2, "https://milvus.example:443", False),
+    ],
+)
+def test_several_workers_need_a_milvus_server(workers, uri, refused):
+    conflict = Settings(workers=workers, milvus_uri=uri).serving_conflict()
+    assert (conflict is not None) is refused
+    if refused:
+        assert f"CLIPVEC_WORKERS={workers}" in conflict and uri in conflict and "Milvus server" in conflict

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from clipvec.errors import ClipvecError
 from clipvec.settings import Settings, absolute_path_env
 
 SERVICE = "clipvec.serving.service:vectorization"
@@ -16,9 +17,12 @@ def run_serve(settings: Settings, host: str, port: int) -> int:
 
     Relative paths are made absolute here, against the folder the user is in: BentoML runs
     its workers in ``--working-dir``, where ``./milvus.db`` would be another database.
-    The model is checked before any worker starts (``clipvec.serving.startup``).
+    The settings and the model are checked before any worker starts (``clipvec.serving.startup``).
     """
     from clipvec.model.checkpoint import resolve_model
+
+    if conflict := settings.serving_conflict():  # checked again in BentoML's main process
+        raise ClipvecError(conflict, code="settings_conflict")  # main() prints it, exit 2
 
     env = dict(os.environ)
     for field, value in settings.model_dump().items():

@@ -10,7 +10,13 @@ check here, once, in the process that starts the workers:
   Otherwise one message with the ways out and exit code 2;
 * relative paths in the settings (``./milvus.db``, ``images``, a model folder) are made
   absolute against the directory the user started from, because BentoML runs its workers
-  in ``--working-dir``. Every entry point then shares one database with the CLI.
+  in ``--working-dir``. Every entry point then shares one database with the CLI;
+* the settings can serve at all (``Settings.serving_conflict``: several workers on one
+  Milvus Lite file). Otherwise one message and exit code 2.
+
+``@bentoml.on_deployment`` hooks run in ``bentoml serve``'s own process before its process
+manager (circus) starts any worker, so a refusal here is printed once, to the terminal
+that ran the command, and no worker ever starts.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from clipvec.model.checkpoint import resolve_model
 from clipvec.settings import absolute_path_env, get_settings
 
 EXIT_MODEL_UNAVAILABLE = 2
+EXIT_SETTINGS_REFUSED = 2  # as the CLI's exit code for a setting it refuses
 
 
 # --------------------------------------------------------------------------- paths
@@ -35,15 +42,18 @@ EXIT_MODEL_UNAVAILABLE = 2
 def prepare_to_serve() -> None:
     """Run once in BentoML's main process, before any worker starts (``@bentoml.on_deployment``).
 
-    Makes relative settings absolute (workers run in ``--working-dir``) and checks the
-    model; on failure prints one message and exits with code 2 instead of letting BentoML
-    restart workers that can never start.
+    Makes relative settings absolute (workers run in ``--working-dir``), checks that the
+    settings can serve and the model; on failure prints one message and exits with code 2
+    instead of letting BentoML start (and restart) workers that can never work.
     """
     with contextlib.suppress(ValueError):  # only possible in the main thread (bentoml serve's CLI is)
         signal.signal(WORKER_FAILED_SIGNAL, _a_worker_cannot_start)
     settings = get_settings()
     os.environ.update(absolute_path_env(settings, Path.cwd()))
     get_settings.cache_clear()
+    if conflict := get_settings().serving_conflict():
+        print(f"clipvec: {conflict}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_SETTINGS_REFUSED)
     try:
         folder = resolve_model(get_settings().model)
     except ModelLoadError as err:

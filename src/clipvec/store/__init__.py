@@ -31,6 +31,7 @@ The parts, each with one job (``ImageStore`` composes them):
 * ``filters``: the filter language (literals, prefix ranges, ``content_hash in [...]``);
 * ``lite_file``: the Lite file itself (its lock, damage check, on-disk write check);
 * ``lite_registry``: which Lite files this process holds open, released by the last user;
+* ``outages``: which Milvus errors mean "cannot serve now" (503), by code, then by text;
 * ``connection``: opening the client, every call (timeout, reload, unavailable), closing;
 * ``consistency``: which reads must be Strong;
 * ``schema``: the schema, its index, and the check that an existing collection fits;

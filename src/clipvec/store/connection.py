@@ -2,7 +2,8 @@
 
 Every call goes through ``Connection.call``: the store timeout, a collection that a
 restarted server did not reload ("not loaded": load it and retry once), and connection
-trouble turned into ``StoreUnavailable`` (503) rather than a request error.
+trouble turned into ``StoreUnavailable`` (503) rather than a request error (which errors
+are trouble: :mod:`clipvec.store.outages`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import clipvec.store.lite_registry as lite_registry
 from clipvec.errors import StoreUnavailable
 from clipvec.locations import LITE_SUFFIX, is_lite_uri
+from clipvec.store.outages import is_not_loaded, is_unavailable
 
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
 
@@ -27,49 +29,6 @@ LITE_OPEN_HINT = (
     "[A-Za-z0-9._-]+ and be at most 36 characters; use a Milvus server URI for "
     "several processes)"
 )
-
-# What pymilvus and grpc say, in words only, when Milvus cannot be reached.
-_UNAVAILABLE_TEXTS = (
-    "Fail connecting to server",
-    "server unavailable",
-    "Retry timeout",
-    "UNAVAILABLE",
-    "Deadline Exceeded",
-    "closed channel",
-    # Milvus 2.3 while its etcd or a coordinator restarts (code 65535 on the proxy)
-    "empty grpc client",
-    "find no available",
-    "connection refused",
-    "is not ready",
-)
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    """True for errors that mean "Milvus cannot be reached", not "the request was wrong"."""
-    import grpc
-    from pymilvus.exceptions import (
-        ConnectionConfigException,
-        ConnectionNotExistException,
-        MilvusUnavailableException,
-    )
-
-    if isinstance(exc, (MilvusUnavailableException, ConnectionNotExistException, ConnectionConfigException)):
-        return True
-    code = exc.code() if isinstance(exc, grpc.RpcError) else getattr(exc, "code", None)
-    if isinstance(code, grpc.StatusCode):
-        return code in (
-            grpc.StatusCode.UNAVAILABLE,
-            grpc.StatusCode.DEADLINE_EXCEEDED,
-            grpc.StatusCode.CANCELLED,
-        )
-    text = str(exc)
-    return any(marker in text for marker in _UNAVAILABLE_TEXTS)
-
-
-def is_not_loaded(exc: BaseException) -> bool:
-    """True when the collection exists but is not loaded (a restarted server may forget it)."""
-    text = str(exc).lower()
-    return "not loaded" in text or "collection not load" in text
 
 
 def new_lite_file(uri: str) -> Path:

@@ -125,3 +125,14 @@ def test_the_newcomer_default_model_offline_stops_before_bentoml(run_cli, tmp_pa
     assert "tests/assets/shapes-clip make run" in result.err
     assert "Traceback" not in result.err and "Initializing service error" not in result.err
     assert list(start.iterdir()) == []
+
+
+def test_several_workers_on_a_lite_file_stop_before_bentoml(run_cli, exec_seen, tmp_path, monkeypatch):
+    """Issue 21 item 8; checked again in BentoML's main process (tests/unit/serving/test_startup.py)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CLIPVEC_WORKERS", "2")
+    result = run_cli("serve", "--model", SHAPES_MODEL, "--milvus-uri", "./milvus.db")
+    assert result.code == 2 and result.out == "" and exec_seen == {}
+    assert result.err.count("clipvec: ") == 1
+    assert "CLIPVEC_WORKERS=2 cannot share the Milvus Lite file ./milvus.db" in result.err
+    assert not any(tmp_path.iterdir())

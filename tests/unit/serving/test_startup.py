@@ -102,3 +102,28 @@ def test_a_model_folder_without_its_files_is_refused(started_in, monkeypatch, ca
 def test_outside_a_bentoml_worker_stopping_the_server_does_nothing():
     startup.stop_server_from_worker("the model cannot be loaded")  # pytest is not a worker: returns
     assert Path.cwd().exists()
+
+
+# --------------------------------------------------------------------------- several workers, one Lite file
+def test_several_workers_on_a_lite_file_are_refused_before_any_worker(started_in, monkeypatch, capsys):
+    """Issue 21 item 8: the workers would lock each other out (503 store_locked, /readyz flapping)."""
+    monkeypatch.setenv("CLIPVEC_MILVUS_URI", "./data/milvus.db")
+    monkeypatch.setenv("CLIPVEC_WORKERS", "2")
+    monkeypatch.setenv("CLIPVEC_MODEL", "no-model-needed")  # refused before the model is looked at
+    with pytest.raises(SystemExit) as exit_:
+        startup.prepare_to_serve()
+    assert exit_.value.code == startup.EXIT_SETTINGS_REFUSED == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("clipvec: ") == 1
+    err = captured.err
+    assert f"CLIPVEC_WORKERS=2 cannot share the Milvus Lite file {started_in / 'data' / 'milvus.db'}" in err
+    assert "Use CLIPVEC_WORKERS=1" in err and "Milvus server" in err
+    assert not (started_in / "data").exists()  # nothing made
+
+
+def test_several_workers_on_a_server_start(started_in, tiny_model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("CLIPVEC_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("CLIPVEC_MILVUS_URI", "http://milvus.example:19530")
+    monkeypatch.setenv("CLIPVEC_WORKERS", "2")
+    startup.prepare_to_serve()
+    assert "collection 'images' in http://milvus.example:19530" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The connection: which errors mean "Milvus is unreachable", the one call wrapper, Lite file names.
+"""The connection: the one call wrapper, Lite file names (which errors are outages: test_outages.py).
 
 The call wrapper is exercised with a stand-in client (plain Python callables): what is
 tested is our wrapper (timeout, reload-and-retry once, the outage hooks), not Milvus; the
@@ -9,109 +9,16 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from pymilvus.exceptions import (
-    ConnectionConfigException,
-    ConnectionNotExistException,
-    MilvusException,
-    MilvusUnavailableException,
-)
+from milvus_errors import SERVICE_NOT_READY, RpcFailure, server_error
+from pymilvus.exceptions import MilvusException
 
 from clipvec.errors import StoreUnavailable
 from clipvec.store.connection import (
     LITE_OPEN_HINT,
     Connection,
     existing_lite_file,
-    is_not_loaded,
-    is_unavailable,
     new_lite_file,
 )
-
-
-class RpcFailure(grpc.RpcError):
-    """A grpc error as the channel raises it: the status is in ``code()``."""
-
-    def __init__(self, code: grpc.StatusCode, text: str = "") -> None:
-        super().__init__(text)
-        self._code = code
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-
-# ---------------------------------------------------------------------- classification
-@pytest.mark.parametrize(
-    "code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED]
-)
-def test_grpc_outage_codes_are_unavailable(code):
-    assert is_unavailable(RpcFailure(code))
-
-
-@pytest.mark.parametrize(
-    "code",
-    [grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INTERNAL],
-)
-def test_other_grpc_codes_are_request_errors(code):
-    # The status code decides, even when the text looks like an outage.
-    assert not is_unavailable(RpcFailure(code, "connection refused"))
-
-
-@pytest.mark.parametrize(
-    "exc",
-    [
-        MilvusUnavailableException(message="down"),
-        ConnectionNotExistException(message="no connection"),
-        ConnectionConfigException(message="bad uri"),
-    ],
-)
-def test_pymilvus_connection_errors_are_unavailable(exc):
-    assert is_unavailable(exc)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Fail connecting to server on 127.0.0.1:19530",
-        "server unavailable",
-        "Retry timeout: 10s",
-        "<_InactiveRpcError of RPC that terminated with: status = StatusCode.UNAVAILABLE>",
-        "Deadline Exceeded",
-        "Cannot invoke RPC on closed channel!",
-        "empty grpc client",  # Milvus 2.3 while its etcd or a coordinator restarts
-        "find no available rootcoord, check rootcoord state",
-        "dial tcp 127.0.0.1:2379: connect: connection refused",
-        "proxy is not ready",
-    ],
-)
-def test_outage_texts_are_unavailable(text):
-    assert is_unavailable(MilvusException(code=65535, message=text))
-    assert is_unavailable(RuntimeError(text))
-
-
-@pytest.mark.parametrize(
-    "exc",
-    [
-        MilvusException(code=1100, message="invalid parameter: the filter is wrong"),
-        ValueError("dimension mismatch"),
-        RuntimeError("collection not found"),
-    ],
-)
-def test_request_errors_are_not_unavailable(exc):
-    assert not is_unavailable(exc)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("collection not loaded[collection=449]", True),
-        ("failed to search: collection not loaded", True),
-        ("Collection Not Loaded", True),
-        ("collection not load", True),
-        ("collection not found", False),
-        ("loaded", False),
-    ],
-)
-def test_not_loaded_is_recognised(text, expected):
-    assert is_not_loaded(MilvusException(code=101, message=text)) is expected
 
 
 # ---------------------------------------------------------------------- the call wrapper
@@ -172,6 +79,15 @@ def test_outage_is_store_unavailable_and_tells_the_listener():
         conn.call(client.fail)
     assert err.value.detail.startswith("Milvus at http://milvus:19530 is unavailable: ")
     assert err.value.status == 503 and err.value.code == "store_unavailable"
+    assert events == ["lost"]
+
+
+def test_a_server_that_is_not_ready_is_store_unavailable():
+    """Issue 21 item 5: Milvus 2.3.5 after an etcd outage; was a 500 on /add_image and search."""
+    client = Client(server_error(**SERVICE_NOT_READY))
+    conn, events = connection(client)
+    with pytest.raises(StoreUnavailable, match="service not ready"):
+        conn.call(client.fail)
     assert events == ["lost"]
 
 
