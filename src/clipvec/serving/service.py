@@ -21,7 +21,7 @@ from clipvec.serving import metrics, routes
 from clipvec.serving.core import ServingCore
 from clipvec.serving.error_bodies import error_response
 from clipvec.serving.guard import RequestGuard, json_protocol_errors, parse_multipart
-from clipvec.serving.routes import ORIGINAL_CONTENT_TYPE, UI_MOUNT
+from clipvec.serving.routes import MULTIPART_BOUNDARY, UI_MOUNT
 from clipvec.serving.startup import prepare_to_serve, stop_server_from_worker
 from clipvec.serving.web import attach, web_app
 from clipvec.settings import get_settings
@@ -119,8 +119,8 @@ class Vectorization:
     @json_errors
     def vectorize_images(self, body: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
         """multipart/form-data with several files -> one result per file, in order."""
-        content_type = ctx.request.headers.get(ORIGINAL_CONTENT_TYPE.decode(), "")
-        return self.core.vectorize_images(parse_multipart(body, content_type))
+        boundary = ctx.request.headers.get(MULTIPART_BOUNDARY.decode(), "")  # the guard's reading
+        return self.core.vectorize_images(parse_multipart(body, boundary.encode("latin-1")))
 
     # ------------------------------------------------------------------ search and add
     @bentoml.api(route=routes.SEARCH_TEXT.path)
