@@ -20,9 +20,9 @@ from clipvec.search import SearchOptions
 from clipvec.serving import metrics, routes
 from clipvec.serving.core import ServingCore
 from clipvec.serving.error_bodies import error_response
-from clipvec.serving.guard import RequestGuard, json_protocol_errors, parse_multipart
+from clipvec.serving.guard import RequestGuard, bound_connections, json_protocol_errors, parse_multipart
 from clipvec.serving.routes import MULTIPART_BOUNDARY, UI_MOUNT
-from clipvec.serving.startup import prepare_to_serve, stop_server_from_worker
+from clipvec.serving.startup import prepare_to_serve, raise_open_files_limit, stop_server_from_worker
 from clipvec.serving.web import attach, web_app
 from clipvec.settings import get_settings
 
@@ -160,4 +160,8 @@ Vectorization.add_asgi_middleware(
     max_concurrency=_settings.max_concurrency,
 )
 json_protocol_errors()
+# Idle connections must not take every file descriptor (issue 21): in BentoML's main process
+# and in each worker, which imports this module before it makes its uvicorn config.
+raise_open_files_limit()
+bound_connections(_settings.header_timeout, _settings.max_connections)
 vectorization = Vectorization

@@ -24,6 +24,10 @@ guard runs inside BentoML's own middlewares and, for every HTTP request:
   ``/schema.json`` (:mod:`clipvec.serving.openapi`) and drops the Google Tag Manager
   snippet from BentoML's Swagger page at ``/`` (:mod:`.responses`).
 
+Below requests, uvicorn's connections are bounded too: a header timeout and a cap on open
+connections that closes the oldest idle one first (:func:`bound_connections`,
+:mod:`.connections`).
+
 Which routes exist, what each takes and which paths are public is
 :mod:`clipvec.serving.routes`. Uvicorn's own "Invalid HTTP request" answers are made JSON
 by :func:`json_protocol_errors` (:mod:`.uvicorn_patch`); the service reads multipart
@@ -33,6 +37,7 @@ bodies with :func:`parse_multipart` (:mod:`.multipart`).
 from __future__ import annotations
 
 from clipvec.serving.guard.config import GuardConfig
+from clipvec.serving.guard.connections import bound_connections
 from clipvec.serving.guard.errors import Forbidden, InvalidJson, RequestTimeout, TooManyRequests, Unauthorized
 from clipvec.serving.guard.middleware import RequestGuard
 from clipvec.serving.guard.multipart import parse_multipart
@@ -52,6 +57,7 @@ __all__ = [
     "ShapedSend",
     "TooManyRequests",
     "Unauthorized",
+    "bound_connections",
     "json_protocol_errors",
     "parse_json",
     "parse_multipart",
