@@ -10,30 +10,17 @@ and test_multipart.py / test_guard_body.py.
 from __future__ import annotations
 
 import contextlib
-import resource
 import socket
-from collections.abc import Iterator
 
 import psutil
 import pytest
 import requests
-from idle_sockets import IdleSockets
+from idle_sockets import IdleSockets, soft_open_files_limit
 
 HEADER_TIMEOUT = 5
 CAP = 500
 IDLE = 2000
 SOFT_LIMIT = 1024
-
-
-@contextlib.contextmanager
-def soft_open_files_limit(limit: int) -> Iterator[None]:
-    """Children started inside inherit an open-files soft limit of ``limit`` (the hard one stays)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(limit, hard), hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,17 @@ limit, start non-blocking connects to ``host:port`` as fast as they can, and the
 socket, sending nothing. Each child answers one line of JSON per command on its stdin:
 ``count`` -> ``{"opened", "established", "closed_by_server"}``; ``exit`` closes its
 sockets with a reset (no TIME_WAIT left behind) and ends it.
+:func:`soft_open_files_limit` starts a service under the common 1,024 soft limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import resource
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 CHILD = r"""
@@ -120,3 +123,14 @@ class IdleSockets:
                 child.kill()
                 child.wait()
         self.children.clear()
+
+
+@contextlib.contextmanager
+def soft_open_files_limit(limit: int) -> Iterator[None]:
+    """Children started inside inherit an open-files soft limit of ``limit`` (the hard one stays)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(limit, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

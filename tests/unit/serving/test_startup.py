@@ -8,6 +8,7 @@ exit code 2 (the e2e tests see the same through ``bentoml serve``: tests/e2e/tes
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 from pathlib import Path
@@ -102,3 +103,15 @@ def test_a_model_folder_without_its_files_is_refused(started_in, monkeypatch, ca
 def test_outside_a_bentoml_worker_stopping_the_server_does_nothing():
     startup.stop_server_from_worker("the model cannot be loaded")  # pytest is not a worker: returns
     assert Path.cwd().exists()
+
+
+def test_the_open_files_soft_limit_is_raised_to_the_hard_limit():
+    """Issue 21: idle sockets took the last of 1,024 descriptors; the hard limit is often far higher."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(soft, hard, 512)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        assert startup.raise_open_files_limit() == hard
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
