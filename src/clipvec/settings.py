@@ -99,6 +99,16 @@ class Settings(BaseSettings):
         ge=1,
         description="Pixels being decoded at once in the service; more images wait their turn.",
     )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection has to send a complete request head (after it opens or after an answer).",
+    )
+    max_connections: int = Field(
+        4096,
+        ge=1,
+        description="Open connections per worker (kept under the fd limit); past it the oldest idle one is closed.",
+    )
 
     # --- issue 12: scale-out (Ray import, service replicas) ---
     ray_encoders: int = Field(

@@ -156,9 +156,11 @@ def is_public(path: str) -> bool:
 
 
 # ------------------------------------------------------------------ guard -> service side channel
-ORIGINAL_CONTENT_TYPE = b"x-clipvec-content-type"
-"""Header the guard adds for multipart routes: the client's Content-Type, boundary included
-(the guard hands BentoML the body as ``application/octet-stream``; the service parses it)."""
+MULTIPART_BOUNDARY = b"x-clipvec-multipart-boundary"
+"""Header the guard adds for multipart routes: the boundary it counted the parts with (the
+guard hands BentoML the body as ``application/octet-stream``; the service parses it with this
+boundary, never with the client's Content-Type, so both split the body alike; a client's own
+copy of this header is dropped)."""
 
 ITEM_ERROR = "__clipvec_item_error__"
 """A batch item the guard already found bad: ``{ITEM_ERROR: detail}`` replaces it."""

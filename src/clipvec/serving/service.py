@@ -21,9 +21,9 @@ from clipvec.search import SearchOptions
 from clipvec.serving import metrics, routes
 from clipvec.serving.core import ServingCore
 from clipvec.serving.error_bodies import error_response
-from clipvec.serving.guard import RequestGuard, json_protocol_errors, parse_multipart
-from clipvec.serving.routes import ORIGINAL_CONTENT_TYPE, UI_MOUNT
-from clipvec.serving.startup import prepare_to_serve, stop_server_from_worker
+from clipvec.serving.guard import RequestGuard, bound_connections, json_protocol_errors, parse_multipart
+from clipvec.serving.routes import MULTIPART_BOUNDARY, UI_MOUNT
+from clipvec.serving.startup import prepare_to_serve, raise_open_files_limit, stop_server_from_worker
 from clipvec.serving.web import attach, web_app
 from clipvec.settings import get_settings
 
@@ -125,8 +125,8 @@ class Vectorization:
     @json_errors
     def vectorize_images(self, body: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
         """multipart/form-data with several files -> one result per file, in order."""
-        content_type = ctx.request.headers.get(ORIGINAL_CONTENT_TYPE.decode(), "")
-        return self.core.vectorize_images(parse_multipart(body, content_type))
+        boundary = ctx.request.headers.get(MULTIPART_BOUNDARY.decode(), "")  # the guard's reading
+        return self.core.vectorize_images(parse_multipart(body, boundary.encode("latin-1")))
 
     # ------------------------------------------------------------------ search and add
     @bentoml.api(route=routes.SEARCH_TEXT.path)
@@ -180,4 +180,8 @@ Vectorization.add_asgi_middleware(
     max_concurrency=_settings.max_concurrency,
 )
 json_protocol_errors()
+# Idle connections must not take every file descriptor (issue 21): in BentoML's main process
+# and in each worker, which imports this module before it makes its uvicorn config.
+raise_open_files_limit()
+bound_connections(_settings.header_timeout, _settings.max_connections)
 vectorization = Vectorization

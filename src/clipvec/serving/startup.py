@@ -25,6 +25,7 @@ import atexit
 import contextlib
 import logging
 import os
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -69,6 +70,23 @@ def prepare_to_serve() -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's open-files soft limit to its hard limit; the new soft limit.
+
+    Every client connection takes a file descriptor, and the common soft limit (1,024) let
+    1,100 idle sockets lock every client out (issue 21). Run where the service module is
+    imported: BentoML's main process (the workers it spawns inherit the limit) and each worker.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:  # e.g. macOS refuses RLIM_INFINITY: keep the soft limit
+            logging.getLogger("clipvec.service").warning("cannot raise the open-files limit: %s", exc)
+    return soft
 
 
 # A worker whose model passed the check above but still fails to load (a checkpoint whose

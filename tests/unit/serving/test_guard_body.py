@@ -78,6 +78,23 @@ def test_as_many_parts_as_allowed_pass():
     assert echoed(answer)["body"].count("filename=a.jpg") == 3
 
 
+def test_parts_are_counted_at_the_boundary_a_quoted_parameter_hides():
+    """Issue 21: the guard read boundary=aa inside foo="...", counted no parts and let 400k through."""
+    hidden = {"Content-Type": 'multipart/form-data; foo="x; boundary=aa"; boundary=b'}
+    answer = run(guard(), "POST", "/vectorize_images", headers=hidden, chunks=[PART] * 5, then="hang")
+    assert "more than 3 parts" in assert_cut(answer, 413, "payload_too_large")["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data; boundary*=utf-8''b", "multipart/form-data; boundary=a; boundary=b"],
+)
+def test_an_ambiguous_boundary_is_400_before_the_body_is_read(content_type):
+    headers = {"Content-Type": content_type}
+    answer = run(guard(), "POST", "/vectorize_images", headers=headers, chunks=[PART] * 5, then="hang")
+    assert answer.status == 400 and answer.json()["error"] == "invalid_multipart", answer.body[:300]
+
+
 @pytest.mark.parametrize("split", [1, 2, 3, 5])
 def test_the_part_counter_finds_delimiters_split_across_chunks(split):
     counter = PartCounter(b"boundary", limit=2)

@@ -8,6 +8,7 @@ exit code 2 (the e2e tests see the same through ``bentoml serve``: tests/e2e/tes
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 from pathlib import Path
@@ -127,3 +128,15 @@ def test_several_workers_on_a_server_start(started_in, tiny_model_dir, monkeypat
     monkeypatch.setenv("CLIPVEC_WORKERS", "2")
     startup.prepare_to_serve()
     assert "collection 'images' in http://milvus.example:19530" in capsys.readouterr().err
+
+
+def test_the_open_files_soft_limit_is_raised_to_the_hard_limit():
+    """Issue 21: idle sockets took the last of 1,024 descriptors; the hard limit is often far higher."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(soft, hard, 512)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        assert startup.raise_open_files_limit() == hard
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

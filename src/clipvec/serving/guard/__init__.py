@@ -11,7 +11,8 @@ guard runs inside BentoML's own middlewares and, for every HTTP request:
 * reads the body of the API routes itself: over ``max_body_bytes`` -> 413 without
   reading the rest; stalled for ``idle_timeout`` s or slower than ``min_rate`` B/s -> 408;
   more multipart parts than ``max_batch_items`` -> 413 as soon as the limit is passed
-  (:mod:`.body`);
+  (:mod:`.body`), counted at the boundary the service then parses with; a Content-Type
+  whose boundary two parsers could read differently -> 400 (:mod:`.multipart`);
 * checks media types (415) and empty bodies (400); parses JSON safely (400
   ``invalid_json`` for depth, huge numbers, lone surrogates) and passes a plain, shallow
   body on (:mod:`.normalise`);
@@ -23,6 +24,10 @@ guard runs inside BentoML's own middlewares and, for every HTTP request:
   ``/schema.json`` (:mod:`clipvec.serving.openapi`) and drops the Google Tag Manager
   snippet from BentoML's Swagger page at ``/`` (:mod:`.responses`).
 
+Below requests, uvicorn's connections are bounded too: a header timeout and a cap on open
+connections that closes the oldest idle one first (:func:`bound_connections`,
+:mod:`.connections`).
+
 Which routes exist, what each takes and which paths are public is
 :mod:`clipvec.serving.routes`. Uvicorn's own "Invalid HTTP request" answers are made JSON
 by :func:`json_protocol_errors` (:mod:`.uvicorn_patch`); the service reads multipart
@@ -32,17 +37,18 @@ bodies with :func:`parse_multipart` (:mod:`.multipart`).
 from __future__ import annotations
 
 from clipvec.serving.guard.config import GuardConfig
+from clipvec.serving.guard.connections import bound_connections
 from clipvec.serving.guard.errors import Forbidden, InvalidJson, RequestTimeout, TooManyRequests, Unauthorized
 from clipvec.serving.guard.middleware import RequestGuard
 from clipvec.serving.guard.multipart import parse_multipart
 from clipvec.serving.guard.normalise import parse_json
 from clipvec.serving.guard.responses import ShapedSend, send_error
 from clipvec.serving.guard.uvicorn_patch import json_protocol_errors
-from clipvec.serving.routes import ITEM_ERROR, ORIGINAL_CONTENT_TYPE
+from clipvec.serving.routes import ITEM_ERROR, MULTIPART_BOUNDARY
 
 __all__ = [
     "ITEM_ERROR",
-    "ORIGINAL_CONTENT_TYPE",
+    "MULTIPART_BOUNDARY",
     "Forbidden",
     "GuardConfig",
     "InvalidJson",
@@ -51,6 +57,7 @@ __all__ = [
     "ShapedSend",
     "TooManyRequests",
     "Unauthorized",
+    "bound_connections",
     "json_protocol_errors",
     "parse_json",
     "parse_multipart",

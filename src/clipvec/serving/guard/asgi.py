@@ -20,6 +20,11 @@ def header(scope: Scope, name: bytes) -> bytes:
     return b""
 
 
+def header_list(scope: Scope, name: bytes) -> bytes:
+    """Every value of header ``name`` joined by ``", "`` (RFC 9110's combined field value)."""
+    return b", ".join(value for key, value in scope.get("headers", []) if key == name)
+
+
 def media_type(scope: Scope) -> str:
     """The request's media type without parameters, lower case ("" when there is none)."""
     return header(scope, b"content-type").decode("latin-1").split(";")[0].strip().lower()

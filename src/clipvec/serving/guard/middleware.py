@@ -7,12 +7,12 @@ import logging
 from clipvec.errors import ClipvecError
 from clipvec.serving.error_bodies import internal_error
 from clipvec.serving.guard import access, body, normalise
-from clipvec.serving.guard.asgi import ASGIApp, Receive, Scope, Send, header, media_type
+from clipvec.serving.guard.asgi import ASGIApp, Receive, Scope, Send, header, header_list, media_type
 from clipvec.serving.guard.config import GuardConfig
 from clipvec.serving.guard.errors import TooManyRequests
 from clipvec.serving.guard.multipart import boundary
 from clipvec.serving.guard.responses import ShapedSend, send_error
-from clipvec.serving.routes import API_BY_PATH, ORIGINAL_CONTENT_TYPE, ApiRoute, BodyKind, is_public
+from clipvec.serving.routes import API_BY_PATH, MULTIPART_BOUNDARY, ApiRoute, BodyKind, is_public
 
 log = logging.getLogger("clipvec.http")
 
@@ -90,12 +90,13 @@ class RequestGuard:
         normalise.check_query(scope, route)
         media = media_type(scope)
         normalise.check_media_type(route, media, has_origin=bool(header(scope, b"origin")))
-        multipart = route.body is BodyKind.MULTIPART
-        parts = boundary(header(scope, b"content-type")) if multipart else None
+        # One reading of the boundary, for counting the parts here and parsing them later.
+        parts = boundary(header_list(scope, b"content-type")) if route.body is BodyKind.MULTIPART else None
         raw = await body.read_body(scope, receive, self.config, parts)
         new_body, new_type = normalise.normalise(route, media, raw, self.config.max_batch_items)
-        headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
+        replaced = (b"content-type", b"content-length", MULTIPART_BOUNDARY)
+        headers = [(k, v) for k, v in scope["headers"] if k not in replaced]
         headers += [(b"content-type", new_type), (b"content-length", str(len(new_body)).encode())]
-        if multipart:
-            headers.append((ORIGINAL_CONTENT_TYPE, header(scope, b"content-type")))
+        if parts is not None:
+            headers.append((MULTIPART_BOUNDARY, parts))
         return dict(scope, headers=headers), body.replay(new_body, receive)
