@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Pixels being decoded at once in the service; more images wait their turn.",
     )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host names/addresses the service answers besides loopback and its own "
+        "(ports ignored; '*.example.com' for subdomains; '*' for any, behind a proxy that checks Host); "
+        "others get 421.",
+    )
 
     # --- issue 12: scale-out (Ray import, service replicas) ---
     ray_encoders: int = Field(
