@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Open connections per worker (kept under the fd limit); past it the oldest idle one is closed.",
     )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host names/addresses the service answers besides loopback and its own "
+        "(ports ignored; '*.example.com' for subdomains; '*' for any, behind a proxy that checks Host); "
+        "others get 421.",
+    )
 
     # --- issue 12: scale-out (Ray import, service replicas) ---
     ray_encoders: int = Field(

@@ -224,7 +224,7 @@ def test_every_error_is_json(service):
     big = {"Content-Type": "image/jpeg", "Content-Length": str(10**9)}
     sock = raw_request(
         service.url,
-        "POST /vectorize_image HTTP/1.1\r\nHost: x\r\n"
+        "POST /vectorize_image HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         + "".join(f"{k}: {v}\r\n" for k, v in big.items())
         + "\r\n",
     )

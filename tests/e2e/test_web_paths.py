@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from payloads import NOT_FOUND, RAW_TARGETS, png_bytes
+from payloads import NOT_FOUND, RAW_TARGETS, REPEATED_TARGETS, png_bytes
 
 ROUTES = ("/ui/thumb", "/ui/file")
 
@@ -53,6 +53,13 @@ def test_raw_request_targets_are_404(setup):
             if target.startswith(route):  # ours; elsewhere BentoML answers its own 404 for unknown routes
                 assert body == NOT_FOUND or json.loads(body)["error"] == "not_found", (target, body[:200])
                 assert not headers.get("content-type", "").startswith("image/"), target
+        for pattern in REPEATED_TARGETS:
+            status, body, _ = raw_get(setup.url, pattern.format(route=route, legit=legit))
+            assert status == 400 and json.loads(body)["error"] == "bad_parameter", (
+                pattern,
+                status,
+                body[:200],
+            )
 
 
 def test_the_legitimate_file_is_served(setup):

@@ -51,11 +51,16 @@ async def call(
     then: str = "end",
     delay: float = 0.0,
     raw_path: bytes | None = None,
+    host: str | None = HOST,
+    server: tuple[str, int] = (HOST, 80),
 ) -> Answer:
     """One request; ``chunks`` are the body's messages, ``delay`` seconds apart.
 
     ``raw_path``: the path as it came on the wire, when ``path`` is its decoded form (see
     :func:`uvicorn_target`); by default the two are the same.
+
+    ``host``: the Host header (None: none, as in HTTP/1.0); ``server``: the address the
+    connection arrived on (uvicorn: the socket's local address).
 
     ``then``: ``"end"`` (the last chunk closes the body), ``"hang"`` (the client sends
     nothing more and never closes: a stalled upload) or ``"disconnect"`` (the client goes).
@@ -72,9 +77,9 @@ async def call(
         "raw_path": path.encode() if raw_path is None else raw_path,
         "query_string": query,
         "root_path": "",
-        "server": (HOST, 80),
+        "server": server,
         "client": ("127.0.0.1", 50000),
-        "headers": [(b"host", HOST.encode())]
+        "headers": ([(b"host", host.encode("latin-1"))] if host is not None else [])
         + [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs],
     }
 
@@ -101,6 +106,43 @@ async def call(
 
     await app(scope, receive, send)
     return answer
+
+
+def websocket(app: ASGIApp, path: str, *, host: str = HOST, denial_extension: bool = True) -> list[Message]:
+    """A WebSocket upgrade of ``path``, as uvicorn hands it on; the messages the app sent back."""
+    scope: Scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "server": (HOST, 80),
+        "client": ("127.0.0.1", 50000),
+        "headers": [
+            (b"host", host.encode("latin-1")),
+            (b"upgrade", b"websocket"),
+            (b"connection", b"upgrade"),
+        ],
+        "subprotocols": [],
+        "extensions": {"websocket.http.response": {}} if denial_extension else {},
+    }
+    incoming = [{"type": "websocket.connect"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if incoming:
+            return incoming.pop()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 10))
+    return sent
 
 
 def uvicorn_target(target: str) -> dict[str, Any]:

@@ -49,8 +49,6 @@ RAW_TARGETS = [
     "{route}?path=%2fetc%2fpasswd",
     "{route}?path=/etc/passwd",
     "{route}?path={legit}%00.png",
-    "{route}?path={legit}&path=../../etc/passwd",  # repeated parameter
-    "{route}?path=../../etc/passwd&path={legit}",
     "{route}?path={legit}%2f..%2f..%2f..%2fetc%2fpasswd",
     "{route}",  # no path at all
     "{route}?path",
@@ -65,4 +63,9 @@ RAW_TARGETS = [
     "/ui/{legit}",
     "/ui//etc/passwd",
     "/ui/uploads/",
+]
+# A repeated parameter: the guard refuses it with 400 bad_parameter before the page sees it.
+REPEATED_TARGETS = [
+    "{route}?path={legit}&path=../../etc/passwd",
+    "{route}?path=../../etc/passwd&path={legit}",
 ]

@@ -4,8 +4,8 @@ Starting a service takes 10-20 s on 2 cores, so e2e modules that can share one a
 ``services`` fixture for a named setup instead of starting their own:
 
 * ``services.tiny()``: the tiny random CLIP (fp32), a Milvus Lite file and an images folder
-  of its own, a 4 s body idle timeout and one extra allowed origin. Modules sharing it must
-  not assume an empty collection (count before and after instead).
+  of its own, a 4 s body idle timeout, one extra allowed origin and one extra allowed host.
+  Modules sharing it must not assume an empty collection (count before and after instead).
 * ``services.get(name, env)``: any other setup, started once per (name, env).
 
 Each service runs in its own temporary folder with its own BentoML home
@@ -24,6 +24,7 @@ from service_process import ServiceProcess
 
 TINY_IDLE_TIMEOUT = 4.0
 TINY_ALLOWED_ORIGIN = "https://photos.example.org"
+TINY_ALLOWED_HOST = "clip.example.test"  # a reverse proxy's public name
 
 
 class ServiceFactory:
@@ -62,6 +63,7 @@ class ServiceFactory:
             "CLIPVEC_THUMB_DIR": "",  # the default: a hidden .thumbs folder inside the images folder
             "CLIPVEC_BODY_IDLE_TIMEOUT": str(TINY_IDLE_TIMEOUT),
             "CLIPVEC_ALLOWED_ORIGINS": TINY_ALLOWED_ORIGIN,
+            "CLIPVEC_ALLOWED_HOSTS": TINY_ALLOWED_HOST,
         }
         svc = self.get("tiny", env)
         svc.images = data / "images"  # type: ignore[attr-defined]

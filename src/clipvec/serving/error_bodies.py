@@ -36,6 +36,7 @@ STATUS_CODES = {
     408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    421: "misdirected_request",
     422: "bad_request",
     429: "too_many_requests",
     500: "internal_error",

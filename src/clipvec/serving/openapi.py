@@ -15,17 +15,22 @@ import copy
 from typing import Any
 
 from clipvec import __version__
-from clipvec.serving.routes import API_BY_PATH, API_ROUTES, ApiRoute, BodyKind
+from clipvec.serving.routes import API_BY_PATH, API_ROUTES, IMPORT_FOLDER, ApiRoute, BodyKind
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 BINARY = {"type": "string", "format": "binary"}
-TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
+IMAGE_BYTES = {**BINARY, "minLength": 1}  # an empty body is 400
+# What the service refuses with 400, declared so that clients and fuzzers know: an empty or
+# all-whitespace text, and NUL anywhere in it. The whitespace is str.strip()'s, spelled out:
+# "\s" means other sets in Python, in JSON Schema (ECMA-262) and in schemathesis.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT = {"type": "string", "minLength": 1, "pattern": rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"}
 
 IMAGE_BODY = {
     "required": True,
     "description": "The raw image bytes (JPEG, PNG, WebP, GIF, BMP, TIFF, TGA, Radiance HDR, AVIF); "
     "the format is read from the bytes.",
-    "content": {"image/*": {"schema": BINARY}, "application/octet-stream": {"schema": BINARY}},
+    "content": {"image/*": {"schema": IMAGE_BYTES}, "application/octet-stream": {"schema": IMAGE_BYTES}},
 }
 TEXT_BODY = {
     "required": True,
@@ -67,6 +72,7 @@ BODIES: dict[BodyKind, dict[str, Any]] = {
                     "type": "object",
                     "properties": {"files": {"type": "array", "items": BINARY, "minItems": 1}},
                     "required": ["files"],
+                    "additionalProperties": False,  # every part is an image file (400 otherwise)
                 }
             }
         },
@@ -93,7 +99,8 @@ def _parameters(route: ApiRoute) -> list[dict[str, Any]]:
 
 
 ERRORS = {
-    "400": "Bad input: empty body, invalid JSON or text, undecodable image, bad query parameter",
+    "400": "Bad input: empty body, NUL in a text, invalid JSON or text, undecodable image, "
+    "bad, unknown or repeated query parameter",
     "401": "API key missing or wrong (only when CLIPVEC_API_KEY is set)",
     "403": "A browser request from another web origin",
     "404": "No such route",
@@ -101,6 +108,7 @@ ERRORS = {
     "408": "The body stalled or arrived too slowly",
     "413": "Body, image or batch too large",
     "415": "Wrong media type, or not an image format the service reads",
+    "421": "The Host header names neither this service nor an allowed host (CLIPVEC_ALLOWED_HOSTS)",
     "429": "Too many requests being processed",
     "500": "Internal error (a bug; the service log has the details)",
     "503": "The image store (Milvus) or the model is unavailable",
@@ -153,6 +161,8 @@ def patch_openapi(doc: dict[str, Any]) -> dict[str, Any]:
                 operation["security"] = [{}, {"bearer": []}]
                 ok = operation.get("responses", {}).get("200", {"description": "OK"})
                 operation["responses"] = {"200": ok, **_error_responses(route)}
+                if route is IMPORT_FOLDER:  # a run started; 200 when one was already going on
+                    operation["responses"]["202"] = {**ok, "description": "An import run started"}
     return doc
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from clipvec.search.options import PATH_PREFIX_MAX
+
 
 class BodyKind(str, enum.Enum):
     """What an API route takes as its POST body (the guard vets it, OpenAPI describes it)."""
@@ -65,7 +67,13 @@ SEARCH_QUERY = (
         "Only hits at least this close (COSINE/IP: score >= min_score; L2: distance <= it).",
         MappingProxyType({"type": "number"}),
     ),
-    QueryParam("path_prefix", "Only images whose path starts with this, e.g. holiday/."),
+    QueryParam(
+        "path_prefix",
+        "Only images whose path starts with this, e.g. holiday/.",
+        MappingProxyType(
+            {"type": "string", "maxLength": PATH_PREFIX_MAX, "pattern": r"^[^\x00-\x1f\x7f]*$"}
+        ),  # longer or with control characters: 400
+    ),
 )
 
 VECTORIZE_TEXT = ApiRoute("/vectorize_text", "vectorize_text", BodyKind.TEXT)

@@ -178,6 +178,7 @@ Vectorization.add_asgi_middleware(
     idle_timeout=_settings.body_idle_timeout,
     min_rate=_settings.body_min_rate,
     max_concurrency=_settings.max_concurrency,
+    allowed_hosts=_settings.allowed_hosts,
 )
 json_protocol_errors()
 # Idle connections must not take every file descriptor (issue 21): in BentoML's main process

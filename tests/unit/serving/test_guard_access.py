@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from asgi_driver import echoed, guarded_client
 
-from clipvec.serving.guard.access import bearer, cookie, host_key, origin_key, parse_origins
+from clipvec.serving.guard.access import bearer, cookie, origin_key, parse_origins
 from clipvec.serving.routes import API_ROUTES, COOKIE_PATHS, PUBLIC_PATHS
 
 KEY = "s3cret-key-for-tests"
@@ -155,9 +155,7 @@ def test_origin_key(origin, key):
     assert origin_key(origin) == key
 
 
-def test_host_key_and_parse_origins():
-    assert host_key("Svc:3000", "http") == "http://svc:3000"
-    assert host_key("", "http") is None
+def test_parse_origins():
     assert parse_origins(" https://A.example ,null,, http://b.example:80") == {
         "https://a.example",
         "http://b.example",

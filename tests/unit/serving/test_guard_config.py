@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import socket
 
 from asgi_driver import echo_app
 
 from clipvec.serving.guard import GuardConfig, RequestGuard
+from clipvec.serving.guard.hosts import parse_hosts
 from clipvec.settings import Settings
 
 OPTION_TO_SETTING = {
@@ -17,7 +19,9 @@ OPTION_TO_SETTING = {
     "idle_timeout": "body_idle_timeout",
     "min_rate": "body_min_rate",
     "max_concurrency": "max_concurrency",
+    "allowed_hosts": "allowed_hosts",
 }
+PARSED = {"allowed_origins", "allowed_hosts"}  # held parsed in the config
 
 
 def test_defaults_agree_with_the_settings():
@@ -26,7 +30,7 @@ def test_defaults_agree_with_the_settings():
     for option, setting in OPTION_TO_SETTING.items():
         default = Settings.model_fields[setting].default
         assert options[option].default == default, option
-        if option != "allowed_origins":
+        if option not in PARSED:
             assert getattr(config, option) == default, option
     assert set(options) - {"app"} == set(OPTION_TO_SETTING)
 
@@ -41,5 +45,10 @@ def test_options_reach_the_config():
         idle_timeout=1.5,
         min_rate=7,
         max_concurrency=3,
+        allowed_hosts="Clip.Example, *.example.org",
     )
-    assert guard.config == GuardConfig(10, 2, "k", frozenset({"https://a.example"}), 1.5, 7, 3)
+    hosts = parse_hosts("clip.example,*.example.org")
+    assert guard.config == GuardConfig(10, 2, "k", frozenset({"https://a.example"}), 1.5, 7, 3, hosts)
+    assert {"clip.example", socket.gethostname().lower()} <= hosts.names and hosts.suffixes == (
+        ".example.org",
+    )

@@ -255,6 +255,29 @@ def test_known_query_parameters_are_passed_on(client, route, query):
     assert echoed(resp)["query"] == query
 
 
+@pytest.mark.parametrize(
+    ("method", "target", "name"),
+    [
+        ("POST", "/search_text?top_k=3&top_k=5", "top_k"),
+        ("POST", "/search_image?path_prefix=a/&min_score=0.1&path_prefix=b/", "path_prefix"),
+        ("POST", "/search_text?top%5Fk=3&top_k=5", "top_k"),  # the same name, percent-encoded
+        ("POST", "/add_image?name=a.png&name=b.png", "name"),
+        ("POST", "/search_text?topk=1&topk=2", "topk"),
+        ("GET", "/ui/file?path=a.png&path=b.png", "path"),
+        ("GET", "/ui/thumb?path=a.png&size=128&size=512", "size"),
+    ],
+)
+def test_a_repeated_query_parameter_is_400(client, method, target, name):
+    """Refused instead of silently taking the last value, on every route that reads the query."""
+    resp = client.request(method, target, content=b"x", headers={"Content-Type": "text/plain"})
+    body = assert_error(resp, 400, "bad_parameter")
+    assert repr(name) in body["detail"] and "more than once" in body["detail"], body
+
+
+def test_public_routes_do_not_read_the_query(client):
+    assert echoed(client.get("/livez?a=1&a=2"))["query"] == "a=1&a=2"
+
+
 def test_parse_json_refuses_what_python_chokes_on():
     assert parse_json(b'{"a": [1, 2.5, "x"]}') == {"a": [1, 2.5, "x"]}
     for raw, words in [

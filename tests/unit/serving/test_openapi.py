@@ -10,11 +10,22 @@ from __future__ import annotations
 import copy
 import json
 
+import jsonschema_rs
 import pytest
 
 from clipvec import __version__
-from clipvec.serving.openapi import BODIES, ERRORS, patch_client_schema, patch_openapi
-from clipvec.serving.routes import API_ROUTES, HEALTH_PATHS, BodyKind
+from clipvec.errors import ClipvecError
+from clipvec.search.options import SearchOptions
+from clipvec.serving.guard import normalise
+from clipvec.serving.openapi import BODIES, ERRORS, TEXT, patch_client_schema, patch_openapi
+from clipvec.serving.routes import (
+    API_ROUTES,
+    HEALTH_PATHS,
+    IMPORT_FOLDER,
+    SEARCH_TEXT,
+    VECTORIZE_TEXT,
+    BodyKind,
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +63,56 @@ def test_every_api_route_is_described_from_the_table(doc, route):
     responses = operation["responses"]
     assert "200" in responses
     expected = set(ERRORS) | ({"409"} if route.uses_store else set()) | ({"507"} if route.writes else set())
-    assert set(responses) - {"200"} == expected
+    assert set(responses) - {"200", "202"} == expected
+    assert ("202" in responses) == (route is IMPORT_FOLDER)
     for code in expected:
         schema = responses[code]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Error"}
+
+
+# What the guard and the search options refuse with 400 is declared, so that a fuzzer's valid
+# data is accepted (schemathesis ST202) and its invalid data refused; checked both ways here,
+# with the JSON Schema validator schemathesis uses (ECMA-262 patterns: "$" is the very end).
+SPACES = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+TEXTS = ["a dog", " a\tdog ", "é", "a\nb", "b\n", "", "\x00", "a\x00b", "dog\x00", "\ufeff", *SPACES]
+TEXTS += [f"{space}a{space}" for space in SPACES] + [space * 2 for space in SPACES]
+
+
+def valid(schema: dict, value: str) -> bool:
+    return jsonschema_rs.validator_for(dict(schema)).is_valid(value)
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=ascii)
+def test_the_text_schema_is_what_the_guard_takes(text):
+    try:
+        normalise.normalise(VECTORIZE_TEXT, "text/plain", text.encode(), 10)
+        taken = True
+    except ClipvecError:
+        taken = False
+    assert valid(TEXT, text) == taken
+
+
+@pytest.mark.parametrize(
+    "prefix", ["", "a/", "é/x y", "a\x00", "\n", "a/\n", "a\x1fb", "\x7f", "x" * 1024, "x" * 1025], ids=ascii
+)
+def test_the_path_prefix_schema_is_what_the_search_takes(prefix):
+    schema = next(p.schema for p in SEARCH_TEXT.query if p.name == "path_prefix")
+    try:
+        SearchOptions.from_query({"path_prefix": prefix}, 10)
+        taken = True
+    except ClipvecError:
+        taken = False
+    assert valid(schema, prefix) == taken
+
+
+def test_empty_images_and_parts_that_are_not_files_are_declared_refused(doc):
+    paths = doc["paths"]
+    for route in ("/vectorize_image", "/search_image", "/add_image"):
+        for content in paths[route]["post"]["requestBody"]["content"].values():
+            assert content["schema"]["minLength"] == 1
+    multipart = paths["/vectorize_images"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert multipart["schema"]["additionalProperties"] is False
+    assert "NUL" in ERRORS["400"] and "421" in ERRORS
 
 
 def test_the_real_bodies(doc):

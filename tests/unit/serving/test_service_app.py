@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 from asgi_driver import Answer, call, uvicorn_target
 from image_corpus import format_samples, hostile_samples
-from payloads import NOT_FOUND, RAW_TARGETS, assert_unit_vector
+from payloads import NOT_FOUND, RAW_TARGETS, REPEATED_TARGETS, assert_unit_vector
 from serving_fixtures import jpeg_bytes, png_bytes, unreachable_uri
 from starlette.testclient import TestClient
 
@@ -554,6 +554,9 @@ def test_raw_request_targets_are_404(service):
             if target.startswith(route):  # ours; elsewhere BentoML answers its own 404 for unknown routes
                 assert answer.body == NOT_FOUND or json.loads(answer.body)["error"] == "not_found", target
                 assert not (answer.header("content-type") or "").startswith("image/"), target
+        for pattern in REPEATED_TARGETS:
+            answer = service.asgi("GET", **uvicorn_target(pattern.format(route=route, legit=legit)))
+            assert answer.status == 400 and json.loads(answer.body)["error"] == "bad_parameter", answer.body
 
 
 # --------------------------------------------------------------------------- a keyed service without its store

@@ -5,9 +5,14 @@ raised before the answer starts leaves its timeout middleware waiting 300 s), ig
 Content-Type, has no size limit, and counts a stalled upload as a busy request. This
 guard runs inside BentoML's own middlewares and, for every HTTP request:
 
+* answers only requests whose ``Host`` names this service (loopback, its own address and
+  name, ``CLIPVEC_ALLOWED_HOSTS``) -> 421, against DNS rebinding; health and metrics are
+  exempt (:mod:`.hosts`);
 * checks the optional API key (``Authorization: Bearer``; the page's image routes also
   take the ``clipvec_key`` cookie) -> 401; refuses writes (POST) whose ``Origin`` is
-  neither the service's own nor allowed -> 403 (:mod:`.access`);
+  neither a page of the service (an allowed host, the port the browser reached) nor
+  allowed -> 403 (:mod:`.access`);
+* refuses a query parameter given twice, on every route that is not public -> 400;
 * reads the body of the API routes itself: over ``max_body_bytes`` -> 413 without
   reading the rest; stalled for ``idle_timeout`` s or slower than ``min_rate`` B/s -> 408;
   more multipart parts than ``max_batch_items`` -> 413 as soon as the limit is passed
@@ -27,6 +32,9 @@ guard runs inside BentoML's own middlewares and, for every HTTP request:
 Below requests, uvicorn's connections are bounded too: a header timeout and a cap on open
 connections that closes the oldest idle one first (:func:`bound_connections`,
 :mod:`.connections`).
+
+A WebSocket upgrade (no route takes one) gets a JSON refusal too, through the ASGI
+WebSocket denial response, instead of uvicorn's bare 403.
 
 Which routes exist, what each takes and which paths are public is
 :mod:`clipvec.serving.routes`. Uvicorn's own "Invalid HTTP request" answers are made JSON

@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 from clipvec.serving.guard.asgi import Scope, header
 from clipvec.serving.guard.errors import Forbidden, Unauthorized
+from clipvec.serving.guard.hosts import HostPolicy, canonical, split_host
 from clipvec.serving.routes import COOKIE_PATHS, KEY_COOKIE, is_public
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -30,19 +31,40 @@ def check_key(scope: Scope, path: str, method: str, key: str) -> None:
         )
 
 
-def check_origin(scope: Scope, allowed: frozenset[str]) -> None:
-    """403 for a browser write from a web origin that is neither the service's own nor allowed."""
+def check_origin(scope: Scope, allowed: frozenset[str], hosts: HostPolicy) -> None:
+    """403 for a browser write from a web origin that is neither the service's own nor allowed.
+
+    Not compared with ``Host`` alone: a DNS-rebinding page has ``Origin`` and ``Host`` alike.
+    """
     origin = header(scope, b"origin").decode("latin-1").strip()
     if not origin:
         return  # not a browser (curl, SDKs): nothing cross-site about it
     key = origin_key(origin)
-    own = host_key(header(scope, b"host").decode("latin-1"), scope.get("scheme", "http"))
-    if key is not None and (key == own or key in allowed):
+    if key is not None and (key in allowed or is_own_origin(key, scope, hosts)):
         return
     raise Forbidden(
         f"requests from the web origin {origin[:100]!r} may not use this service "
         "(allow it with CLIPVEC_ALLOWED_ORIGINS)"
     )
+
+
+def is_own_origin(key: str, scope: Scope, hosts: HostPolicy) -> bool:
+    """Whether the origin ``key`` (see :func:`origin_key`) is a page of this service.
+
+    Its host must be one the service answers to (:mod:`.hosts`; with ``*``, the request's own
+    Host, which a proxy vouched for), and its port the one the browser reached (``Host``'s),
+    so a page on another port of the same machine is another origin. The scheme is not
+    compared: behind a TLS proxy the page is https and the service sees http.
+    """
+    parts = urlsplit(key)
+    request_host = split_host(header(scope, b"host").decode("latin-1"))
+    if not parts.hostname or request_host is None:
+        return False
+    default = 80 if parts.scheme == "http" else 443
+    if (parts.port or default) != (request_host[1] or default):
+        return False
+    host = canonical(parts.hostname)
+    return hosts.names_service(host, scope) or (hosts.any_host and host == request_host[0])
 
 
 def parse_origins(allowed_origins: str) -> frozenset[str]:
@@ -78,10 +100,3 @@ def origin_key(origin: str) -> str | None:
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
-
-
-def host_key(host: str, scheme: str) -> str | None:
-    """The service's own origin as the browser sees it, from the Host header."""
-    if not host:
-        return None
-    return origin_key(f"{scheme}://{host}")

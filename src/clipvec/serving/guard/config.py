@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from clipvec.serving.guard.hosts import HostPolicy
+
 
 @dataclass
 class GuardConfig:
@@ -14,3 +16,4 @@ class GuardConfig:
     idle_timeout: float = 15.0  # CLIPVEC_BODY_IDLE_TIMEOUT: 408 when the body stalls this long
     min_rate: int = 4096  # CLIPVEC_BODY_MIN_RATE: bytes/s the body must keep up after idle_timeout
     max_concurrency: int = 128  # CLIPVEC_MAX_CONCURRENCY: 429 past it
+    hosts: HostPolicy = field(default_factory=HostPolicy)  # CLIPVEC_ALLOWED_HOSTS (+ loopback, own): 421

@@ -23,3 +23,15 @@ class TooManyRequests(ClipvecError):
 
 class InvalidJson(ClipvecError):
     status, code = 400, "invalid_json"
+
+
+class MisdirectedRequest(ClipvecError):
+    """``Host`` names neither this machine nor an allowed host (DNS rebinding): :mod:`.hosts`."""
+
+    status, code = 421, "misdirected_request"
+
+
+class WebSocketRefused(ClipvecError):
+    """The service has no WebSocket routes; an upgrade gets this instead of a bare 403."""
+
+    status, code = 400, "websocket_unsupported"

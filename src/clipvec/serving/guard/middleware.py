@@ -6,12 +6,12 @@ import logging
 
 from clipvec.errors import ClipvecError
 from clipvec.serving.error_bodies import internal_error
-from clipvec.serving.guard import access, body, normalise
+from clipvec.serving.guard import access, body, hosts, normalise
 from clipvec.serving.guard.asgi import ASGIApp, Receive, Scope, Send, header, header_list, media_type
 from clipvec.serving.guard.config import GuardConfig
-from clipvec.serving.guard.errors import TooManyRequests
+from clipvec.serving.guard.errors import TooManyRequests, WebSocketRefused
 from clipvec.serving.guard.multipart import boundary
-from clipvec.serving.guard.responses import ShapedSend, send_error
+from clipvec.serving.guard.responses import ShapedSend, refuse_websocket, send_error
 from clipvec.serving.routes import API_BY_PATH, MULTIPART_BOUNDARY, ApiRoute, BodyKind, is_public
 
 log = logging.getLogger("clipvec.http")
@@ -30,6 +30,7 @@ class RequestGuard:
         idle_timeout: float = 15.0,
         min_rate: int = 4096,
         max_concurrency: int = 128,
+        allowed_hosts: str = "",
     ) -> None:
         self.app = app
         self.config = GuardConfig(
@@ -40,10 +41,14 @@ class RequestGuard:
             idle_timeout=idle_timeout,
             min_rate=min_rate,
             max_concurrency=max_concurrency,
+            hosts=hosts.parse_hosts(allowed_hosts),
         )
         self.active = 0  # requests being processed (one event loop: no lock needed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._refuse_websocket(scope, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -62,16 +67,28 @@ class RequestGuard:
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         method = scope.get("method", "GET")
+        hosts.check_host(scope, path, self.config.hosts)
         access.check_key(scope, path, method, self.config.api_key)
         if method not in access.SAFE_METHODS:
-            access.check_origin(scope, self.config.allowed_origins)
+            access.check_origin(scope, self.config.allowed_origins, self.config.hosts)
         if is_public(path):  # health and static files: cheap
             await self.app(scope, receive, send)
             return
+        normalise.check_repeated_query(scope)
         route = API_BY_PATH.get(path)
         if method == "POST" and route is not None:
             scope, receive = await self._vet_body(scope, receive, route)
         await self._run_limited(scope, receive, send)
+
+    async def _refuse_websocket(self, scope: Scope, send: Send) -> None:
+        """No route takes a WebSocket: a JSON refusal instead of uvicorn's bare 403 (421 for a bad Host)."""
+        try:
+            hosts.check_host(scope, scope.get("path", ""), self.config.hosts)
+            raise WebSocketRefused(
+                "this service has no WebSocket routes: send plain HTTP requests (the API is described at /docs.json)"
+            )
+        except ClipvecError as err:
+            await refuse_websocket(scope, send, err)
 
     async def _run_limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         """429 past ``max_concurrency``; a request counts only once its body has arrived."""

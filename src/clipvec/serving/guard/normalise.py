@@ -35,6 +35,22 @@ def check_query(scope: Scope, route: ApiRoute) -> None:
             )
 
 
+def check_repeated_query(scope: Scope) -> None:
+    """400 ``bad_parameter`` for a query parameter given twice (``?top_k=3&top_k=5``).
+
+    The routes read one value each (BentoML and Starlette keep the last silently); which one
+    the client meant is unknowable, so it is refused on every route, not guessed.
+    """
+    seen: set[str] = set()
+    for name, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            raise ClipvecError(
+                f"the query parameter {name[:50]!r} is given more than once; give it once",
+                code="bad_parameter",
+            )
+        seen.add(name)
+
+
 def check_media_type(route: ApiRoute, media_type: str, *, has_origin: bool) -> None:
     """415 unless ``media_type`` is one the route's body kind takes."""
     path, kind = route.path, route.body

@@ -120,3 +120,21 @@ async def send_error(send: Send, err: ClipvecError) -> None:
     if err.status == 429:
         headers.append((b"retry-after", b"1"))
     await send_body(send, err.status, error_bytes(err.to_json()), headers)
+
+
+async def refuse_websocket(scope: Scope, send: Send, err: ClipvecError) -> None:
+    """Answer a WebSocket upgrade with ``err`` as JSON, before any accept.
+
+    Uses the ASGI "WebSocket Denial Response" extension (uvicorn has it); a server without
+    it can only close, which it turns into a bare 403.
+    """
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 1008})
+        return
+
+    async def as_denial(message: Message) -> None:
+        await send(
+            dict(message, type="websocket." + message["type"])
+        )  # http.response.* -> websocket.http.response.*
+
+    await send_error(as_denial, err)
