@@ -35,7 +35,7 @@ def image_batches() -> float:
 def test_text_vector(serving_core, tiny_model_dir):
     answer = serving_core.vectorize_text("dog")
     assert_unit_vector(answer)
-    assert answer["model"] == str(tiny_model_dir)
+    assert answer["model"] == tiny_model_dir.name  # the name, never the path (issue 21)
     assert answer["truncated"] is False and type(answer["tokens"]) is int and answer["tokens"] > 0
     assert json.loads(json.dumps(answer)) == answer
 
@@ -95,7 +95,7 @@ def test_hostile_corpus_in_search_and_add(serving_core):
 def test_batch_texts_equal_singles_with_per_item_errors(serving_core):
     texts = ["a dog", "a photo of a cat", "x" * 1000]
     answer = serving_core.vectorize_texts([texts[0], 17, texts[1], "", texts[2]])
-    assert answer["dim"] == 512 and answer["model"] == serving_core.encoder.name
+    assert answer["dim"] == 512 and answer["model"] == serving_core.encoder.shown_name
     results = answer["results"]
     assert [set(r) >= {"vector"} for r in results] == [True, False, True, False, True]
     assert results[1]["error"] == "invalid_text" and results[3]["error"] == "empty_body"
@@ -177,7 +177,7 @@ def test_add_search_and_info(serving_encoder, tiny_model_dir, tmp_path):
         assert info == {
             "collection": "images",
             "count": 0,
-            "model": str(tiny_model_dir),
+            "model": tiny_model_dir.name,
             "dim": 512,
             "metric": "COSINE",
             "higher_is_better": True,
