@@ -22,6 +22,8 @@ from serving_fixtures import jpeg_bytes, open_core, png_bytes
 from clipvec.errors import ClipvecError, PayloadTooLarge, StoreUnavailable
 from clipvec.search import SearchOptions
 from clipvec.serving.routes import ITEM_ERROR
+from clipvec.serving.service import json_errors
+from clipvec.store import ImageStore
 
 
 def image_batches() -> float:
@@ -231,3 +233,17 @@ def test_not_ready_when_the_store_cannot_be_reached_but_vectors_still_work(unrea
         with pytest.raises(StoreUnavailable) as err:
             call()
         assert err.value.status == 503
+
+
+def test_a_model_mismatch_answer_names_the_models_not_their_folders(
+    serving_encoder, tiny_model_dir, tmp_path
+):
+    """The 409 a client gets names the models, never a folder or the Lite file (issue 21)."""
+    ImageStore(str(tmp_path / "m.db"), model_name="/home/x/models/other-clip", dim=512).close()
+    with open_core(serving_encoder, tiny_model_dir, tmp_path) as core:
+        answer = json_errors(core.collection_info)()
+    body = json.loads(answer.body)
+    assert (answer.status_code, body["error"]) == (409, "model_mismatch")
+    assert "'other-clip'" in body["detail"] and f"'{tiny_model_dir.name}'" in body["detail"]
+    for where in ("/home/x", str(tiny_model_dir), str(tmp_path)):
+        assert where not in body["detail"], where
