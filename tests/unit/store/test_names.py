@@ -25,6 +25,21 @@ def content() -> ImageRecord:
     return ImageRecord(KEY, ["ignored.png"], 10, 1.5, 4, 4, "PNG", vector)
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory):
+    """A Milvus Lite store of this module's own (the shared one does not outlive
+    test_lite_registry's ``release_all`` in the same process)."""
+    path = tmp_path_factory.mktemp("names") / "m.db"
+    with ImageStore(str(path), collection="t", model_name="test/random-clip", dim=512) as opened:
+        yield opened
+
+
+@pytest.fixture
+def lite_store(store: ImageStore) -> ImageStore:
+    store.delete([KEY])
+    return store
+
+
 class Interloper:
     """Our writer, plus another process that replaces the record with its own after our first ``times`` writes."""
 
