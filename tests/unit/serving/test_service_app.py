@@ -668,6 +668,9 @@ def test_a_collection_of_another_model_leaves_a_ready_service_that_says_why(tiny
         ):
             body = assert_error(svc.post(route, data, headers), 409, "model_mismatch")
             assert "someone/another-clip" in body["detail"], body
+            assert str(tiny_model_dir) not in body["detail"] and str(db) not in body["detail"], (
+                body
+            )  # issue 21
         assert [p for p in (tmp_path / "images").rglob("*") if p.is_file()] == []  # no orphan upload
         deadline = time.monotonic() + 10
         while "made by another model" not in caplog.text and time.monotonic() < deadline:
