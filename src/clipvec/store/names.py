@@ -17,8 +17,9 @@ A Strong read is answered at the server's next time tick, with what was written 
 was asked: a writer whose read was asked just before our upsert writes just after our
 read-back returns (both wait for the same tick), and replaces our name. So on a server the
 name is read once more ``SETTLE`` seconds after it was seen (a second tick later); only a
-writer stalled longer than that between its read and its write can still replace it.
-Within one process no name is ever lost (the lock).
+writer stalled longer than that between its read and its write can still replace it (two
+processes racing on 2 overloaded cores did). Closing that needs a conditional write (Milvus
+has none) or a lock the replicas share. Within one process no name is ever lost (the lock).
 
 A record keeps at most ``PATHS_KEPT`` names; a name beyond them is reported as not listed
 (``NameAdded.listed``), and the caller keeps the file reachable some other way.
