@@ -18,9 +18,13 @@ class ClipvecError(Exception):
     status: int = 400
     code: str = "bad_request"
 
-    def __init__(self, detail: str, *, code: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self, detail: str, *, code: str | None = None, status: int | None = None, public: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        # What a client is told instead of ``detail`` when that names server paths (None: ``detail``).
+        self.public_detail = public
         if code is not None:
             self.code = code
         if status is not None:

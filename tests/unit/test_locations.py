@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clipvec.locations import is_lite_uri, is_s3_uri
+from clipvec.locations import is_lite_uri, is_s3_uri, model_shown
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,20 @@ def test_a_milvus_uri_is_a_lite_file_unless_it_names_a_server(uri, lite):
 )
 def test_an_images_location_is_s3_only_with_the_scheme(location, s3):
     assert is_s3_uri(location) is s3
+
+
+@pytest.mark.parametrize(
+    ("model", "shown"),
+    [
+        ("openai/clip-vit-base-patch32", "openai/clip-vit-base-patch32"),  # a hub id as is
+        ("clip-vit-base-patch32", "clip-vit-base-patch32"),
+        ("/home/x/models/clip", "clip"),  # a folder (recorded absolute): its name only
+        ("/home/x/models/clip/", "clip"),
+        ("~/models/shapes-clip", "shapes-clip"),
+        ("./random-clip", "random-clip"),
+        ("C:\\models\\clip", "clip"),
+        ("/", "model"),
+    ],
+)
+def test_a_model_is_shown_by_its_name_never_its_folder(model, shown):
+    assert model_shown(model) == shown

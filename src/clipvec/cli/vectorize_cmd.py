@@ -19,7 +19,12 @@ def run_vectorize(settings: Settings, args: argparse.Namespace) -> int:
     encoder = ClipEncoder.from_settings(settings)
     if args.text is not None:
         vector, truncated = encoder.encode_text(args.text)
-        out = {"vector": vector.tolist(), "dim": encoder.dim, "model": encoder.name, "truncated": truncated}
+        out = {
+            "vector": vector.tolist(),
+            "dim": encoder.dim,
+            "model": encoder.shown_name,
+            "truncated": truncated,
+        }
     else:
         try:
             data = args.image.read_bytes()
@@ -31,7 +36,7 @@ def run_vectorize(settings: Settings, args: argparse.Namespace) -> int:
         out = {
             "vector": vector.tolist(),
             "dim": encoder.dim,
-            "model": encoder.name,
+            "model": encoder.shown_name,
             "format": prepared.format,
         }
     print(json.dumps(out))

@@ -16,7 +16,7 @@ from clipvec.images.prepare import FileTooLarge, NotAnImage, PreparedImage, prep
 from clipvec.indexing.lookahead import ordered_map
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.indexing.stage import Work
-from clipvec.sources import FoundFile, Source
+from clipvec.sources import FoundFile, Source, as_read
 
 if TYPE_CHECKING:
     from clipvec.model.encoder import ClipEncoder
@@ -82,6 +82,7 @@ class LocalStage:
         work = Work(found)
         try:
             with source.open(found.rel_path) as f:
+                work.found = as_read(found, f)  # the file read, not the one scanned (issue 21)
                 data = read_image_file(f, max_bytes=self.max_file_bytes)
         except (NotAnImage, FileTooLarge) as err:
             work.skip = FileFailure(found.rel_path, err.code, err.detail)

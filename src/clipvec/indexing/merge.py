@@ -2,7 +2,9 @@
 
 Contents are keyed by their hash, so a renamed, copied or touched file keeps its record and
 vector: only the record's paths (and the primary path's mtime) change. A file whose content
-changed leaves its old record (which loses the path, or goes when it had no other).
+changed leaves its old record (which loses the path, or goes when it had no other). A
+record lists at most ``PATHS_KEPT`` paths: a further copy is remembered in the skip memory
+(so it is not read again) instead of being written into a record that cannot keep it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.indexing.stage import Work
 from clipvec.indexing.writer import RecordWriter
 from clipvec.sources import FoundFile
-from clipvec.store import ImageRecord
+from clipvec.store import PATHS_KEPT, ImageRecord
 
 
 class Merger:
@@ -50,8 +52,11 @@ class Merger:
         known = self.writer.pending.get(work.content_hash) or self.by_hash.get(work.content_hash)
         if known is not None:  # known content: a rename, a copy or a touched file
             record = _with_path(known, path, work.found, self.seen, self.owns)
-            if path in record.paths[1:]:  # a copy: not read again while it stays as it is
+            if path not in record.paths[:1]:  # a copy: not read again while it stays as it is
                 self.memory.remember_copy(work.found, work.content_hash)
+            if path not in record.paths:  # a copy beyond the PATHS_KEPT names a record lists
+                report.reused += 1
+                return
             if (record.paths, record.mtime) == (known.paths, known.mtime):
                 report.unchanged += 1
                 return
@@ -89,9 +94,10 @@ class Merger:
 def _with_path(
     record: ImageRecord, path: str, found: FoundFile, seen: set[str], owns: Callable[[str], bool]
 ) -> ImageRecord:
-    """The record with ``path`` added; paths that vanished from the source are dropped (a rename)."""
+    """The record with ``path`` added (if it lists fewer than ``PATHS_KEPT``); paths that vanished
+    from the source are dropped (a rename)."""
     paths = [p for p in record.paths if p in seen or p == path or not owns(p)]
-    if path not in paths:
+    if path not in paths and len(paths) < PATHS_KEPT:
         paths.append(path)
     primary_mtime = found.mtime if paths[0] == path else record.mtime
     return replace(record, paths=paths, mtime=primary_mtime)

@@ -1,8 +1,8 @@
 """The plan of an import: what the source holds, what the collection holds, what must be read.
 
 A file whose path, size and mtime are already stored is *unchanged* and never read; so is a
-file the skip memory already knows (not an image, broken, or a copy of stored bytes) while
-its size and mtime stay. Everything else is read by the stage.
+file the skip memory already knows (not an image, broken, or a copy of stored bytes, also
+one beyond the ``PATHS_KEPT`` names its record lists) while its size and mtime stay. Everything else is read by the stage.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.indexing.skip_memory import SkipMemory
 from clipvec.sources import FolderSource, FoundFile, Scanned, Source, scan_ahead
-from clipvec.store import ImageRecord, ImageStore
+from clipvec.store import PATHS_KEPT, ImageRecord, ImageStore
 
 
 @dataclass
@@ -57,11 +57,12 @@ def make_plan(
     todo: list[FoundFile] = []
     for f in scan.found:
         rec = by_path.get(f.rel_path)
-        if (
-            rec is not None
-            and rec.size == f.size
-            and (_same_mtime(rec, f) or memory.copy_of(f) == rec.content_hash)
-        ):
+        copy_of = memory.copy_of(f)
+        if rec is not None:
+            unchanged = rec.size == f.size and (_same_mtime(rec, f) or copy_of == rec.content_hash)
+        else:  # a copy beyond the PATHS_KEPT names its record lists?
+            unchanged = copy_of is not None and _lists_all_it_keeps(by_hash.get(copy_of))
+        if unchanged:
             report.unchanged += 1
         elif (known := memory.get(f)) is not None:  # not an image / failed, and unchanged
             reason, detail, failed = known
@@ -95,6 +96,11 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _lists_all_it_keeps(record: ImageRecord | None) -> bool:
+    """Whether a further copy of ``record``'s bytes stays unlisted: it already lists ``PATHS_KEPT`` names."""
+    return record is not None and len(record.paths) >= PATHS_KEPT
 
 
 def _same_mtime(record: ImageRecord, found: FoundFile) -> bool:

@@ -37,6 +37,7 @@ import logging
 import math
 import time
 from collections.abc import Collection, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.indexing.stage import Work
 from clipvec.model.facts import recorded_model_name
 from clipvec.settings import Settings
-from clipvec.sources import FoundFile, Source
+from clipvec.sources import FoundFile, Source, as_read
 from clipvec.store import ImageRecord, ImageStore
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,10 @@ def read_decode_batch(
     cols: dict[str, list[Any]] = {
         k: [] for k in ("hash", "skip", "error", "detail", "format", "width", "height", "pixels", "seconds")
     }
-    for path in batch["path"]:
+    cols["size"], cols["mtime"] = [], []  # of the file read (fstat), not the one scanned (issue 21)
+    for path, size, mtime in zip(batch["path"], batch["size"], batch["mtime"], strict=True):
         t0 = time.perf_counter()
+        read = FoundFile(str(path), int(size), float(mtime))
         row: dict[str, Any] = {
             "hash": "",
             "skip": "",
@@ -93,6 +96,7 @@ def read_decode_batch(
         }
         try:
             with source.open(str(path)) as f:
+                read = as_read(read, f)
                 data = read_image_file(f, max_bytes=max_file_bytes)
         except (NotAnImage, FileTooLarge) as err:
             row.update(skip=err.code, detail=err.detail)
@@ -111,6 +115,7 @@ def read_decode_batch(
                 except ClipvecError as err:
                     row.update(error=err.code, detail=err.detail)
         row["seconds"] = time.perf_counter() - t0
+        row["size"], row["mtime"] = read.size, read.mtime
         for key, value in row.items():
             cols[key].append(value)
     out = dict(batch)
@@ -295,7 +300,8 @@ class RayStage:
 
 
 def _work(batch: dict[str, np.ndarray], i: int, found: FoundFile, report: ImportReport) -> Work:
-    work = Work(found, content_hash=str(batch["hash"][i]))
+    read = replace(found, size=int(batch["size"][i]), mtime=float(batch["mtime"][i]))
+    work = Work(read, content_hash=str(batch["hash"][i]))
     report.seconds["decode"] += float(batch["seconds"][i])
     report.seconds["encode"] += float(batch["encode_seconds"][i])
     if batch["error"][i]:

@@ -23,6 +23,7 @@ from PIL import Image
 
 from clipvec.errors import ModelLoadError
 from clipvec.images.preprocess import Preprocessor
+from clipvec.locations import model_shown
 from clipvec.model.advice import model_help
 from clipvec.model.chatter import before_transformers
 from clipvec.model.device import resolve_device, resolve_precision
@@ -59,7 +60,8 @@ class ClipEncoder:
         self.model = model
         self.tokenizer = tokenizer
         self.preprocessor = preprocessor
-        self.name = name
+        self.name = name  # what a collection records: a hub id, or the folder's absolute path
+        self.shown_name = model_shown(name)  # what clients are told: never where the model lives
         self.device = device
         self.precision = precision
         self.batch_size = batch_size

@@ -1,4 +1,8 @@
-"""The JSON shapes of the service's answers (what clients parse: keep them stable)."""
+"""The JSON shapes of the service's answers (what clients parse: keep them stable).
+
+``model`` is the model's name (a hub id, or a local folder's last name), never its path on the
+server (issue 21).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ def text_answer(encoder: ClipEncoder, encoded: TextEncoding, row: int = 0) -> di
     return {
         "vector": vector_json(encoded.vectors[row]),
         "dim": encoder.dim,
-        "model": encoder.name,
+        "model": encoder.shown_name,
         "truncated": encoded.truncated[row],
         "tokens": encoded.token_counts[row],
     }
@@ -39,7 +43,7 @@ def image_answer(encoder: ClipEncoder, prepared: PreparedImage, vector: np.ndarr
     return {
         "vector": vector_json(vector),
         "dim": encoder.dim,
-        "model": encoder.name,
+        "model": encoder.shown_name,
         "format": prepared.format,
         "width": prepared.width,
         "height": prepared.height,
@@ -47,7 +51,7 @@ def image_answer(encoder: ClipEncoder, prepared: PreparedImage, vector: np.ndarr
 
 
 def batch_answer(encoder: ClipEncoder, results: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"results": results, "dim": encoder.dim, "model": encoder.name}
+    return {"results": results, "dim": encoder.dim, "model": encoder.shown_name}
 
 
 def hits_answer(encoder: ClipEncoder, store: ImageStore, hits: list[Hit]) -> dict[str, Any]:
@@ -55,7 +59,7 @@ def hits_answer(encoder: ClipEncoder, store: ImageStore, hits: list[Hit]) -> dic
         "hits": [hit_json(h) for h in hits],
         "metric": store.metric,
         "higher_is_better": store.higher_is_better,
-        "model": encoder.name,
+        "model": encoder.shown_name,
     }
 
 
@@ -63,7 +67,7 @@ def collection_answer(encoder: ClipEncoder, store: ImageStore, collection: str) 
     return {
         "collection": collection,
         "count": store.count(),
-        "model": encoder.name,
+        "model": encoder.shown_name,
         "dim": encoder.dim,
         "metric": store.metric,
         "higher_is_better": store.higher_is_better,

@@ -57,9 +57,10 @@ PUBLIC_DETAIL = {
 
 
 def public_error(err: ClipvecError) -> dict[str, str]:
-    """The JSON body for ``err``: 5xx details are replaced by a fixed text per code."""
+    """The JSON body for ``err``: 5xx details are replaced by a fixed text per code; others by
+    the error's public detail when it has one (a detail that names server paths)."""
     if err.status < 500:
-        return err.to_json()
+        return error_json(err.code, err.public_detail or err.detail)
     return error_json(err.code, PUBLIC_DETAIL.get(err.code, INTERNAL_DETAIL))
 
 

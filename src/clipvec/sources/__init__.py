@@ -15,6 +15,7 @@ from pathlib import Path
 
 from clipvec.locations import is_s3_uri
 from clipvec.sources.folder import FolderSource, scan_folder
+from clipvec.sources.opened import as_read
 from clipvec.sources.paths import escape_path, fs_path, is_junk, unescape_path
 from clipvec.sources.s3 import S3Source, bucket_source, s3_filesystem, split_s3_uri, version_stamp
 from clipvec.sources.scanning import Scanned, scan_ahead, scan_source
@@ -30,6 +31,7 @@ __all__ = [
     "SkippedEntry",
     "Source",
     "SourceUnavailable",
+    "as_read",
     "escape_path",
     "fs_path",
     "is_junk",

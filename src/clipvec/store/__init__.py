@@ -36,6 +36,7 @@ The parts, each with one job (``ImageStore`` composes them):
 * ``consistency``: which reads must be Strong;
 * ``schema``: the schema, its index, and the check that an existing collection fits;
 * ``writes``: verified, batched, deduplicated upserts, and deletes;
+* ``names``: adding one name to a content's record, atomic per hash and read back;
 * ``reads``: count, get, get by path, every record a page at a time;
 * ``nearest``: vector search with path prefix and minimum score;
 * ``image_store``: the ``ImageStore`` facade;
@@ -45,6 +46,7 @@ The parts, each with one job (``ImageStore`` composes them):
 from clipvec.store.drop import drop_collection
 from clipvec.store.filters import literal, prefix_filter
 from clipvec.store.image_store import ImageStore
+from clipvec.store.names import NameAdded
 from clipvec.store.records import (
     MAX_TOP_K,
     PATHS_KEPT,
@@ -65,6 +67,7 @@ __all__ = [
     "Hit",
     "ImageRecord",
     "ImageStore",
+    "NameAdded",
     "clamp_score",
     "drop_collection",
     "higher_is_better",

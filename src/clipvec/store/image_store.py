@@ -16,6 +16,7 @@ import numpy as np
 
 from clipvec.store.connection import LITE_OPEN_HINT, LOAD_TIMEOUT, Connection, new_lite_file
 from clipvec.store.consistency import ReadConsistency
+from clipvec.store.names import SETTLE, NameAdded, add_name
 from clipvec.store.nearest import Nearest
 from clipvec.store.reads import Reader
 from clipvec.store.records import Hit, ImageRecord, higher_is_better
@@ -141,6 +142,14 @@ class ImageStore:
         upsert) raises if it failed.
         """
         self._writer.upsert(records, defer_check=defer_check)
+
+    def add_name(self, record: ImageRecord, name: str) -> NameAdded:
+        """Store ``record``'s content with ``name`` among its paths, never dropping a stored name.
+
+        Atomic per content hash within this process, read back and merged again across
+        processes (``clipvec.store.names``); ``StoreUnavailable`` if the name would not stick.
+        """
+        return add_name(self._reader, self._writer, record, name, settle=0.0 if self.is_lite else SETTLE)
 
     def confirm_writes(self) -> None:
         """Wait for the checks of deferred writes (``upsert(defer_check=True)``); raise if one was lost."""

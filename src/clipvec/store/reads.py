@@ -43,8 +43,14 @@ class Reader:
         )
         return int(rows[0]["count(*)"]) if rows else 0
 
-    def get(self, hashes: Sequence[str], *, with_vectors: bool = False) -> dict[str, ImageRecord]:
-        """The stored records among ``hashes`` (missing ones are simply absent)."""
+    def get(
+        self, hashes: Sequence[str], *, with_vectors: bool = False, strong: bool = False
+    ) -> dict[str, ImageRecord]:
+        """The stored records among ``hashes`` (missing ones are simply absent).
+
+        ``strong``: also see what other clients (replicas) wrote a moment ago (a server read
+        then waits for its time tick, ~0.2-0.5 s; Lite has one client, so it changes nothing).
+        """
         conn = self._conn
         wanted = list(dict.fromkeys(hashes))
         fields = OUTPUT_FIELDS + (["vector"] if with_vectors else [])
@@ -55,12 +61,18 @@ class Reader:
                 conn.collection,
                 filter=in_filter(chunk),
                 output_fields=fields,
-                **self._consistency.read_options(),
+                **self._options(strong),
             )
             for row in rows:
                 record = from_row(row, with_vectors)
                 found[record.content_hash] = record
         return found
+
+    def _options(self, strong: bool) -> dict[str, Any]:
+        options = self._consistency.read_options()
+        if strong and not self._conn.is_lite:
+            options["consistency_level"] = "Strong"
+        return options
 
     def get_by_path(self, path: str) -> ImageRecord | None:
         """The record that lists ``path`` among its paths (exact match), if any."""

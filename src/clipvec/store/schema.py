@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clipvec.errors import ModelMismatch, StoreUnavailable
+from clipvec.locations import model_shown
 from clipvec.store.connection import LOAD_TIMEOUT, Connection
 from clipvec.store.records import FORMAT_MAX_LEN, MODEL_MAX_LEN, PATH_MAX_LEN, PATHS_MAX, PK_MAX_LEN
 
@@ -176,7 +177,11 @@ def index_choice(index_type: str, *, is_lite: bool, dim: int) -> tuple[str, dict
 
 def check_existing(conn: Connection, spec: CollectionSpec) -> str:
     """The model name the collection records; ``ModelMismatch`` unless it is clipvec's, this
-    schema version, model, dim and metric."""
+    schema version, model, dim and metric.
+
+    Its detail (for the log and the CLI) names the collection's URI and the models' folders;
+    its public detail (what a client is told, a 409) names neither (issue 21).
+    """
     desc = conn.call(conn.client.describe_collection, spec.collection)
     where = f"collection {spec.collection!r} at {conn.uri}"
     try:
@@ -184,14 +189,17 @@ def check_existing(conn: Connection, spec: CollectionSpec) -> str:
     except (ValueError, KeyError, TypeError):
         raise ModelMismatch(
             f"{where} was not created by clipvec (no clipvec metadata in its description); "
-            "choose another collection name (CLIPVEC_COLLECTION)"
+            "choose another collection name (CLIPVEC_COLLECTION)",
+            public=f"collection {spec.collection!r} was not created by clipvec",
         ) from None
     version = meta.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ModelMismatch(
             f"{where} has clipvec schema version {version}, this clipvec uses {SCHEMA_VERSION}; "
             f"import into another collection (CLIPVEC_COLLECTION), or delete this one with "
-            f"`clipvec drop --collection {spec.collection}` and import again"
+            f"`clipvec drop --collection {spec.collection}` and import again",
+            public=f"collection {spec.collection!r} has clipvec schema version {version}, "
+            f"this clipvec uses {SCHEMA_VERSION}",
         )
     stored_dim = meta.get("dim")
     for fld in desc.get("fields", []):
@@ -200,12 +208,16 @@ def check_existing(conn: Connection, spec: CollectionSpec) -> str:
     stored = (meta.get("model"), stored_dim, str(meta.get("metric", "")).upper())
     wanted = (spec.model_name, spec.dim, spec.metric)
     if not spec.same_model(stored[0], meta.get("model_id")) or stored[1:] != wanted[1:]:
+        built = f"model {model_shown(str(stored[0]))!r} (dim {stored[1]}, {stored[2]})"
+        uses = f"model {model_shown(wanted[0])!r} (dim {wanted[1]}, {wanted[2]})"
         raise ModelMismatch(
             f"{where} was built with model {stored[0]!r} (dim {stored[1]}, {stored[2]}), "
             f"but this process uses model {wanted[0]!r} (dim {wanted[1]}, {wanted[2]}); "
             "vectors from different models cannot be compared. Use the same model, another "
             f"collection (CLIPVEC_COLLECTION), or delete this one with `clipvec drop --collection "
-            f"{spec.collection}` and import again."
+            f"{spec.collection}` and import again.",
+            public=f"collection {spec.collection!r} was built with {built}, but this service uses "
+            f"{uses}; vectors from different models cannot be compared",
         )
     return str(stored[0])
 
@@ -226,7 +238,8 @@ def read_index(conn: Connection, spec: CollectionSpec) -> str:
     if metric != spec.metric:
         raise ModelMismatch(
             f"collection {spec.collection!r} at {conn.uri} is indexed for {metric}, "
-            f"but this process asks for {spec.metric}"
+            f"but this process asks for {spec.metric}",
+            public=f"collection {spec.collection!r} is indexed for {metric}, this service asks for {spec.metric}",
         )
     return kind
 

@@ -60,12 +60,17 @@ def test_create_then_reopen(make_store, milvus_backend):
     assert len(again.search(unit_vectors(1)[0], top_k=3)) == 3  # loaded after reopen
 
 
-def test_reopen_with_other_model_dim_or_metric_is_refused(make_store):
+def test_reopen_with_other_model_dim_or_metric_is_refused(make_store, milvus_backend):
     make_store().close()
     with pytest.raises(ModelMismatch) as err:
         make_store(model_name="other/model")
     assert "'test/random-clip'" in err.value.detail and "'other/model'" in err.value.detail
     assert err.value.status == 409
+    with pytest.raises(ModelMismatch) as err:  # a local folder: clients are told its name only
+        make_store(model_name="/home/x/models/other-clip")
+    public = err.value.public_detail
+    assert "'other-clip'" in public and "'test/random-clip'" in public
+    assert "/home/x" not in public and milvus_backend.uri not in public
     with pytest.raises(ModelMismatch, match="dim 512.*dim 768"):
         make_store(dim=768)
     with pytest.raises(ModelMismatch, match="COSINE.*L2"):

@@ -30,7 +30,7 @@ def test_text_vector_as_json(run_cli, encoder):
     answer = json.loads(result.out)
     assert set(answer) == {"vector", "dim", "model", "truncated"}
     assert answer["dim"] == 64 and len(answer["vector"]) == 64
-    assert answer["model"] == encoder.name and answer["truncated"] is False
+    assert answer["model"] == encoder.shown_name and answer["truncated"] is False
     assert np.linalg.norm(answer["vector"]) == pytest.approx(1.0, abs=1e-3)
     expected, _ = encoder.encode_text("a red circle")
     assert np.allclose(answer["vector"], expected, atol=1e-5)

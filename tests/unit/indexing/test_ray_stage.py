@@ -53,7 +53,13 @@ def test_read_decode_batch_fills_one_row_per_file(tmp_path):
         known=stored_hashes(known, b"something else"),
     )
     rows = {p: {k: out[k][i] for k in out} for i, p in enumerate(paths)}
-    assert list(out["path"]) == paths and list(out["size"]) == list(range(len(paths)))  # input kept
+    assert list(out["path"]) == paths
+    # size and mtime of the file whose bytes were read (fstat), not the scan's (issue 21)
+    for i, path in enumerate(paths):
+        if path != "vanished.png":
+            st = (tmp_path / path).stat()
+            assert (out["size"][i], out["mtime"][i]) == (st.st_size, st.st_mtime), path
+    assert (out["size"][4], out["mtime"][4]) == (4, 1.5)  # not read: the scan's facts stay
 
     row = rows["new.png"]
     assert row["hash"] == hashlib.sha256(new).hexdigest()
@@ -89,7 +95,7 @@ def test_read_decode_batch_fills_one_row_per_file(tmp_path):
 def test_read_decode_batch_with_no_stored_contents_decodes_everything(tmp_path):
     (tmp_path / "a.png").write_bytes(png(5))
     out = read_decode_batch(
-        {"path": np.array(["a.png"], dtype=object)},
+        {"path": np.array(["a.png"], dtype=object), "size": np.array([1]), "mtime": np.array([1.5])},
         source=FolderSource(tmp_path),
         preprocessor=PRE,
         max_pixels=1_000_000,
@@ -103,6 +109,8 @@ def batch_of(**rows: dict) -> dict[str, np.ndarray]:
     """Encoder-actor output columns for the given rows (missing values: what a task leaves empty)."""
     empty = {
         "path": "",
+        "size": 1,
+        "mtime": 2.0,
         "hash": "",
         "skip": "",
         "error": "",
@@ -135,7 +143,7 @@ def test_rows_become_work_items():
             "seconds": 0.5,
             "encode_seconds": 0.25,
         },
-        known={"hash": "k" * 64, "seconds": 0.25},
+        known={"hash": "k" * 64, "seconds": 0.25, "size": 7, "mtime": 8.5},  # as read (fstat)
         broken={"hash": "b" * 64, "error": "truncated_image", "detail": "cut short"},
         text={"skip": "not_image", "detail": "content is TEXT"},
     )
@@ -143,12 +151,13 @@ def test_rows_become_work_items():
     found = {p: FoundFile(p, 1, 2.0) for p in ("new", "known", "broken", "text")}
     new, known, broken, text = (_work(batch, i, found[p], report) for i, p in enumerate(found))
 
-    assert new.found is found["new"] and new.content_hash == "n" * 64
+    assert new.found == found["new"] and new.content_hash == "n" * 64
     np.testing.assert_array_equal(new.vector, vector)
     new.vector[0] = 7.0  # a copy of its own: Arrow buffers are read-only
     assert (new.format, new.width, new.height, new.stored) == ("JPEG", 640, 480, True)
     assert (new.error, new.skip) == (None, None)
 
+    assert known.found == FoundFile("known", 7, 8.5)  # what was read, not what was scanned
     assert (
         known.content_hash == "k" * 64 and known.vector is None and (known.error, known.skip) == (None, None)
     )

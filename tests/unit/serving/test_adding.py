@@ -18,9 +18,10 @@ from serving_fixtures import jpeg_bytes, open_core, png_bytes
 
 from clipvec.errors import StorageFull, StoreUnavailable
 from clipvec.search import HIT_PATHS_SHOWN
-from clipvec.serving import adding
 from clipvec.serving.error_bodies import PUBLIC_DETAIL
 from clipvec.serving.service import json_errors
+from clipvec.serving.web.files import PageFiles
+from clipvec.store import names
 
 
 def images_dir(core) -> Path:
@@ -70,7 +71,8 @@ def test_the_same_bytes_under_two_names_are_one_file_with_both_paths(serving_cor
     assert second["created"] is False and second["path_count"] == 2
     new_name = first["path"].replace("-one.jpg", "-two.jpg")
     assert second["paths"] == [first["path"], new_name]
-    assert second["path"] == first["path"]  # the record's first path
+    assert second["path"] == new_name  # the name just saved, not the record's first (issue 21)
+    assert second["path_listed"] is True
     one, two = (images_dir(serving_core) / p for p in second["paths"])
     assert one.stat().st_ino == two.stat().st_ino  # one copy of the bytes, two names
     record = serving_core.store.run(lambda store: store.get([second["content_hash"]]))[second["content_hash"]]
@@ -78,16 +80,24 @@ def test_the_same_bytes_under_two_names_are_one_file_with_both_paths(serving_cor
 
 
 def test_hits_show_a_few_paths_and_the_record_keeps_a_bounded_number(serving_core, monkeypatch):
-    monkeypatch.setattr(adding, "PATHS_KEPT", HIT_PATHS_SHOWN + 1)
+    monkeypatch.setattr(names, "PATHS_KEPT", HIT_PATHS_SHOWN + 1)
     data = jpeg_bytes(seed=4)
     answers = [serving_core.add_image(data, f"name{i}.jpg") for i in range(HIT_PATHS_SHOWN + 3)]
     last = answers[-1]
     assert last["path_count"] == HIT_PATHS_SHOWN + 1  # the first names found are kept, no more
-    names = [answers[0]["path"].replace("-name0.jpg", f"-name{i}.jpg") for i in range(len(answers))]
-    assert last["paths"] == names[:HIT_PATHS_SHOWN]
-    assert all(a["path"] == names[0] for a in answers)
+    names_ = [answers[0]["path"].replace("-name0.jpg", f"-name{i}.jpg") for i in range(len(answers))]
+    assert last["paths"] == names_[:HIT_PATHS_SHOWN]
+    assert [a["path"] for a in answers] == names_  # each answer names the file it saved
+    assert [a["path_listed"] for a in answers] == [True] * (HIT_PATHS_SHOWN + 1) + [False, False]
+    assert "note" not in answers[0] and "first 6 names" in last["note"]
     record = serving_core.store.run(lambda store: store.get([last["content_hash"]]))[last["content_hash"]]
-    assert list(record.paths) == names[: HIT_PATHS_SHOWN + 1]
+    assert list(record.paths) == names_[: HIT_PATHS_SHOWN + 1]
+    # the names the record does not list are saved and still served by the page (by content)
+    assert (images_dir(serving_core) / last["path"]).read_bytes() == data
+    item = PageFiles(serving_core).lookup(last["path"])
+    assert item is not None and item.content_hash == last["content_hash"]
+    (images_dir(serving_core) / "uploads" / "stranger.jpg").write_bytes(jpeg_bytes(seed=5))
+    assert PageFiles(serving_core).lookup("uploads/stranger.jpg") is None  # not a stored content
 
 
 def test_uploads_never_follow_planted_symlinks_and_keep_one_copy(serving_core, tmp_path):

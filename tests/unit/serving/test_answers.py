@@ -17,7 +17,7 @@ from clipvec.search import HIT_PATHS_SHOWN
 from clipvec.serving import answers
 from clipvec.store import Hit
 
-ENCODER = SimpleNamespace(name="models/tiny", dim=4)
+ENCODER = SimpleNamespace(name="/srv/x/models/tiny", shown_name="tiny", dim=4)  # a folder: shown by name
 STORE = SimpleNamespace(metric="L2", higher_is_better=False, count=lambda: 7)
 VECTORS = np.array([[0.5, 0.5, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0]], dtype=np.float64)
 ENCODED = TextEncoding(vectors=VECTORS, truncated=[False, True], token_counts=[3, 77])
@@ -43,7 +43,7 @@ def test_text_answer():
     assert answer == {
         "vector": [1.0, 0.0, 0.0, 0.0],
         "dim": 4,
-        "model": "models/tiny",
+        "model": "tiny",
         "truncated": True,
         "tokens": 77,
     }
@@ -73,7 +73,7 @@ def test_image_answer():
 def test_batch_answer_names_model_and_dim_once():
     results = [answers.text_item(ENCODED, 0), {"error": "empty_body", "detail": "item 1 is an empty string"}]
     answer = answers.batch_answer(ENCODER, results)
-    assert answer == {"results": results, "dim": 4, "model": "models/tiny"}
+    assert answer == {"results": results, "dim": 4, "model": "tiny"}
     round_trips(answer)
 
 
@@ -85,7 +85,7 @@ def test_hits_answer():
     ]
     answer = answers.hits_answer(ENCODER, STORE, hits)
     assert types_of(answer) == {"hits": list, "metric": str, "higher_is_better": bool, "model": str}
-    assert (answer["metric"], answer["higher_is_better"], answer["model"]) == ("L2", False, "models/tiny")
+    assert (answer["metric"], answer["higher_is_better"], answer["model"]) == ("L2", False, "tiny")
     first, second = answer["hits"]
     assert types_of(first) == {
         "path": str,
@@ -109,7 +109,7 @@ def test_collection_answer():
     assert answer == {
         "collection": "images",
         "count": 7,
-        "model": "models/tiny",
+        "model": "tiny",
         "dim": 4,
         "metric": "L2",
         "higher_is_better": False,

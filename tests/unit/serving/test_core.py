@@ -22,6 +22,8 @@ from serving_fixtures import jpeg_bytes, open_core, png_bytes
 from clipvec.errors import ClipvecError, PayloadTooLarge, StoreUnavailable
 from clipvec.search import SearchOptions
 from clipvec.serving.routes import ITEM_ERROR
+from clipvec.serving.service import json_errors
+from clipvec.store import ImageStore
 
 
 def image_batches() -> float:
@@ -35,7 +37,7 @@ def image_batches() -> float:
 def test_text_vector(serving_core, tiny_model_dir):
     answer = serving_core.vectorize_text("dog")
     assert_unit_vector(answer)
-    assert answer["model"] == str(tiny_model_dir)
+    assert answer["model"] == tiny_model_dir.name  # the name, never the path (issue 21)
     assert answer["truncated"] is False and type(answer["tokens"]) is int and answer["tokens"] > 0
     assert json.loads(json.dumps(answer)) == answer
 
@@ -95,7 +97,7 @@ def test_hostile_corpus_in_search_and_add(serving_core):
 def test_batch_texts_equal_singles_with_per_item_errors(serving_core):
     texts = ["a dog", "a photo of a cat", "x" * 1000]
     answer = serving_core.vectorize_texts([texts[0], 17, texts[1], "", texts[2]])
-    assert answer["dim"] == 512 and answer["model"] == serving_core.encoder.name
+    assert answer["dim"] == 512 and answer["model"] == serving_core.encoder.shown_name
     results = answer["results"]
     assert [set(r) >= {"vector"} for r in results] == [True, False, True, False, True]
     assert results[1]["error"] == "invalid_text" and results[3]["error"] == "empty_body"
@@ -177,7 +179,7 @@ def test_add_search_and_info(serving_encoder, tiny_model_dir, tmp_path):
         assert info == {
             "collection": "images",
             "count": 0,
-            "model": str(tiny_model_dir),
+            "model": tiny_model_dir.name,
             "dim": 512,
             "metric": "COSINE",
             "higher_is_better": True,
@@ -231,3 +233,17 @@ def test_not_ready_when_the_store_cannot_be_reached_but_vectors_still_work(unrea
         with pytest.raises(StoreUnavailable) as err:
             call()
         assert err.value.status == 503
+
+
+def test_a_model_mismatch_answer_names_the_models_not_their_folders(
+    serving_encoder, tiny_model_dir, tmp_path
+):
+    """The 409 a client gets names the models, never a folder or the Lite file (issue 21)."""
+    ImageStore(str(tmp_path / "m.db"), model_name="/home/x/models/other-clip", dim=512).close()
+    with open_core(serving_encoder, tiny_model_dir, tmp_path) as core:
+        answer = json_errors(core.collection_info)()
+    body = json.loads(answer.body)
+    assert (answer.status_code, body["error"]) == (409, "model_mismatch")
+    assert "'other-clip'" in body["detail"] and f"'{tiny_model_dir.name}'" in body["detail"]
+    for where in ("/home/x", str(tiny_model_dir), str(tmp_path)):
+        assert where not in body["detail"], where

@@ -47,6 +47,14 @@ def test_client_errors_keep_their_detail():
         assert public_error(err) == err.to_json()
 
 
+def test_a_client_error_with_a_public_detail_tells_only_that():
+    err = ModelMismatch(
+        "collection at /srv/data/milvus.db built with /home/x/models/clip", public="built with 'clip'"
+    )
+    assert public_error(err) == {"error": "model_mismatch", "detail": "built with 'clip'"}
+    assert "/home/x" in err.detail  # the log and the CLI keep the whole story
+
+
 @pytest.mark.parametrize(
     "err",
     [

@@ -2,7 +2,9 @@
 
 A ``path`` is served only when it is exactly a path of a record in the collection
 (``store.get_by_path``) and its source serves it (a folder: a regular file whose real path
-lies inside the folder; S3: an object of the record's bucket). Thumbnails and large views
+lies inside the folder; S3: an object of the record's bucket). A record lists at most
+``PATHS_KEPT`` names; a file the source serves whose bytes are a stored record's is served
+too (found by its content hash), so a name beyond them stays reachable (issue 21). Thumbnails and large views
 are made with the project's one decoder (so HDR, TIFF, TGA, 16-bit PNG ... all work) and
 cached on disk, keyed by the image's content hash and the size.
 """
@@ -50,6 +52,22 @@ def read_indexed(item: Indexed) -> tuple[bytes, str] | None:
     return read.data, f'"{read.version}"'
 
 
+def content_hash(source: Source, rel: str, limit: int) -> str | None:
+    """The sha256 of the file stored as ``rel``, read in pieces; ``None`` if unreadable or over ``limit`` bytes."""
+    digest, total = hashlib.sha256(), 0
+    try:
+        with source.open(rel) as f:
+            while chunk := f.read(1 << 20):
+                total += len(chunk)
+                if total > limit:  # larger than any imported file: not a stored content
+                    return None
+                digest.update(chunk)
+    except (OSError, ClipvecError) as exc:
+        log.debug("cannot hash %s: %s", rel, exc)
+        return None
+    return digest.hexdigest()
+
+
 class PageFiles:
     """Finds indexed image files for one serving core and makes (cached) JPEG renditions of them."""
 
@@ -71,11 +89,25 @@ class PageFiles:
             return None
         record = self.core.store.run(lambda store: store.get_by_path(rel))
         if record is None or rel not in list(getattr(record, "paths", [rel])):
-            return None
+            return self._unlisted_copy(rel)
         source = source_of_stored_path(rel, self.core.images)
         if not source.serves(rel):
             return None
         return Indexed(rel, source, str(record.content_hash))
+
+    def _unlisted_copy(self, rel: str) -> Indexed | None:
+        """``rel`` when its bytes are a stored record's: a name beyond the ``PATHS_KEPT`` a record lists.
+
+        Only the images folder (or S3 prefix) is looked in, never another bucket.
+        """
+        source = self.core.images
+        if not (source.owns(rel) and source.serves(rel)):
+            return None
+        digest = content_hash(source, rel, self.core.settings.max_file_bytes)
+        if digest is None:
+            return None
+        found = self.core.store.run(lambda store: store.get([digest]))
+        return Indexed(rel, source, digest) if digest in found else None
 
     # ---------------------------------------------------------------- cache
     def cache_dir(self) -> Path | None:
