@@ -35,12 +35,12 @@ import requests
 
 from clipvec.cli.bench import (
     DEFAULT_CACHE,
-    TEXT_QUERIES,
     build_photos,
     ensure_model,
     load_average,
     machine_info,
 )
+from clipvec.cli.bench.ours import TEXT_QUERIES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests" / "harness"))  # the same service launcher the tests use
