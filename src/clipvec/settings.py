@@ -92,7 +92,9 @@ class Settings(BaseSettings):
         description="Slowest accepted upload in bytes/s, averaged after body_idle_timeout seconds.",
     )
     max_concurrency: int = Field(
-        128, ge=1, description="Requests processed at once (after their body arrived); more get 429."
+        128,
+        ge=1,
+        description="Requests processed at once (after their body arrived; image uploads and the rest counted apart); more get 429.",
     )
     decode_pixel_budget: int = Field(
         100_000_000,

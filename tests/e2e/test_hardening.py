@@ -11,8 +11,6 @@ writes and the 429 shape.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import socket
@@ -23,11 +21,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
-from payloads import jpeg_bytes
-from PIL import Image
+from payloads import big_png, jpeg_bytes
 from service_factory import TINY_IDLE_TIMEOUT
 from service_process import ServiceProcess, free_port
 
@@ -162,32 +158,15 @@ def test_200_stalled_uploads_do_not_lock_out_a_good_request(service):
 # --------------------------------------------------------------------------- 3. bounded work
 
 
-def service_worker_rss(svc: ServiceProcess) -> int:
-    """The largest RSS among the service's processes (the model worker)."""
-    root = psutil.Process(svc.proc.pid)
-    sizes = []
-    for proc in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            sizes.append(proc.memory_info().rss)
-    return max(sizes)
-
-
-def big_png(pixels: int = 100_000_000) -> bytes:
-    side = int(pixels**0.5)
-    buf = io.BytesIO()
-    Image.new("L", (side, side), 0).save(buf, "PNG", compress_level=9)
-    return buf.getvalue()
-
-
 def test_concurrent_huge_images_share_a_pixel_budget(service):
     data = big_png()
     assert len(data) < 150_000  # 100 megapixels in ~97 KB
-    peak = [service_worker_rss(service)]
+    peak = [service.worker_rss()]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.1):
-            peak.append(service_worker_rss(service))
+            peak.append(service.worker_rss())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -209,7 +188,7 @@ def test_concurrent_huge_images_share_a_pixel_budget(service):
         sampler.join()
     assert [a.status_code for a in answers] == [200] * CONCURRENT_BIG  # queued, not refused
     assert max(peak) < 2 * 1024**3, max(peak) / 1024**2  # was 2.3 GB after 8 of them, for good
-    assert service_worker_rss(service) < 1.5 * 1024**3
+    assert service.worker_rss() < 1.5 * 1024**3
 
 
 # --------------------------------------------------------------------------- 4. safe by default

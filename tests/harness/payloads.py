@@ -20,6 +20,14 @@ def jpeg_bytes(width: int = 160, height: int = 120, seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
+def big_png(pixels: int = 100_000_000) -> bytes:
+    """A legal PNG of ``pixels`` pixels in ~97 KB (100 MP): cheap to send, costly to decode."""
+    side = int(pixels**0.5)
+    buf = io.BytesIO()
+    Image.new("L", (side, side), 0).save(buf, "PNG", compress_level=9)
+    return buf.getvalue()
+
+
 def png_bytes(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "PNG")

@@ -88,6 +88,20 @@ class ServiceProcess:
             shutil.rmtree(self.cwd, ignore_errors=True)
             self.cwd = None
 
+    def worker_rss(self) -> int:
+        """The largest RSS among the service's processes (the model worker), in bytes."""
+        import psutil
+
+        assert self.proc is not None
+        root = psutil.Process(self.proc.pid)
+        sizes = []
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                sizes.append(proc.memory_info().rss)
+            except psutil.NoSuchProcess:
+                continue
+        return max(sizes)
+
     def log_tail(self, n: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])

@@ -2,7 +2,8 @@
 
 The BentoML service (:mod:`.service`) and the search page (:mod:`.web`) both receive one
 ``ServingCore`` per worker; tests drive it directly. It holds the encoder, the micro-batcher
-that encodes concurrent single images together, the decode pixel budget, the collection
+that encodes concurrent single images together, the decode pixel budget and the lane
+image requests run in (:mod:`.image_lane`), the collection
 (:class:`~.store_handle.StoreHandle`) and the images source uploads are saved to.
 """
 
@@ -22,6 +23,7 @@ from clipvec.serving import answers, metrics
 from clipvec.serving.adding import add_image
 from clipvec.serving.batcher import MicroBatcher
 from clipvec.serving.folder_import import FolderImports
+from clipvec.serving.image_lane import ImageLane
 from clipvec.serving.routes import ITEM_ERROR
 from clipvec.serving.store_handle import StoreHandle
 from clipvec.settings import Settings
@@ -43,6 +45,9 @@ class ServingCore:
             max_workers=max(2, settings.resolved_threads()), thread_name_prefix="clipvec-decode"
         )
         self.pixel_budget = PixelBudget(settings.decode_pixel_budget)
+        # Image requests run in their own threads (waiting on the budget there), not in
+        # the ones text, search and health requests need.
+        self.image_lane = ImageLane()
         self.images = images if images is not None else open_source(settings.images_dir)
         self.store = StoreHandle(settings, **encoder.identity.store_options())
         self.imports = FolderImports(settings, encoder, self.store, self.images)

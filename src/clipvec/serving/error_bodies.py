@@ -53,6 +53,7 @@ PUBLIC_DETAIL = {
     "(CLIPVEC_MILVUS_URI); the service log names the file",
     "storage_full": "no space left on the disk: the image was not stored; the service log has the details",
     "model_unavailable": "the CLIP model is not available; the service log has the details",
+    "images_busy": "the service is busy with other images; try again shortly",
 }
 
 

@@ -55,6 +55,11 @@ class ApiRoute:
     def query_names(self) -> frozenset[str]:
         return frozenset(p.name for p in self.query)
 
+    @property
+    def takes_images(self) -> bool:
+        """Its body is one or more images: decoded in the image lane, counted apart by the guard."""
+        return self.body in (BodyKind.IMAGE, BodyKind.MULTIPART)
+
 
 SEARCH_QUERY = (
     QueryParam(

@@ -9,6 +9,7 @@ refusal is a 4xx ``{"error", "detail"}``. Each API method hands its input to the
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -31,21 +32,39 @@ log = logging.getLogger("clipvec.service")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _error_answer(err: ClipvecError, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if err.status >= 500:
+        log.warning("%s: %s", err.code, err.detail)
+    # BentoML gives a returned Response the status of ctx.response when the API takes ctx.
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, bentoml.Context):
+            value.response.status_code = err.status
+    return error_response(err)
+
+
 def json_errors(func: F) -> F:
-    """Turn a ClipvecError into its 4xx/5xx JSON answer instead of BentoML's generic 500."""
+    """Turn a ClipvecError into its 4xx/5xx JSON answer instead of BentoML's generic 500.
+
+    Keeps ``func`` sync or async: BentoML runs a sync API in its threads and awaits an
+    async one on the event loop (it looks at the function it is given).
+    """
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await func(*args, **kwargs)
+            except ClipvecError as err:
+                return _error_answer(err, args, kwargs)
+
+        return async_wrapper  # type: ignore[return-value]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ClipvecError as err:
-            if err.status >= 500:
-                log.warning("%s: %s", err.code, err.detail)
-            # BentoML gives a returned Response the status of ctx.response when the API takes ctx.
-            for value in (*args, *kwargs.values()):
-                if isinstance(value, bentoml.Context):
-                    value.response.status_code = err.status
-            return error_response(err)
+            return _error_answer(err, args, kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -56,10 +75,10 @@ def json_errors(func: F) -> F:
     # CLIPVEC_WORKERS processes per replica; each loads its own model (README "Scaling out").
     workers=get_settings().workers,
     # BentoML runs at most `threads` sync API calls at once (default 1): with one, requests
-    # queue up before the micro-batcher and are encoded one by one. Torch's own threads are
-    # set by CLIPVEC_THREADS; these threads mostly wait (decode, then the batcher). 64, not
-    # 32: images waiting for the decode pixel budget hold a thread each, and must not take
-    # every thread from the normal requests behind them.
+    # queue up and are encoded one by one. Torch's own threads are set by CLIPVEC_THREADS.
+    # The image routes are async and never take these threads: they run in the core's
+    # image lane (serving/image_lane.py), so images waiting for the decode pixel budget
+    # cannot hold up text, search and the collection count (issue 21: 39-75 s before).
     threads=64,
     # No BentoML max_concurrency: RequestGuard limits requests once their body has arrived
     # (CLIPVEC_MAX_CONCURRENCY), so slow uploads cannot take every slot.
@@ -102,6 +121,7 @@ class Vectorization:
         return SearchOptions.from_query(ctx.request.query_params, self.settings.top_k)
 
     # ------------------------------------------------------------------ single items
+    # Image routes are async and hand their work to the core's image lane (see above).
     @bentoml.api(route=routes.VECTORIZE_TEXT.path)
     @json_errors
     def vectorize_text(self, text: str, /) -> dict[str, Any]:
@@ -110,9 +130,9 @@ class Vectorization:
 
     @bentoml.api(route=routes.VECTORIZE_IMAGE.path)
     @json_errors
-    def vectorize_image(self, image: bytes, /) -> dict[str, Any]:
+    async def vectorize_image(self, image: bytes, /) -> dict[str, Any]:
         """Raw image bytes (any supported format, sniffed from the bytes) -> its CLIP vector."""
-        return self.core.vectorize_image(image)
+        return await self.core.image_lane.run(self.core.vectorize_image, image)
 
     # ------------------------------------------------------------------ batches
     @bentoml.api(route=routes.VECTORIZE_TEXTS.path)
@@ -123,10 +143,14 @@ class Vectorization:
 
     @bentoml.api(route=routes.VECTORIZE_IMAGES.path)
     @json_errors
-    def vectorize_images(self, body: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
+    async def vectorize_images(self, body: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
         """multipart/form-data with several files -> one result per file, in order."""
         boundary = ctx.request.headers.get(MULTIPART_BOUNDARY.decode(), "")  # the guard's reading
-        return self.core.vectorize_images(parse_multipart(body, boundary.encode("latin-1")))
+
+        def work() -> dict[str, Any]:
+            return self.core.vectorize_images(parse_multipart(body, boundary.encode("latin-1")))
+
+        return await self.core.image_lane.run(work)
 
     # ------------------------------------------------------------------ search and add
     @bentoml.api(route=routes.SEARCH_TEXT.path)
@@ -137,15 +161,16 @@ class Vectorization:
 
     @bentoml.api(route=routes.SEARCH_IMAGE.path)
     @json_errors
-    def search_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
+    async def search_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
         """Raw image body (like /vectorize_image) -> nearest stored images."""
-        return self.core.search_image(image, self._options(ctx))
+        return await self.core.image_lane.run(self.core.search_image, image, self._options(ctx))
 
     @bentoml.api(route=routes.ADD_IMAGE.path)
     @json_errors
-    def add_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
+    async def add_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
         """Raw image body (+ ?name=photo.jpg) -> saved under the images folder and stored."""
-        return self.core.add_image(image, ctx.request.query_params.get("name", ""))
+        name = ctx.request.query_params.get("name", "")
+        return await self.core.image_lane.run(self.core.add_image, image, name)
 
     @bentoml.api(route=routes.COLLECTION_INFO.path)
     @json_errors

@@ -4,7 +4,7 @@
 images picked later by content. Stored paths are relative to the folder ("a/b.jpg"),
 escaped where a name is not UTF-8 (``clipvec.sources.paths``).
 
-Files read for the page (``read_indexed``) must be regular files whose real path (symlinks
+Files opened for the page (``open_indexed``) must be regular files whose real path (symlinks
 resolved) lies inside the folder's real path; the file is opened with ``O_NOFOLLOW`` on that
 resolved path, so a symlink swapped in after the check is not followed either.
 """
@@ -128,16 +128,10 @@ class FolderSource:
     def serves(self, path: str) -> bool:
         return self._locate(path) is not None
 
-    def read_indexed(self, path: str) -> IndexedFile | None:
+    def open_indexed(self, path: str) -> IndexedFile | None:
         """The regular file stored as ``path``, if it really lies inside the folder."""
         real = self._locate(path)
-        if real is None:
-            return None
-        read = read_regular_file(real)
-        if read is None:
-            return None
-        data, st = read
-        return IndexedFile(data, f"f{st.st_size:x}-{st.st_mtime_ns:x}")
+        return None if real is None else open_regular_file(real)
 
     def _locate(self, path: str) -> Path | None:
         """The real path of a stored ``path`` when it lies inside the folder's real path."""
@@ -153,8 +147,8 @@ def resolve_inside(root: Path, rel: str) -> Path | None:
     return Path(full)
 
 
-def read_regular_file(path: Path) -> tuple[bytes, os.stat_result] | None:
-    """The bytes of ``path`` without following a final symlink; ``None`` if not a regular file."""
+def open_regular_file(path: Path) -> OpenedFile | None:
+    """``path`` opened without following a final symlink; ``None`` if not a regular file."""
     try:
         # O_NONBLOCK: opening a FIFO planted under an indexed name must not wait for a writer
         # (it did: the thread hung for good); it has no effect on reading a regular file.
@@ -162,12 +156,49 @@ def read_regular_file(path: Path) -> tuple[bytes, os.stat_result] | None:
     except OSError:
         return None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(), st
+        st = os.fstat(fd)  # the file we hold, not whatever the name points to by now
     except OSError:
-        return None
-    finally:
         os.close(fd)
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        return None
+    return OpenedFile(fd, st)
+
+
+class OpenedFile(IndexedFile):
+    """A regular file held by its descriptor: read at offsets, size and version from ``fstat``.
+
+    A file renamed over or deleted meanwhile is still this one (the descriptor keeps it);
+    one truncated or rewritten in place shows in :meth:`changed` and in short reads.
+    """
+
+    def __init__(self, fd: int, st: os.stat_result) -> None:
+        self._fd = fd
+        self._mtime_ns = st.st_mtime_ns
+        self.size = st.st_size
+        self.version = f"f{st.st_size:x}-{st.st_mtime_ns:x}"
+        self.modified = st.st_mtime
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        pieces: list[bytes] = []
+        while length > 0:
+            piece = os.pread(self._fd, length, offset)
+            if not piece:
+                break
+            pieces.append(piece)
+            offset += len(piece)
+            length -= len(piece)
+        return b"".join(pieces)
+
+    def changed(self) -> bool:
+        st = os.fstat(self._fd)
+        return st.st_size != self.size or st.st_mtime_ns != self._mtime_ns
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:  # a handler cancelled before it handed the file on
+        self.close()

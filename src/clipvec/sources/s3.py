@@ -18,8 +18,10 @@ process makes its own S3 client from it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from clipvec.sources.types import FoundFile, IndexedFile, SavedUpload, SkippedEn
 from clipvec.sources.uploads import upload_rel_path
 
 log = logging.getLogger(__name__)
+PAGE_BLOCK = 1 << 20  # bytes s3fs fetches at once for the page's downloads
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -130,10 +133,13 @@ class S3Source:
             raise OSError(_describe(exc)) from exc
 
     def open(self, path: str) -> BinaryIO:
+        return self._open(path)
+
+    def _open(self, path: str, **options: Any) -> BinaryIO:
         if not self.owns(path):
             raise FileNotFoundError(f"{path} is not below {self.uri}")
         try:
-            return self.fs().open(path, "rb")
+            return self.fs().open(path, "rb", **options)
         except OSError:
             raise
         except Exception as exc:  # noqa: BLE001 - botocore/aiohttp errors become OSError for callers
@@ -173,13 +179,37 @@ class S3Source:
     def serves(self, path: str) -> bool:
         return self.owns(path)
 
-    def read_indexed(self, path: str) -> IndexedFile | None:
+    def open_indexed(self, path: str) -> IndexedFile | None:
         """The object stored as ``path`` (an exact key of a record: the page checked that)."""
         try:
-            return IndexedFile(self.read(path), None)
+            # 1 MiB blocks: s3fs reads ahead a block (50 MiB by default) for every open file.
+            return S3File(self._open(path, block_size=PAGE_BLOCK))
         except (OSError, ClipvecError) as exc:
-            log.info("cannot read %s: %s", path, exc)
+            log.info("cannot open %s: %s", path, exc)
             return None
+
+
+class S3File(IndexedFile):
+    """An S3 object opened with s3fs: ranged reads (s3fs fetches blocks, never the whole object)."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self._lock = threading.Lock()
+        self.size = int(file.size)
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        try:
+            with self._lock:
+                self._file.seek(offset)
+                return bytes(self._file.read(length))
+        except OSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - botocore/aiohttp errors become OSError for callers
+            raise OSError(_describe(exc)) from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # noqa: BLE001 - closing a read-only handle: nothing to lose
+            self._file.close()
 
 
 def bucket_source(path: str) -> S3Source:

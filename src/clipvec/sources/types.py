@@ -4,7 +4,7 @@ A source is a place that holds images: a local folder (:mod:`clipvec.sources.fol
 S3 prefix (:mod:`clipvec.sources.s3`). The importer (local and Ray) asks it to **list** its
 files and to **open** one by the path it stores; the service asks it to **save** an upload
 (and to remove it again when the store refused the record); the page asks it to **read**
-an indexed file. No caller branches on the kind of source.
+an indexed file (opened, to stream it). No caller branches on the kind of source.
 """
 
 from __future__ import annotations
@@ -48,12 +48,42 @@ class SavedUpload:
     created: bool = True  # False: rel_path existed before (remove_upload leaves it alone)
 
 
-@dataclass(frozen=True)
 class IndexedFile:
-    """An indexed file read for the page; ``version`` changes whenever the file does (None: unknown)."""
+    """An indexed file opened for the page, read in pieces (a 183 MiB file is never held whole).
 
-    data: bytes
-    version: str | None
+    ``size``, ``version`` (changes whenever the file does; None: unknown) and ``modified``
+    (seconds since the epoch; None: unknown) are taken when it is opened, from the open file
+    itself. Readers stop when :meth:`changed` says the file is no longer what was opened, so
+    a truncated or rewritten file is never sent as if complete. Close it when done.
+    """
+
+    size: int = 0
+    version: str | None = None
+    modified: float | None = None
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes from ``offset`` (fewer only at the end, or when the file shrank)."""
+        raise NotImplementedError
+
+    def changed(self) -> bool:
+        """Whether the file no longer matches what was opened (size or modification time)."""
+        return False
+
+    def close(self) -> None:
+        """Release the file (the descriptor or connection)."""
+
+    def read_all(self) -> bytes:
+        """The whole file (for decoding it); ``OSError`` if it shrank meanwhile."""
+        data = self.read_at(0, self.size)
+        if len(data) != self.size:
+            raise OSError(f"the file shrank while it was read ({len(data)} of {self.size} bytes)")
+        return data
+
+    def __enter__(self) -> IndexedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Source(Protocol):
@@ -90,9 +120,9 @@ class Source(Protocol):
         ...
 
     def serves(self, path: str) -> bool:
-        """Whether :meth:`read_indexed` may serve ``path`` (cheap: nothing is read)."""
+        """Whether :meth:`open_indexed` may serve ``path`` (cheap: nothing is read)."""
         ...
 
-    def read_indexed(self, path: str) -> IndexedFile | None:
-        """The file behind a stored ``path`` for the page, or None if it cannot be served safely."""
+    def open_indexed(self, path: str) -> IndexedFile | None:
+        """The file behind a stored ``path``, opened for the page, or None if it cannot be served safely."""
         ...

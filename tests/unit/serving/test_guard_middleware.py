@@ -45,6 +45,38 @@ def test_requests_past_max_concurrency_get_429():
     assert active == 0
 
 
+def test_image_uploads_at_the_limit_leave_text_requests_answered():
+    """Images count apart: max_concurrency big uploads in flight do not make text answer 429 (issue 21)."""
+
+    async def scenario():
+        gate = asyncio.Event()
+        guard = RequestGuard(blocking_app(gate), max_concurrency=2)
+        png = {"Content-Type": "image/png"}
+        images = [
+            asyncio.ensure_future(call(guard, "POST", "/vectorize_image", headers=png, chunks=[b"\x89PNG"]))
+            for _ in range(2)
+        ]
+        await asyncio.sleep(0.05)
+        third_image = await call(guard, "POST", "/vectorize_image", headers=png, chunks=[b"\x89PNG"])
+        text = asyncio.ensure_future(call(guard, "POST", "/vectorize_text", headers=TEXT, chunks=[b"hi"]))
+        await asyncio.sleep(0.05)
+        counts = guard.active, guard.active_images
+        gate.set()
+        return (
+            third_image,
+            await text,
+            await asyncio.gather(*images),
+            counts,
+            (guard.active, guard.active_images),
+        )
+
+    third_image, text, images, during, after = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert third_image.status == 429 and "2 image requests" in third_image.json()["detail"]
+    assert echoed(text)["body"] == "hi"  # was 429: the two images took every slot
+    assert [a.status for a in images] == [200, 200]
+    assert during == (1, 2) and after == (0, 0)
+
+
 def test_a_request_counts_only_once_its_body_has_arrived():
     """Stalled uploads hold no slot: a good request still gets through (it was 429 for everyone)."""
 

@@ -15,7 +15,7 @@ from PIL import Image
 from serving_fixtures import jpeg_bytes, open_core, png_bytes
 
 from clipvec.errors import StoreUnavailable
-from clipvec.serving.web.files import PageFiles, read_indexed
+from clipvec.serving.web.files import PageFiles, open_indexed
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +47,13 @@ def test_lookup_needs_the_file_to_be_served_by_its_source(files, serving_core, t
     (tmp_path / "moved.png").write_bytes(real.read_bytes())
     real.unlink()
     gone = files.lookup(added["path"])  # still in the collection; the read finds nothing (a 404)
-    assert gone is not None and read_indexed(gone) is None
+    assert gone is not None and open_indexed(gone) is None
     real.symlink_to(tmp_path / "moved.png")
     assert files.lookup(added["path"]) is None  # a symlink out of the folder
     real.unlink()
     real.write_bytes(b"back")
-    assert read_indexed(files.lookup(added["path"]))[0] == b"back"
+    with open_indexed(files.lookup(added["path"]))[0] as back:
+        assert back.read_all() == b"back"
 
 
 def test_lookup_asks_the_store_and_says_when_it_cannot(unreachable_core):
@@ -61,9 +62,11 @@ def test_lookup_asks_the_store_and_says_when_it_cannot(unreachable_core):
     assert PageFiles(unreachable_core).lookup("../a.png") is None  # refused before the store is asked
 
 
-def test_read_indexed_gives_the_bytes_and_a_version_etag(files, indexed, serving_core):
+def test_open_indexed_gives_the_file_and_a_version_etag(files, indexed, serving_core):
     item = files.lookup(indexed["path"])
-    data, etag = read_indexed(item)
+    opened, etag = open_indexed(item)
+    with opened:
+        data = opened.read_all()
     real = Path(serving_core.settings.images_dir) / indexed["path"]
     assert data == real.read_bytes()
     st = real.stat()

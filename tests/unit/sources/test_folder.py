@@ -44,7 +44,12 @@ def test_open_source_picks_the_kind_from_the_location(tmp_path):
     assert bucket.owns("s3://other/x/y.jpg") and not bucket.owns("s3://photos/2024/a.jpg")
 
 
-def test_read_indexed_serves_regular_files_inside_only(tmp_path):
+def read_whole(source, path):
+    with source.open_indexed(path) as opened:
+        return opened.read_all()
+
+
+def test_open_indexed_serves_regular_files_inside_only(tmp_path):
     root = tmp_path / "images"
     root.mkdir()
     (root / "a.png").write_bytes(png_bytes())
@@ -52,16 +57,18 @@ def test_read_indexed_serves_regular_files_inside_only(tmp_path):
     os.symlink(tmp_path / "secret.png", root / "out.png")
     os.mkfifo(root / "fifo.png")
     source = FolderSource(root)
-    read = source.read_indexed("a.png")
-    assert read is not None and read.data == (root / "a.png").read_bytes()
+    opened = source.open_indexed("a.png")
+    assert opened is not None and opened.read_all() == (root / "a.png").read_bytes()
     st = (root / "a.png").stat()
-    assert read.version == f"f{st.st_size:x}-{st.st_mtime_ns:x}"
+    assert (opened.version, opened.size) == (f"f{st.st_size:x}-{st.st_mtime_ns:x}", st.st_size)
+    assert opened.modified == st.st_mtime and not opened.changed()
+    opened.close()
     assert source.serves("a.png")
     for refused in ("out.png", "../secret.png"):  # outside the folder, by a link or by name
         assert not source.serves(refused), refused
-        assert source.read_indexed(refused) is None, refused
-    assert source.serves("missing.png") and source.read_indexed("missing.png") is None
-    assert source.read_indexed("fifo.png") is None  # inside, but not a regular file
+        assert source.open_indexed(refused) is None, refused
+    assert source.serves("missing.png") and source.open_indexed("missing.png") is None
+    assert source.open_indexed("fifo.png") is None  # inside, but not a regular file
 
 
 def test_escaped_names_are_served_by_their_stored_path(tmp_path):
@@ -71,7 +78,26 @@ def test_escaped_names_are_served_by_their_stored_path(tmp_path):
     (root / name).write_bytes(png_bytes())
     found = list(FolderSource(root).scan())
     assert [f.rel_path for f in found] == ["caf\\xe9.png"]
-    assert FolderSource(root).read_indexed("caf\\xe9.png") is not None
+    assert read_whole(FolderSource(root), "caf\\xe9.png") == png_bytes()
+
+
+def test_an_opened_file_is_the_one_opened_and_tells_when_it_changed(tmp_path):
+    """The page streams from the descriptor it checked: a rename over it is not seen, a truncation is."""
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.png").write_bytes(b"A" * 1000)
+    source = FolderSource(root)
+    with source.open_indexed("a.png") as opened:
+        (root / "b.png").write_bytes(b"B" * 10)
+        os.replace(root / "b.png", root / "a.png")  # replaced by a rename: still the old file
+        assert opened.read_at(990, 100) == b"A" * 10 and not opened.changed()
+    with source.open_indexed("a.png") as opened:
+        assert opened.size == 10
+        with open(root / "a.png", "r+b") as f:
+            f.truncate(4)
+        assert opened.read_at(0, 10) == b"BBBB" and opened.changed()
+        with pytest.raises(OSError, match="shrank"):
+            opened.read_all()
 
 
 def test_uploads_go_below_the_folder_and_can_be_undone(tmp_path):
@@ -83,7 +109,7 @@ def test_uploads_go_below_the_folder_and_can_be_undone(tmp_path):
         and saved.rel_path.startswith("uploads/")
         and saved.rel_path.endswith("-holiday_photo.png")
     )
-    assert source.read_indexed(saved.rel_path).data == data
+    assert read_whole(source, saved.rel_path) == data
     again = source.save_upload(data, "holiday photo.png", "PNG")
     assert not again.created and again.rel_path == saved.rel_path
     source.remove_upload(again)  # not created by that call: kept

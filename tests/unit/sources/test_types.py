@@ -17,7 +17,7 @@ def protocol_members() -> list[str]:
 
 def test_the_protocol_is_what_the_importer_service_and_page_use():
     assert sorted(protocol_members()) == sorted(
-        ["display", "scan", "read", "open", "owns", "save_upload", "remove_upload", "serves", "read_indexed"]
+        ["display", "scan", "read", "open", "owns", "save_upload", "remove_upload", "serves", "open_indexed"]
     )
 
 

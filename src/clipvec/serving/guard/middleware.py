@@ -43,7 +43,11 @@ class RequestGuard:
             max_concurrency=max_concurrency,
             hosts=hosts.parse_hosts(allowed_hosts),
         )
-        self.active = 0  # requests being processed (one event loop: no lock needed)
+        # Requests being processed (one event loop: no lock needed). Image uploads count
+        # apart, each against max_concurrency: a flood of big images (which wait for the
+        # pixel budget) must not make text, search and the page answer 429.
+        self.active = 0
+        self.active_images = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -78,7 +82,8 @@ class RequestGuard:
         route = API_BY_PATH.get(path)
         if method == "POST" and route is not None:
             scope, receive = await self._vet_body(scope, receive, route)
-        await self._run_limited(scope, receive, send)
+        images = route is not None and route.takes_images
+        await self._run_limited(scope, receive, send, images)
 
     async def _refuse_websocket(self, scope: Scope, send: Send) -> None:
         """No route takes a WebSocket: a JSON refusal instead of uvicorn's bare 403 (421 for a bad Host)."""
@@ -90,17 +95,25 @@ class RequestGuard:
         except ClipvecError as err:
             await refuse_websocket(scope, send, err)
 
-    async def _run_limited(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """429 past ``max_concurrency``; a request counts only once its body has arrived."""
-        if self.active >= self.config.max_concurrency:
+    async def _run_limited(self, scope: Scope, receive: Receive, send: Send, images: bool) -> None:
+        """429 past ``max_concurrency`` (image uploads and the rest counted apart); a request counts only once its body has arrived."""
+        active = self.active_images if images else self.active
+        if active >= self.config.max_concurrency:
+            kind = "image requests" if images else "requests"
             raise TooManyRequests(
-                f"{self.active} requests are being processed (CLIPVEC_MAX_CONCURRENCY); try again shortly"
+                f"{active} {kind} are being processed (CLIPVEC_MAX_CONCURRENCY); try again shortly"
             )
-        self.active += 1
+        self._count(images, +1)
         try:
             await self.app(scope, receive, send)
         finally:
-            self.active -= 1
+            self._count(images, -1)
+
+    def _count(self, images: bool, step: int) -> None:
+        if images:
+            self.active_images += step
+        else:
+            self.active += step
 
     async def _vet_body(self, scope: Scope, receive: Receive, route: ApiRoute) -> tuple[Scope, Receive]:
         """Check, read and normalise the body; the request BentoML sees instead of the client's."""

@@ -5,8 +5,9 @@ Routes (relative to the mount point ``/ui``; the route table is ``clipvec.servin
 * ``GET /ui/`` (``/ui`` redirects here) and ``/ui/index.html``: the page; ``/ui/app.js``,
   ``/ui/style.css``: its script and style. Nothing else is served from the ``ui`` folder.
 * ``GET /ui/thumb?path=REL&size=256``: a JPEG thumbnail of an indexed image (cached).
-* ``GET /ui/file?path=REL``: the indexed file itself when browsers can show its format,
-  otherwise a large JPEG rendition (HDR, TIFF, TGA, HEIC).
+* ``GET /ui/file?path=REL``: the indexed file itself when browsers can show its format
+  (streamed, with single ``Range`` requests: :mod:`.streaming`), otherwise a large JPEG
+  rendition (HDR, TIFF, TGA, HEIC).
 
 The page itself only talks to the service's public endpoints (``/search_text``,
 ``/search_image``, ``/collection_info``); these two routes only show images. Which paths
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,9 +35,12 @@ from starlette.routing import Route
 
 from clipvec.errors import StoreDamaged, StoreLocked, StoreUnavailable
 from clipvec.images import sniff_format
-from clipvec.serving.error_bodies import json_error_response
+from clipvec.serving.error_bodies import json_error_response, public_error
+from clipvec.serving.image_lane import ImagesBusy
 from clipvec.serving.routes import PAGE_ROUTES
-from clipvec.serving.web.files import Indexed, PageFiles, read_indexed
+from clipvec.serving.web.files import Indexed, PageFiles, open_indexed
+from clipvec.serving.web.streaming import file_response
+from clipvec.sources import IndexedFile
 
 if TYPE_CHECKING:
     from clipvec.serving.core import ServingCore
@@ -107,12 +112,12 @@ def _files(request: Request) -> PageFiles | None:
     return getattr(request.app.state, "files", None)
 
 
-def _lookup(request: Request) -> tuple[PageFiles, Indexed] | Response:
+async def _lookup(request: Request) -> tuple[PageFiles, Indexed] | Response:
     files = _files(request)
     if files is None:  # the worker has not attached its core yet
         return unavailable()
     try:
-        item = files.lookup(_single_param(request, "path"))
+        item = await anyio.to_thread.run_sync(files.lookup, _single_param(request, "path"))
     except (StoreUnavailable, StoreLocked, StoreDamaged):
         return unavailable()
     return (files, item) if item is not None else not_found()
@@ -124,8 +129,8 @@ def _cache_policy(request: Request, item: Indexed) -> str:
     return IMMUTABLE if len(version) >= 8 and item.content_hash.startswith(version) else REVALIDATE
 
 
-def thumb(request: Request) -> Response:
-    found = _lookup(request)
+async def thumb(request: Request) -> Response:
+    found = await _lookup(request)
     if isinstance(found, Response):
         return found
     files, item = found
@@ -134,40 +139,60 @@ def thumb(request: Request) -> Response:
     except ValueError:
         wanted = DEFAULT_THUMB
     size = next((s for s in THUMB_SIZES if s >= wanted), THUMB_SIZES[-1])
-    return _rendition_response(request, files, item, size, f"t{size}", _cache_policy(request, item))
+    return await _rendition_response(request, files, item, size, f"t{size}", _cache_policy(request, item))
 
 
-def _rendition_response(
+async def _rendition_response(
     request: Request, files: PageFiles, item: Indexed, longest: int, variant: str, cache: str
 ) -> Response:
-    """A cached JPEG rendition of ``item`` (thumbnail or large view), 304 when unchanged."""
+    """A cached JPEG rendition of ``item`` (thumbnail or large view), 304 when unchanged.
+
+    A rendition not made before is decoded in the image lane (:mod:`..image_lane`), never in
+    the threads health checks and the page's other routes use.
+    """
     key = files.cache_key(item.content_hash, variant)
     etag = f'"{key}"'
     if _etag_matches(request, etag):
         return _image_response(None, etag, "image/jpeg", cache)
-    data = files.rendition(item, longest, key)
+    data = await anyio.to_thread.run_sync(files.cached, key)
+    if data is None:
+        try:
+            data = await files.core.image_lane.run(files.rendition, item, longest, key)
+        except ImagesBusy as err:
+            return json_error_response(err.status, err.code, public_error(err)["detail"], SECURITY_HEADERS)
     if data is None:
         return not_found()
     return _image_response(data, etag, "image/jpeg", cache)
 
 
-def original(request: Request) -> Response:
-    found = _lookup(request)
+async def original(request: Request) -> Response:
+    """The indexed file itself, streamed (``Range`` too: :mod:`.streaming`), or a large JPEG."""
+    found = await _lookup(request)
     if isinstance(found, Response):
         return found
     files, item = found
-    read = read_indexed(item)
-    if read is None:
+    opened = await anyio.to_thread.run_sync(open_indexed, item)
+    if opened is None:
         return not_found()
-    data, etag = read
-    cache = _cache_policy(request, item)
-    media_type = BROWSER_TYPES.get(sniff_format(data) or "")
+    file: IndexedFile | None = opened[0]
+    etag = opened[1]
+    try:
+        head = await anyio.to_thread.run_sync(opened[0].read_at, 0, 1024)
+        media_type = BROWSER_TYPES.get(sniff_format(head) or "")
+        cache = _cache_policy(request, item)
+        if media_type is not None and not _etag_matches(request, etag):
+            headers = {"Cache-Control": cache, **SECURITY_HEADERS}
+            response, file = file_response(opened[0], etag, media_type, headers, request.headers), None
+            return response  # it owns the file now, and closes it once sent
+    except OSError:
+        return not_found()
+    finally:
+        if file is not None:  # not handed on (or the client went away meanwhile): close it here
+            file.close()
     if media_type is not None:
-        if _etag_matches(request, etag):
-            return _image_response(None, etag, media_type, cache)
-        return _image_response(data, etag, media_type, cache)
+        return _image_response(None, etag, media_type, cache)
     # HDR, TIFF, TGA, HEIC ...: browsers cannot show them; send a large JPEG instead.
-    return _rendition_response(request, files, item, VIEW_SIZE, f"v{VIEW_SIZE}", cache)
+    return await _rendition_response(request, files, item, VIEW_SIZE, f"v{VIEW_SIZE}", cache)
 
 
 @dataclass(frozen=True)

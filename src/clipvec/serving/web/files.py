@@ -26,7 +26,7 @@ from PIL import Image
 from clipvec.errors import ClipvecError
 from clipvec.images import decode_image
 from clipvec.serving.web.paths import requested_path
-from clipvec.sources import Source, source_of_stored_path
+from clipvec.sources import IndexedFile, Source, source_of_stored_path
 
 if TYPE_CHECKING:
     from clipvec.serving.core import ServingCore
@@ -42,14 +42,14 @@ class Indexed:
     content_hash: str
 
 
-def read_indexed(item: Indexed) -> tuple[bytes, str] | None:
-    """The bytes of an indexed file and an ETag for them; ``None`` if it cannot be read."""
-    read = item.source.read_indexed(item.rel)
-    if read is None:
+def open_indexed(item: Indexed) -> tuple[IndexedFile, str] | None:
+    """An indexed file opened to be read in pieces, and an ETag for it; ``None`` if it cannot be."""
+    opened = item.source.open_indexed(item.rel)
+    if opened is None:
         return None
-    if read.version is None:  # S3: the record's content hash names the bytes
-        return read.data, f'"s{item.content_hash[:32]}-{len(read.data):x}"'
-    return read.data, f'"{read.version}"'
+    if opened.version is None:  # S3: the record's content hash names the bytes
+        return opened, f'"s{item.content_hash[:32]}-{opened.size:x}"'
+    return opened, f'"{opened.version}"'
 
 
 def content_hash(source: Source, rel: str, limit: int) -> str | None:
@@ -137,7 +137,8 @@ class PageFiles:
         )
         return f"{digest}-{variant}"
 
-    def _cached(self, key: str) -> bytes | None:
+    def cached(self, key: str) -> bytes | None:
+        """A rendition made before (cheap: one small file read), or ``None``."""
         folder = self.cache_dir()
         if folder is None:
             return None
@@ -163,19 +164,25 @@ class PageFiles:
     # ---------------------------------------------------------------- renditions
     def rendition(self, item: Indexed, longest: int, key: str) -> bytes | None:
         """A JPEG of ``item`` at most ``longest`` pixels on its longest side (cached)."""
-        cached = self._cached(key)
+        cached = self.cached(key)
         if cached is not None:
             return cached
-        read = read_indexed(item)
-        if read is None:
-            return None
-        data, _ = read
+        # The file is read inside the slot: only as many whole files in memory as decodes run.
         with self._decode_slots:
+            opened = open_indexed(item)
+            if opened is None:
+                return None
             try:
+                with opened[0] as file:
+                    data = file.read_all()
                 decoded = decode_image(data, max_pixels=self.core.settings.max_pixels, min_side=longest)
+            except OSError as exc:
+                log.info("cannot read %s: %s", item.rel, exc)
+                return None
             except ClipvecError as err:
                 log.info("cannot show %s: %s", item.rel, err.detail)
                 return None
+            del data
             image = decoded.image
             if max(image.size) > longest:
                 image = image.copy()
