@@ -164,9 +164,13 @@ class ImageStore:
         """The stored records among ``hashes`` (missing ones are simply absent)."""
         return self._reader.get(hashes, with_vectors=with_vectors)
 
-    def get_by_path(self, path: str) -> ImageRecord | None:
-        """The record that lists ``path`` among its paths (exact match), if any."""
-        return self._reader.get_by_path(path)
+    def get_by_path(self, path: str, *, hash_prefix: str | None = None) -> ImageRecord | None:
+        """The record that lists ``path`` among its paths (exact match), if any.
+
+        ``hash_prefix`` (hex, 8+ digits of the record's content hash) finds paths no filter
+        can carry (control characters); without it such a path is not found.
+        """
+        return self._reader.get_by_path(path, hash_prefix=hash_prefix)
 
     def iter_records(self, *, with_vectors: bool = False, batch: int | None = None) -> Iterator[ImageRecord]:
         """Every stored record, a page at a time; ``batch`` caps the rows per page."""

@@ -55,6 +55,10 @@
   };
 
   // ------------------------------------------------------------------ URLs
+  // A hit's path is the stored text exactly (a backslash as "\\", a byte that is not UTF-8
+  // as "\xNN", tabs and newlines as they are): URLSearchParams percent-encodes every
+  // character, and the route decodes it back to that text. v= (the content hash's start)
+  // lets the route find names no Milvus filter can carry (serving/web/paths.py).
   const serviceUrl = (route, params) => {
     const url = new URL("../" + route, document.baseURI);
     for (const [k, v] of Object.entries(params || {})) {
