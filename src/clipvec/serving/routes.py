@@ -66,6 +66,11 @@ SEARCH_QUERY = (
         MappingProxyType({"type": "number"}),
     ),
     QueryParam("path_prefix", "Only images whose path starts with this, e.g. holiday/."),
+    QueryParam(
+        "exclude",
+        "Leave out the image with this content_hash (e.g. the example of a search by image).",
+        MappingProxyType({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+    ),
 )
 
 VECTORIZE_TEXT = ApiRoute("/vectorize_text", "vectorize_text", BodyKind.TEXT)

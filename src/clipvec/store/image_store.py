@@ -183,14 +183,18 @@ class ImageStore:
         top_k: int = 10,
         min_score: float | None = None,
         path_prefix: str | None = None,
+        exclude: str | None = None,
     ) -> list[Hit]:
         """Nearest records to ``vector``, best first.
 
         ``min_score`` follows the metric: for COSINE/IP hits scoring below it are dropped,
         for L2 it is a maximum (squared) distance. ``path_prefix`` keeps hits whose primary
-        path starts with it (any characters; matched exactly, no wildcards).
+        path starts with it (any characters; matched exactly, no wildcards). ``exclude``
+        leaves out the record with that content hash (the example of "more like this").
         """
-        return self._nearest.search(vector, top_k=top_k, min_score=min_score, path_prefix=path_prefix)
+        return self._nearest.search(
+            vector, top_k=top_k, min_score=min_score, path_prefix=path_prefix, exclude=exclude
+        )
 
     # ---- closing ---------------------------------------------------------------------
     def close(self) -> None:

@@ -310,7 +310,9 @@
       if (query.kind === "text") {
         answer = await post("search_text", query.text, "text/plain; charset=utf-8", searchParams(), controller.signal, "The text");
       } else {
-        answer = await post("search_image", query.blob, "application/octet-stream", searchParams(), controller.signal, query.what || "That file");
+        // "More like this" leaves its example out of the answer (?exclude=its content hash).
+        const params = { ...searchParams(), exclude: query.exclude };
+        answer = await post("search_image", query.blob, "application/octet-stream", params, controller.signal, query.what || "That file");
       }
       if (state.inflight !== controller) return;
       state.metric = answer.metric;
@@ -378,7 +380,7 @@
     url.searchParams.delete("q");
     history.replaceState(null, "", url);
     showPreview(thumbUrl(hit, 128), `Images like ${hit.path}`, false);
-    await runSearch({ kind: "image", blob, label: hit.path, what: `“${hit.path}”` });
+    await runSearch({ kind: "image", blob, label: hit.path, what: `“${hit.path}”`, exclude: hit.content_hash });
     // Keyboard users land on the new results; the example shown above them stays in view.
     el.results.focus({ preventScroll: true });
     el.preview.scrollIntoView({ block: "nearest" });
