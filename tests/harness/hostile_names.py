@@ -77,4 +77,5 @@ def hostile_service(services: Any) -> Any:
         (base / "imported").touch()
     svc = services.get("hostile-names", env)
     svc.files = files
+    svc.images_dir = images
     return svc
