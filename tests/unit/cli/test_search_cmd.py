@@ -338,10 +338,11 @@ def test_open_says_when_there_is_no_viewer_or_it_fails(library_env, run_cli, mon
     assert failing.code == 1 and "could not open" in failing.err and "(exit 3)" in failing.err
 
 
-def test_paths_and_json_exclude_each_other(library_env, run_cli):
+def test_paths_and_json_exclude_each_other(library_env, run_cli, capsys):
     with pytest.raises(SystemExit) as done:
         run_cli("search", "a red circle", "--paths", "--json")
     assert done.value.code == 2
+    assert "argument --json: not allowed with argument --paths" in capsys.readouterr().err
 
 
 def test_a_slow_model_load_hints_at_service_on_a_terminal(library_env, run_cli, monkeypatch):
