@@ -322,7 +322,8 @@ def test_open_hands_each_result_to_the_viewer(library_env, run_cli, monkeypatch,
     found = run_cli("search", "a blue square", "--open", "--top-k", "2")
     assert found.code == 0, found.err
     opened = log.read_text().splitlines()
-    assert opened == [str(library_env.images.resolve() / p) for p in hit_paths(found.out)]
+    # the launchers run side by side: their order is not the results' order
+    assert sorted(opened) == sorted(str(library_env.images.resolve() / p) for p in hit_paths(found.out))
     assert len(opened) == 2 and all(Path(p).is_file() for p in opened)
 
 
