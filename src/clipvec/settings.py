@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     images_dir: str = Field("images", description="Folder imported by milvus_import.py.")
     top_k: int = Field(10, ge=1, le=TOP_K_MAX, description="Hits per search when none is asked for.")
     thumb_dir: str = Field("", description="Thumbnail cache for the page; empty = IMAGES_DIR/.thumbs.")
+    service_url: str = Field(
+        "",
+        description="clipvec search asks the service at this URL (http://127.0.0.1:3000) instead of loading the model.",
+    )
 
     # --- data safety (issue 9) ---
     max_file_bytes: int = Field(

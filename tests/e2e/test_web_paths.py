@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import http.client
 import json
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 import requests
+from hostile_names import hostile_service
 from payloads import NOT_FOUND, RAW_TARGETS, REPEATED_TARGETS, png_bytes
 
 ROUTES = ("/ui/thumb", "/ui/file")
@@ -66,3 +67,19 @@ def test_the_legitimate_file_is_served(setup):
     """The control: the same server serves the indexed file (so the 404s above mean refusals)."""
     status, body, headers = raw_get(setup.url, f"/ui/file?path={quote(setup.legit, safe='/')}")
     assert status == 200 and headers["content-type"] == "image/png" and body.startswith(b"\x89PNG")
+
+
+def test_every_stored_name_found_by_search_is_served(services):
+    """Hostile file names (tests/harness/hostile_names.py), imported by the CLI, found by a search,
+    then asked for with the URL the page builds (form-encoded path, v= the hash): each is its file."""
+    svc = hostile_service(services)
+    resp = requests.post(f"{svc.url}/search_text", params={"top_k": 100}, data="anything", timeout=60)
+    assert resp.status_code == 200, resp.text
+    hits = {hit["path"]: hit for hit in resp.json()["hits"]}
+    assert set(svc.files) <= set(hits), sorted(set(svc.files) - set(hits))
+    for path, data in svc.files.items():
+        query = urlencode({"path": path, "v": hits[path]["content_hash"][:16]})
+        status, body, headers = raw_get(svc.url, f"/ui/file?{query}")
+        assert (status, body) == (200, data), (path, status, body[:100])
+        status, body, headers = raw_get(svc.url, f"/ui/thumb?{query}&size=128")
+        assert status == 200 and headers["content-type"] == "image/jpeg", (path, status, body[:100])

@@ -58,7 +58,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(make_random_model(args.out, size=args.size, seed=args.seed))
         return 0
     settings = settings_from_args(args)
-    if args.command == "search" and (missing := _missing_lite_db(settings)):
+    if args.command == "search" and not settings.service_url and (missing := _missing_lite_db(settings)):
         print(
             f"clipvec: there is no database at {missing} (CLIPVEC_MILVUS_URI); nothing was created. "
             "Import images first (clipvec import DIR), or point --milvus-uri at your database.",

@@ -44,6 +44,7 @@ _SETTING_FLAGS: dict[str, str] = {
     "collection": "collection",
     "metric": "metric",
     "index_type": "index_type",
+    "service_url": "service_url",
 }
 
 
@@ -141,7 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--min-score", type=float, help="COSINE/IP: at least this; L2: at most this")
     p.add_argument("--path-prefix", help="only paths that start with this")
-    p.add_argument("--json", action="store_true", help='print {"hits": [...]} as JSON')
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help='print {"hits": [...]} as JSON')
+    shown.add_argument(
+        "--paths",
+        action="store_true",
+        help="print only the results' absolute file paths, one per line (for xargs)",
+    )
+    p.add_argument("--open", action="store_true", help="open the results with the system's image viewer")
+    p.add_argument(
+        "--service",
+        "--service-url",
+        dest="service_url",
+        metavar="URL",
+        help="ask the clipvec service running at URL (e.g. http://127.0.0.1:3000) instead of loading "
+        "the model here; it searches its own collection (CLIPVEC_SERVICE_URL)",
+    )
 
     p = sub.add_parser(
         "make-model", help="write a random-weight CLIP folder (for offline trials and benchmarks)"

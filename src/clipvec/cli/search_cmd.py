@@ -1,8 +1,11 @@
 """``clipvec search "text" | --image FILE`` (and ``python3 milvus_search.py``).
 
 Prints the seed's lines (``ID: image1.jpg, Score: 0.31``) after a line naming the metric,
-or ``{"hits": [...], "metric": ...}`` with ``--json``. Exit 0 found (or nothing above
-``--min-score``), 1 the collection is empty or missing, 2 bad arguments.
+``{"hits": [...], "metric": ...}`` with ``--json``, or only the files' absolute paths with
+``--paths``; ``--open`` also opens them (:mod:`.search_output`). With ``--service URL``
+(``CLIPVEC_SERVICE_URL``) a running service searches (:mod:`.search_remote`) and the model
+is not loaded here. Exit 0 found (or nothing above ``--min-score``), 1 the collection is
+empty or missing (or a result could not be opened), 2 bad arguments or an unreachable service.
 """
 
 from __future__ import annotations
@@ -10,10 +13,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from dataclasses import dataclass
+from typing import Any
 
-from clipvec.search import SearchOptions, format_hits, hit_json, metric_line, search_image_bytes, search_text
+from clipvec.cli.search_output import file_names, missing_files, open_files, print_paths
+from clipvec.search import SearchOptions, hit_json, hit_line, metric_line, search_image_bytes, search_text
 from clipvec.settings import Settings
-from clipvec.store import ImageStore
+
+# A model load slower than this earns a hint that a running service answers without one.
+SLOW_MODEL_LOAD = 3.0
+
+
+@dataclass(frozen=True)
+class Found:
+    hits: list[dict[str, Any]]  # as the service answers them (search.hit_json)
+    metric: str
+    higher_is_better: bool
 
 
 def run_search(settings: Settings, args: argparse.Namespace) -> int:
@@ -23,31 +39,91 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
     # Checked before the model loads: a bad flag costs a second, not the model's load.
     top_k = settings.top_k if args.top_k is None else args.top_k
     options = SearchOptions.checked(top_k, args.min_score, args.path_prefix)
-    from clipvec.model.encoder import ClipEncoder
+    image = None
+    if args.image is not None:
+        try:
+            image = args.image.read_bytes()
+        except OSError as exc:
+            print(f"clipvec: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    if settings.service_url:
+        found = _ask_service(settings, args.query, image, options)
+    else:
+        found = _search_here(settings, args.query, image, options)
+    if found is None:
+        return 1
+    return _show(settings, args, found)
 
+
+def _empty(settings: Settings, where: str) -> None:
+    print(
+        f"clipvec: the collection {settings.collection!r} {where} is empty; import images first (clipvec import DIR)",
+        file=sys.stderr,
+    )
+
+
+def _ask_service(
+    settings: Settings, query: str | None, image: bytes | None, options: SearchOptions
+) -> Found | None:
+    from clipvec.cli.search_remote import search_service
+
+    url = settings.service_url
+    answer = search_service(
+        url,
+        collection=settings.collection,
+        api_key=settings.api_key,
+        options=options,
+        text=query,
+        image=image,
+    )
+    if answer.count == 0:
+        _empty(settings, f"of the service at {url}")
+        return None
+    return Found(answer.hits, answer.metric, answer.higher_is_better)
+
+
+def _search_here(
+    settings: Settings, query: str | None, image: bytes | None, options: SearchOptions
+) -> Found | None:
+    from clipvec.model.encoder import ClipEncoder
+    from clipvec.store import ImageStore
+
+    started = time.perf_counter()
     encoder = ClipEncoder.from_settings(settings)
+    loading = time.perf_counter() - started
+    if loading >= SLOW_MODEL_LOAD and sys.stderr.isatty():  # a hint for people, not for scripts
+        print(
+            f"clipvec: loading the model took {loading:.1f} s; while `clipvec serve` runs for this collection, "
+            "--service http://127.0.0.1:3000 (or CLIPVEC_SERVICE_URL) asks it instead",
+            file=sys.stderr,
+        )
     with ImageStore.from_settings(settings, **encoder.identity.store_options()) as store:
         if store.count() == 0:
+            _empty(settings, f"at {settings.milvus_uri}")
+            return None
+        if image is not None:
+            hits = search_image_bytes(encoder, store, image, options, max_pixels=settings.max_pixels)
+        else:
+            hits = search_text(encoder, store, query or "", options)
+        return Found([hit_json(h) for h in hits], store.metric, store.higher_is_better)
+
+
+def _show(settings: Settings, args: argparse.Namespace, found: Found) -> int:
+    names = file_names(settings.images_dir, [hit["path"] for hit in found.hits])
+    if args.paths:
+        print_paths(names, sys.stdout.buffer)
+        if missing := missing_files(names):
             print(
-                f"clipvec: the collection {settings.collection!r} at {settings.milvus_uri} is empty; "
-                "import images first (clipvec import DIR)",
+                f"clipvec: {len(missing)} of these paths are not files here (first: {missing[0]!r}); "
+                "stored paths are relative to the folder they were imported from (CLIPVEC_IMAGES_DIR)",
                 file=sys.stderr,
             )
-            return 1
-        if args.image is not None:
-            try:
-                data = args.image.read_bytes()
-            except OSError as exc:
-                print(f"clipvec: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
-                return 2
-            hits = search_image_bytes(encoder, store, data, options, max_pixels=settings.max_pixels)
-        else:
-            hits = search_text(encoder, store, args.query, options)
-        if args.json:
-            print(json.dumps({"hits": [hit_json(h) for h in hits], "metric": store.metric}))
-            return 0
-        print(metric_line(store.metric, store.higher_is_better))
+    elif args.json:
+        print(json.dumps({"hits": found.hits, "metric": found.metric}))
+    else:
+        print(metric_line(found.metric, found.higher_is_better))
         print("Search results:")
-        for line in format_hits(hits):
-            print(line)
-    return 0
+        for hit in found.hits:
+            print(hit_line(hit["path"], hit["score"]))
+    sys.stdout.flush()
+    return open_files(names, sys.stderr) if args.open else 0

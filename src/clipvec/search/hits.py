@@ -22,9 +22,13 @@ def hit_json(hit: Hit) -> dict[str, Any]:
     return answer
 
 
-def format_hits(hits: list[Hit]) -> list[str]:
+def hit_line(path: str, score: float) -> str:
     """The original script's line shape: ``ID: image1.jpg, Score: 0.31``."""
-    return [f"ID: {hit.path}, Score: {hit.score:.2f}" for hit in hits]
+    return f"ID: {path}, Score: {score:.2f}"
+
+
+def format_hits(hits: list[Hit]) -> list[str]:
+    return [hit_line(hit.path, hit.score) for hit in hits]
 
 
 def metric_line(metric: str, higher_is_better: bool) -> str:

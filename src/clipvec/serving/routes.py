@@ -79,6 +79,11 @@ SEARCH_QUERY = (
             {"type": "string", "maxLength": PATH_PREFIX_MAX, "pattern": r"^[^\x00-\x1f\x7f]*$"}
         ),  # longer or with control characters: 400
     ),
+    QueryParam(
+        "exclude",
+        "Leave out the image with this content_hash (e.g. the example of a search by image).",
+        MappingProxyType({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+    ),
 )
 
 VECTORIZE_TEXT = ApiRoute("/vectorize_text", "vectorize_text", BodyKind.TEXT)

@@ -173,9 +173,13 @@ class ImageStore:
         """The stored records among ``hashes`` (missing ones are simply absent)."""
         return self._reader.get(hashes, with_vectors=with_vectors)
 
-    def get_by_path(self, path: str) -> ImageRecord | None:
-        """The record that lists ``path`` among its paths (exact match), if any."""
-        return self._reader.get_by_path(path)
+    def get_by_path(self, path: str, *, hash_prefix: str | None = None) -> ImageRecord | None:
+        """The record that lists ``path`` among its paths (exact match), if any.
+
+        ``hash_prefix`` (hex, 8+ digits of the record's content hash) finds paths no filter
+        can carry (control characters); without it such a path is not found.
+        """
+        return self._reader.get_by_path(path, hash_prefix=hash_prefix)
 
     def iter_records(self, *, with_vectors: bool = False, batch: int | None = None) -> Iterator[ImageRecord]:
         """Every stored record, a page at a time; ``batch`` caps the rows per page."""
@@ -188,14 +192,18 @@ class ImageStore:
         top_k: int = 10,
         min_score: float | None = None,
         path_prefix: str | None = None,
+        exclude: str | None = None,
     ) -> list[Hit]:
         """Nearest records to ``vector``, best first.
 
         ``min_score`` follows the metric: for COSINE/IP hits scoring below it are dropped,
         for L2 it is a maximum (squared) distance. ``path_prefix`` keeps hits whose primary
-        path starts with it (any characters; matched exactly, no wildcards).
+        path starts with it (any characters; matched exactly, no wildcards). ``exclude``
+        leaves out the record with that content hash (the example of "more like this").
         """
-        return self._nearest.search(vector, top_k=top_k, min_score=min_score, path_prefix=path_prefix)
+        return self._nearest.search(
+            vector, top_k=top_k, min_score=min_score, path_prefix=path_prefix, exclude=exclude
+        )
 
     # ---- closing ---------------------------------------------------------------------
     def close(self) -> None:

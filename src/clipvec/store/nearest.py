@@ -6,7 +6,7 @@ import numpy as np
 
 from clipvec.store.connection import Connection
 from clipvec.store.consistency import ReadConsistency
-from clipvec.store.filters import first_control, has_control, prefix_filter
+from clipvec.store.filters import first_control, has_control, literal, prefix_filter
 from clipvec.store.records import MAX_TOP_K, Hit, higher_is_better, parse_hit
 from clipvec.store.schema import search_params
 
@@ -50,6 +50,7 @@ class Nearest:
         top_k: int = 10,
         min_score: float | None = None,
         path_prefix: str | None = None,
+        exclude: str | None = None,
     ) -> list[Hit]:
         """Nearest records to ``vector``, best first (the rules: ``ImageStore.search``)."""
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
@@ -61,6 +62,8 @@ class Nearest:
         if not 1 <= top_k <= MAX_TOP_K:
             raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}")
         expr, exact_prefix = prefix_plan(path_prefix)
+        if exclude:  # in the filter, so top_k hits still come back
+            expr = " and ".join(e for e in (expr, f"content_hash != {literal(exclude)}") if e)
         # With a prefix checked here, ask for more hits until top_k pass it (or there are no more).
         limit = top_k if exact_prefix is None else min(MAX_TOP_K, top_k * 4)
         conn = self._conn

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from clipvec.store.connection import Connection
 from clipvec.store.consistency import ReadConsistency
-from clipvec.store.filters import LITE_PAGE, chunks, has_control, in_chunk_size, in_filter, literal
+from clipvec.store.filters import (
+    LITE_PAGE,
+    chunks,
+    has_control,
+    in_chunk_size,
+    in_filter,
+    literal,
+    prefix_filter,
+)
 from clipvec.store.records import MAX_TOP_K, OUTPUT_FIELDS, ImageRecord, from_row
 
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
 
 VECTOR_PAGE = 2000  # rows per page when vectors come too (4 MB at 512-d)
+# ``get_by_path``'s hint: a lowercase hex start of a content hash (sha256), and how many
+# records under it are compared (a 16-digit prefix names one record in practice).
+HASH_PREFIX = re.compile(r"[0-9a-f]{8,128}")
+HASH_PREFIX_CANDIDATES = 16
 
 
 class Reader:
@@ -74,9 +87,21 @@ class Reader:
             options["consistency_level"] = "Strong"
         return options
 
-    def get_by_path(self, path: str) -> ImageRecord | None:
-        """The record that lists ``path`` among its paths (exact match), if any."""
-        if not path or has_control(path):
+    def get_by_path(self, path: str, *, hash_prefix: str | None = None) -> ImageRecord | None:
+        """The record that lists ``path`` among its paths (exact match), if any.
+
+        A path with a control character (a file named with a newline or a tab) cannot be
+        written in a portable filter: it is found through ``hash_prefix``, the start of its
+        record's content hash that a search hit gave the caller (the page's ``v=``). The few
+        records under that prefix are read and their paths compared here, exactly.
+        """
+        if not path or "\x00" in path:
+            return None
+        if hash_prefix is not None and HASH_PREFIX.fullmatch(hash_prefix):
+            found = self._by_hash_prefix(path, hash_prefix)
+            if found is not None:
+                return found
+        if has_control(path):
             return None
         conn = self._conn
         rows = conn.call(
@@ -88,6 +113,19 @@ class Reader:
             **self._consistency.read_options(),
         )
         return from_row(rows[0], False) if rows else None
+
+    def _by_hash_prefix(self, path: str, hash_prefix: str) -> ImageRecord | None:
+        conn = self._conn
+        rows = conn.call(
+            conn.client.query,
+            conn.collection,
+            filter=prefix_filter("content_hash", hash_prefix),
+            output_fields=OUTPUT_FIELDS,
+            limit=HASH_PREFIX_CANDIDATES,
+            **self._consistency.read_options(),
+        )
+        records = (from_row(row, False) for row in rows)
+        return next((r for r in records if path in r.paths), None)
 
     def iter_records(self, *, with_vectors: bool = False, batch: int | None = None) -> Iterator[ImageRecord]:
         """Every stored record, a page at a time (a query iterator, so it scales to 100k+).

@@ -55,6 +55,10 @@
   };
 
   // ------------------------------------------------------------------ URLs
+  // A hit's path is the stored text exactly (a backslash as "\\", a byte that is not UTF-8
+  // as "\xNN", tabs and newlines as they are): URLSearchParams percent-encodes every
+  // character, and the route decodes it back to that text. v= (the content hash's start)
+  // lets the route find names no Milvus filter can carry (serving/web/paths.py).
   const serviceUrl = (route, params) => {
     const url = new URL("../" + route, document.baseURI);
     for (const [k, v] of Object.entries(params || {})) {
@@ -306,7 +310,9 @@
       if (query.kind === "text") {
         answer = await post("search_text", query.text, "text/plain; charset=utf-8", searchParams(), controller.signal, "The text");
       } else {
-        answer = await post("search_image", query.blob, "application/octet-stream", searchParams(), controller.signal, query.what || "That file");
+        // "More like this" leaves its example out of the answer (?exclude=its content hash).
+        const params = { ...searchParams(), exclude: query.exclude };
+        answer = await post("search_image", query.blob, "application/octet-stream", params, controller.signal, query.what || "That file");
       }
       if (state.inflight !== controller) return;
       state.metric = answer.metric;
@@ -374,7 +380,7 @@
     url.searchParams.delete("q");
     history.replaceState(null, "", url);
     showPreview(thumbUrl(hit, 128), `Images like ${hit.path}`, false);
-    await runSearch({ kind: "image", blob, label: hit.path, what: `“${hit.path}”` });
+    await runSearch({ kind: "image", blob, label: hit.path, what: `“${hit.path}”`, exclude: hit.content_hash });
     // Keyboard users land on the new results; the example shown above them stays in view.
     el.results.focus({ preventScroll: true });
     el.preview.scrollIntoView({ block: "nearest" });

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import subprocess
 import sys
@@ -149,6 +150,46 @@ def test_get_by_path_is_exact(make_store):
     assert store.get_by_path(records[3].paths[0]).content_hash == records[3].content_hash
     for missing in ("copy/of", "copy/of/it.pn", "img/%", "", "img/00001.jpg\x00", 'x" || true || "'):
         assert store.get_by_path(missing) is None, missing
+
+
+def test_get_by_path_with_a_hash_prefix_finds_every_name(make_store):
+    """Names no filter can carry (control characters) are found through their record's hash (issue 21.10)."""
+    store = make_store()
+    records = [  # hashes as the importer makes them (sha256), so prefixes tell records apart
+        dataclasses.replace(r, content_hash=hashlib.sha256(r.content_hash.encode()).hexdigest())
+        for r in make_records(4)
+    ]
+    hostile = ["new\nline.png", "\tlead/tab.png", "del\x7f.png", "back\\\\slash \\xff.png"]
+    records[1] = with_path(records[1], *hostile[:2])
+    records[2] = with_path(records[2], *hostile[2:])
+    store.upsert(records)
+    for record in records[1:3]:
+        for path in record.paths:
+            for prefix in (record.content_hash[:8], record.content_hash[:16], record.content_hash):
+                found = store.get_by_path(path, hash_prefix=prefix)
+                assert found is not None and found.content_hash == record.content_hash, (path, prefix)
+    # a wrong or malformed hint finds nothing a filter could not find
+    assert store.get_by_path("new\nline.png", hash_prefix=records[2].content_hash[:16]) is None
+    assert store.get_by_path("new\nline.png") is None
+    assert store.get_by_path(hostile[3]).content_hash == records[2].content_hash
+    for bad in ("", "0000", records[1].content_hash[:16].upper(), '" or true or "'):
+        assert store.get_by_path("new\nline.png", hash_prefix=bad) is None, bad
+    assert (
+        store.get_by_path(records[0].paths[0], hash_prefix="f" * 16).content_hash == records[0].content_hash
+    )
+
+
+def test_search_can_exclude_one_record(make_store):
+    """ "More like this" leaves out its example and still returns top_k hits (issue 22.10)."""
+    store = make_store()
+    records = make_records(6)
+    store.upsert(records)
+    query = records[2].vector
+    assert store.search(query, top_k=3)[0].content_hash == records[2].content_hash
+    hits = store.search(query, top_k=3, exclude=records[2].content_hash)
+    assert len(hits) == 3 and records[2].content_hash not in {h.content_hash for h in hits}
+    narrowed = store.search(query, top_k=6, path_prefix="img/", exclude=records[2].content_hash)
+    assert len(narrowed) == 5
 
 
 def test_upsert_same_key_replaces(make_store):

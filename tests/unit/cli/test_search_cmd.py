@@ -284,3 +284,85 @@ def test_another_model_than_the_collection_s_is_exit_2_naming_drop(library_env, 
     result = run_cli("search", "a red circle", "--model", tiny_model_dir)
     assert result.code == 2 and result.out == ""
     assert result.err.startswith("clipvec: ") and "clipvec drop" in result.err, result.err
+
+
+# ----------------------------------------------------------------------- --paths, --open (issue 22.10)
+def test_paths_prints_absolute_file_paths_and_nothing_else(library_env, run_cli):
+    found = run_cli("search", "a red circle", "--paths", "--top-k", "3")
+    assert found.code == 0 and found.err == "", found.err
+    lines = found.out.splitlines()
+    assert len(lines) == 3 and found.out.endswith("\n")
+    for line in lines:
+        path = Path(line)
+        assert path.is_absolute() and path.is_file(), line
+        assert path.parent.parent == library_env.images.resolve() and path.name.startswith("red_circle_")
+
+
+def test_paths_warns_on_stderr_when_the_files_are_elsewhere(library_env, run_cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("CLIPVEC_IMAGES_DIR", str(tmp_path / "elsewhere"))
+    found = run_cli("search", "a red circle", "--paths", "--top-k", "2")
+    assert found.code == 0
+    assert [Path(p).parent.parent for p in found.out.splitlines()] == [tmp_path / "elsewhere"] * 2
+    assert "2 of these paths are not files here" in found.err and "CLIPVEC_IMAGES_DIR" in found.err
+
+
+def fake_viewer(folder: Path, log: Path, code: int = 0) -> Path:
+    """An ``xdg-open`` (and ``open``) that writes its argument to ``log`` and exits with ``code``."""
+    folder.mkdir()
+    for name in ("xdg-open", "open"):
+        script = folder / name
+        script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{log}"\nexit {code}\n')
+        script.chmod(0o755)
+    return folder
+
+
+def test_open_hands_each_result_to_the_viewer(library_env, run_cli, monkeypatch, tmp_path):
+    log = tmp_path / "opened.txt"
+    monkeypatch.setenv("PATH", str(fake_viewer(tmp_path / "bin", log)))
+    found = run_cli("search", "a blue square", "--open", "--top-k", "2")
+    assert found.code == 0, found.err
+    opened = log.read_text().splitlines()
+    # the launchers run side by side: their order is not the results' order
+    assert sorted(opened) == sorted(str(library_env.images.resolve() / p) for p in hit_paths(found.out))
+    assert len(opened) == 2 and all(Path(p).is_file() for p in opened)
+
+
+def test_open_says_when_there_is_no_viewer_or_it_fails(library_env, run_cli, monkeypatch, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    found = run_cli("search", "a blue square", "--open", "--top-k", "1")
+    assert found.code == 1 and len(hit_paths(found.out)) == 1  # the results are still printed
+    assert "--open needs xdg-open" in found.err and "not on PATH" in found.err
+    monkeypatch.setenv("PATH", str(fake_viewer(tmp_path / "bin", tmp_path / "log.txt", code=3)))
+    failing = run_cli("search", "a blue square", "--open", "--top-k", "1")
+    assert failing.code == 1 and "could not open" in failing.err and "(exit 3)" in failing.err
+
+
+def test_paths_and_json_exclude_each_other(library_env, run_cli, capsys):
+    with pytest.raises(SystemExit) as done:
+        run_cli("search", "a red circle", "--paths", "--json")
+    assert done.value.code == 2
+    assert "argument --json: not allowed with argument --paths" in capsys.readouterr().err
+
+
+def test_a_slow_model_load_hints_at_service_on_a_terminal(library_env, run_cli, monkeypatch):
+    import clipvec.cli.search_cmd as search_cmd
+
+    monkeypatch.setattr(search_cmd, "SLOW_MODEL_LOAD", 0.0)
+    quiet = run_cli("search", "a red circle", "--top-k", "1")
+    assert quiet.code == 0 and quiet.err == ""  # not a terminal: scripts get no hint
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    hinted = run_cli("search", "a red circle", "--top-k", "1")
+    assert hinted.code == 0 and hinted.err.count("\n") == 1
+    assert "loading the model took" in hinted.err and "--service http://127.0.0.1:3000" in hinted.err
+
+
+def test_an_unreachable_service_is_a_clear_error_without_loading_the_model(run_cli, no_model_load, tmp_path):
+    from procs import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    found = run_cli("search", "a dog", "--service", url, "--milvus-uri", tmp_path / "none.db")
+    assert found.code == 2 and found.out == ""
+    assert f"cannot reach the service at {url}" in found.err and "clipvec serve" in found.err
+    assert list(tmp_path.iterdir()) == []

@@ -118,3 +118,18 @@ def test_query_strings_refused(query, detail):
 def test_the_default_top_k_is_checked_too():
     with refused(TOP_K):
         SearchOptions.from_query({}, default_top_k=2000)
+
+
+HASH = "0123456789abcdef" * 4
+
+
+def test_exclude_is_a_whole_content_hash():
+    """``exclude`` ("more like this" leaves out its example, issue 22.10) names one record exactly."""
+    assert SearchOptions.from_query({"exclude": HASH}, default_top_k=7).exclude == HASH
+    assert SearchOptions.checked(3, exclude=HASH).as_kwargs()["exclude"] == HASH
+    assert SearchOptions.from_query({"exclude": ""}, default_top_k=7).exclude is None
+    assert "exclude" not in SearchOptions.checked(3).as_kwargs()
+    for bad in (HASH[:16], HASH.upper(), HASH + "0", HASH[:-1] + "g", '" or content_hash != "'):
+        with pytest.raises(ClipvecError, match="^exclude must be a content_hash") as caught:
+            SearchOptions.from_query({"exclude": bad}, default_top_k=7)
+        assert caught.value.status == 400

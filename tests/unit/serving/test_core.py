@@ -199,6 +199,10 @@ def test_add_search_and_info(serving_encoder, tiny_model_dir, tmp_path):
         assert json.loads(json.dumps(by_image)) == by_image  # plain JSON types only
         assert (by_image["metric"], by_image["higher_is_better"]) == ("COSINE", True)
         assert len(core.search_text("a photo", SearchOptions(top_k=3))["hits"]) == 3
+        # "more like this": the example's own record is left out, and top_k hits still come
+        itself = hits[0]["content_hash"]
+        others = core.search_image(images[1], SearchOptions(top_k=2, exclude=itself))["hits"]
+        assert len(others) == 2 and itself not in {h["content_hash"] for h in others}
 
         # the options: top_k, min_score (COSINE: at least), path_prefix
         assert len(core.search_text("a photo", SearchOptions(top_k=1))["hits"]) == 1

@@ -76,7 +76,7 @@ def test_query_parameters_are_the_ones_the_service_reads():
     assert (
         routes.SEARCH_TEXT.query_names
         == routes.SEARCH_IMAGE.query_names
-        == {"top_k", "min_score", "path_prefix"}
+        == {"top_k", "min_score", "path_prefix", "exclude"}
     )
     assert routes.ADD_IMAGE.query_names == {"name"}
     assert all(not r.query for r in API_ROUTES if not r.uses_store)

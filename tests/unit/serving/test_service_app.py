@@ -474,7 +474,15 @@ def test_top_k_takes_plain_ascii_digits_only(service, top_k):
 
 
 def test_unknown_query_parameters_and_bad_prefixes_are_400(service):
-    for query in ("topk=5", "top_k=5&x=1", "path_prefix=a%7Fb", "path_prefix=a%0Ab", "min_score=", "top_k="):
+    for query in (
+        "topk=5",
+        "top_k=5&x=1",
+        "path_prefix=a%7Fb",
+        "path_prefix=a%0Ab",
+        "min_score=",
+        "top_k=",
+        "exclude=abc",  # not a whole content hash (issue 22.10)
+    ):
         assert_error(service.post(f"/search_text?{query}", "dog", TEXT), 400, "bad_parameter")
     tilde = service.post("/search_text?path_prefix=a~", "dog", TEXT)  # was a 500
     assert tilde.status_code == 200, tilde.text
@@ -492,7 +500,7 @@ def test_openapi_document_declares_the_real_api(service):
         assert set(content) == {"image/*", "application/octet-stream"}, content
     assert set(paths["/vectorize_images"]["post"]["requestBody"]["content"]) == {"multipart/form-data"}
     names = {p["name"] for p in paths["/search_text"]["post"]["parameters"]}
-    assert names == {"top_k", "min_score", "path_prefix"}
+    assert names == {"top_k", "min_score", "path_prefix", "exclude"}
     assert {p["name"] for p in paths["/add_image"]["post"]["parameters"]} == {"name"}
     for code in ("400", "413", "415", "503"):
         assert code in paths["/search_image"]["post"]["responses"], code

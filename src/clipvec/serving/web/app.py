@@ -4,10 +4,14 @@ Routes (relative to the mount point ``/ui``; the route table is ``clipvec.servin
 
 * ``GET /ui/`` (``/ui`` redirects here) and ``/ui/index.html``: the page; ``/ui/app.js``,
   ``/ui/style.css``: its script and style. Nothing else is served from the ``ui`` folder.
-* ``GET /ui/thumb?path=REL&size=256``: a JPEG thumbnail of an indexed image (cached).
-* ``GET /ui/file?path=REL``: the indexed file itself when browsers can show its format
+* ``GET /ui/thumb?path=REL&v=HASH&size=256``: a JPEG thumbnail of an indexed image (cached).
+* ``GET /ui/file?path=REL&v=HASH``: the indexed file itself when browsers can show its format
   (streamed, with single ``Range`` requests: :mod:`.streaming`), otherwise a large JPEG
   rendition (HDR, TIFF, TGA, HEIC).
+
+``REL`` is the stored path exactly as a hit gives it (``URLSearchParams`` encodes it; any
+stored name round-trips, see :mod:`.paths`); ``v`` is the start of the hit's content hash
+(optional: it makes the URL immutable and finds names no Milvus filter can carry).
 
 The page itself only talks to the service's public endpoints (``/search_text``,
 ``/search_image``, ``/collection_info``); these two routes only show images. Which paths
@@ -117,7 +121,9 @@ async def _lookup(request: Request) -> tuple[PageFiles, Indexed] | Response:
     if files is None:  # the worker has not attached its core yet
         return unavailable()
     try:
-        item = await anyio.to_thread.run_sync(files.lookup, _single_param(request, "path"))
+        item = await anyio.to_thread.run_sync(
+            files.lookup, _single_param(request, "path"), _single_param(request, "v")
+        )
     except (StoreUnavailable, StoreLocked, StoreDamaged):
         return unavailable()
     return (files, item) if item is not None else not_found()

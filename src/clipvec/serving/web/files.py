@@ -79,15 +79,18 @@ class PageFiles:
         # Decoding large images is CPU-heavy: never let thumbnails crowd out the encoder.
         self._decode_slots = threading.BoundedSemaphore(2)
 
-    def lookup(self, raw: str | None) -> Indexed | None:
+    def lookup(self, raw: str | None, version: str | None = None) -> Indexed | None:
         """The indexed file behind ``raw``, or ``None`` for anything refused.
 
-        Raises :class:`StoreUnavailable` (and the other store errors) when the collection cannot be asked.
+        ``version`` is the page's ``v=``, the start of the hit's content hash: with it the
+        record is found by its key, so every stored name works, even one no filter can carry
+        (a newline or tab in a file name). Raises :class:`StoreUnavailable` (and the other
+        store errors) when the collection cannot be asked.
         """
         rel = requested_path(raw)
         if rel is None:
             return None
-        record = self.core.store.run(lambda store: store.get_by_path(rel))
+        record = self.core.store.run(lambda store: store.get_by_path(rel, hash_prefix=version))
         if record is None or rel not in list(getattr(record, "paths", [rel])):
             return self._unlisted_copy(rel)
         source = source_of_stored_path(rel, self.core.images)
