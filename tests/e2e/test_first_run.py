@@ -109,9 +109,12 @@ def test_no_model_stops_at_once_with_one_message(entry, tmp_path):
     assert output.count("cannot load the CLIP model") == 1, output[-3000:]
     assert "'openai/clip-vit-base-patch32'" in output and "HF_HUB_OFFLINE" in output
     # The three ways out.
-    assert "CLIPVEC_MODEL=/path/to/clip-vit-base-patch32" in output
-    assert "clipvec make-model ./random-clip" in output
-    assert "tests/assets/shapes-clip make run" in output
+    assert "init --model /path/to/clip-vit-base-patch32 && make run" in output
+    assert (
+        "clipvec make-model ./random-clip && " in output
+        and "init --model ./random-clip && make run" in output
+    )
+    assert "tests/assets/shapes-clip && make run" in output
     assert "Traceback" not in output and "Initializing service error" not in output
     assert not any(cwd.iterdir()), "a failed start created files"
 

@@ -8,7 +8,8 @@ check here, once, in the process that starts the workers:
 * the model can be found: a local checkpoint folder with its files, or a hub checkpoint
   that is cached or can be downloaded now (``clipvec.model.checkpoint.resolve_model``).
   Otherwise one message with the ways out and exit code 2;
-* relative paths in the settings (``./milvus.db``, ``images``, a model folder) are made
+* the settings (``CLIPVEC_*``, ``./clipvec.toml``) are handed to the workers as ``CLIPVEC_*``,
+  and relative paths in them (``./milvus.db``, ``images``, a model folder) are made
   absolute against the directory the user started from, because BentoML runs its workers
   in ``--working-dir``. Every entry point then shares one database with the CLI.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from clipvec.errors import ModelLoadError
 from clipvec.model.checkpoint import resolve_model
-from clipvec.settings import absolute_path_env, get_settings
+from clipvec.settings import absolute_path_env, get_settings, settings_env
 
 EXIT_MODEL_UNAVAILABLE = 2
 
@@ -42,6 +43,9 @@ def prepare_to_serve() -> None:
     with contextlib.suppress(ValueError):  # only possible in the main thread (bentoml serve's CLI is)
         signal.signal(WORKER_FAILED_SIGNAL, _a_worker_cannot_start)
     settings = get_settings()
+    # Every setting travels to the workers as CLIPVEC_*: they run in another folder, where this
+    # folder's clipvec.toml is not (and another one would be read instead).
+    os.environ.update(settings_env(settings))
     os.environ.update(absolute_path_env(settings, Path.cwd()))
     get_settings.cache_clear()
     try:
