@@ -78,7 +78,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         silence_transformers()
     if args.command in ("serve", "vectorize", "import", "search"):
         _model_at_hand(settings.model)
-    if args.command in ("serve", "import"):
+    if args.command == "serve":  # make run: the first-run advice's CLIPVEC_MODEL=... make run
         _suggest_init(settings, flag_settings(args))
     if args.command == "config":
         from clipvec.cli.config_cmd import run_config
