@@ -76,7 +76,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 1
     if args.command in _LOADS_A_MODEL and not args.verbose:
         silence_transformers()
-    if args.command in ("serve", "vectorize", "import", "search"):
+    if args.command in ("serve", "import"):  # search and vectorize: the encoder checks the same, later
         _model_at_hand(settings.model)
     if args.command == "serve":  # make run: the first-run advice's CLIPVEC_MODEL=... make run
         _suggest_init(settings, flag_settings(args))

@@ -42,9 +42,13 @@ def prepare_to_serve() -> None:
     """
     with contextlib.suppress(ValueError):  # only possible in the main thread (bentoml serve's CLI is)
         signal.signal(WORKER_FAILED_SIGNAL, _a_worker_cannot_start)
+    # Read anew here, in the start folder: BentoML imported the service (which read the settings)
+    # inside --working-dir, where this folder's clipvec.toml is not (BentoML counts the
+    # workers from that import: `workers` in the start folder's clipvec.toml reaches
+    # `bentoml serve --working-dir ELSEWHERE` only through clipvec serve / make run).
+    get_settings.cache_clear()
     settings = get_settings()
-    # Every setting travels to the workers as CLIPVEC_*: they run in another folder, where this
-    # folder's clipvec.toml is not (and another one would be read instead).
+    # Every setting travels to the workers as CLIPVEC_*: they run in --working-dir too.
     os.environ.update(settings_env(settings))
     os.environ.update(absolute_path_env(settings, Path.cwd()))
     get_settings.cache_clear()
