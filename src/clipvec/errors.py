@@ -54,6 +54,13 @@ class DecodeError(ClipvecError):
 
 class UnsupportedImageFormat(DecodeError):
     status, code = 415, "unsupported_image_format"
+    skip_reason = "not_image"  # how an import reports such a file
+
+
+class HeicNotEnabled(UnsupportedImageFormat):
+    """A HEIC/HEIF image while the optional pillow-heif plugin is not installed: the message says how."""
+
+    skip_reason = "heic_not_enabled"
 
 
 class TruncatedImage(DecodeError):

@@ -1,22 +1,36 @@
 """One settings object for the whole project.
 
 Every knob is an environment variable with the ``CLIPVEC_`` prefix (for example
-``CLIPVEC_MODEL``) and, where it makes sense, a CLI flag that overrides it.
-Kept in one place so the service, the importer, the search CLI and the benchmark
-can never disagree about defaults.
+``CLIPVEC_MODEL``), a key of ``clipvec.toml`` in the current folder (``model = "..."``,
+written by ``clipvec init``) and, where it makes sense, a CLI flag. A flag beats the
+environment, which beats the file, which beats the default: the file is what a folder
+remembers, the environment and flags are for one run. Kept in one place so the service,
+the importer, the search CLI and the benchmark can never disagree about defaults.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from clipvec.errors import ClipvecError
 from clipvec.locations import is_lite_uri, is_s3_uri
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CONFIG_FILE = "clipvec.toml"  # in the current folder; keys are the settings' names, lower-case
+ENV_PREFIX = "CLIPVEC_"
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 TOP_K_MAX = 1000  # the most hits one search returns, over HTTP and on the command line
@@ -24,9 +38,21 @@ Metric = Literal["COSINE", "L2", "IP"]
 
 
 class Settings(BaseSettings):
-    """Runtime configuration, read from ``CLIPVEC_*`` environment variables."""
+    """Runtime configuration: flags (init arguments) > ``CLIPVEC_*`` > ``./clipvec.toml`` > defaults."""
 
-    model_config = SettingsConfigDict(env_prefix="CLIPVEC_", extra="ignore", protected_namespaces=())
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", protected_namespaces=())
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The order of precedence, first wins: flags, environment, ``clipvec.toml``."""
+        return init_settings, env_settings, _ConfigFileSource(settings_cls)
 
     # --- model / encoder ---
     model: str = Field(
@@ -204,7 +230,71 @@ def absolute_path_env(settings: Settings, base: Path) -> dict[str, str]:
     return env
 
 
+def config_path() -> Path:
+    """The ``clipvec.toml`` every entry point reads: the one in the current folder."""
+    return Path.cwd() / CONFIG_FILE
+
+
+def read_config_file(path: Path | None = None) -> dict[str, Any]:
+    """The settings in ``clipvec.toml`` ({} when there is none); a typo is an error, not ignored."""
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ClipvecError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ClipvecError(f"{path} is not valid TOML: {exc}") from exc
+    unknown = sorted(key for key in values if key not in Settings.model_fields)
+    if unknown:
+        raise ClipvecError(
+            f"{path}: unknown setting {', '.join(map(repr, unknown))} "
+            "(keys are the settings' names in lower case, as `clipvec config` lists them)"
+        )
+    return values
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """``clipvec.toml`` in the current folder, read anew by every ``Settings()``."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        self._values = read_config_file()
+        return dict(self._values)
+
+
+def setting_origins(
+    flags: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Where each setting's value comes from: ``flag``, ``env``, ``clipvec.toml`` or ``default``."""
+    flags = flags or {}
+    env_names = {name.upper() for name in (os.environ if environ is None else environ)}
+    in_file = read_config_file()
+    origins: dict[str, str] = {}
+    for field in Settings.model_fields:
+        if field in flags:
+            origins[field] = "flag"
+        elif f"{ENV_PREFIX}{field.upper()}" in env_names:
+            origins[field] = "env"
+        elif field in in_file:
+            origins[field] = CONFIG_FILE
+        else:
+            origins[field] = "default"
+    return origins
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Every setting as a ``CLIPVEC_*`` variable: what a child process (a BentoML worker in
+    another working folder, where this folder's ``clipvec.toml`` is not) needs to see the same."""
+    return {f"{ENV_PREFIX}{field.upper()}": str(value) for field, value in settings.model_dump().items()}
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Process-wide settings read once from the environment."""
+    """Process-wide settings read once from the environment and ``./clipvec.toml``."""
     return Settings()

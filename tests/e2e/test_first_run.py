@@ -4,9 +4,9 @@
   ``clipvec serve`` and the original ``bentoml serve service:vectorization`` stop at once
   with one message and its three ways out, instead of BentoML restarting the worker forever.
   So do several workers on one Milvus Lite file (issue 21), which would lock each other out.
-* Relative settings (``./milvus.db``, ``images``, a model folder) resolve against the folder
-  the user started from, whichever entry point starts the service; the CLI then shares
-  that database.
+* Relative settings (``./milvus.db``, ``images``, a model folder), from the environment or
+  the folder's ``clipvec.toml``, resolve against the folder the user started from, whichever
+  entry point starts the service; the CLI then shares that database.
 * Every ``clipvec_*`` metric family the README documents is on /metrics from start-up.
 * ``clipvec demo`` works offline on a clean checkout: "a red circle" finds red circles.
 """
@@ -113,9 +113,12 @@ def test_no_model_stops_at_once_with_one_message(entry, tmp_path):
     assert output.count("cannot load the CLIP model") == 1, output[-3000:]
     assert "'openai/clip-vit-base-patch32'" in output and "HF_HUB_OFFLINE" in output
     # The three ways out.
-    assert "CLIPVEC_MODEL=/path/to/clip-vit-base-patch32" in output
-    assert "clipvec make-model ./random-clip" in output
-    assert "tests/assets/shapes-clip make run" in output
+    assert "init --model /path/to/clip-vit-base-patch32 && make run" in output
+    assert (
+        "clipvec make-model ./random-clip && " in output
+        and "init --model ./random-clip && make run" in output
+    )
+    assert "tests/assets/shapes-clip && make run" in output
     assert "Traceback" not in output and "Initializing service error" not in output
     assert not any(cwd.iterdir()), "a failed start created files"
 
@@ -190,7 +193,8 @@ def png_bytes(color: str, shape: str, seed: int) -> bytes:
 
 
 def test_relative_settings_resolve_against_the_start_folder(tmp_path, test_output):
-    """Started from another folder with relative settings: data lands there, and the CLI sees it.
+    """Started from another folder with relative settings (some in its clipvec.toml): data lands
+    there, and the CLI sees it.
 
     ``bentoml serve --working-dir REPO`` is the hard case: BentoML runs its workers in the
     repository. (``clipvec serve`` hands the same absolute paths over: test_newcomer_cli.py.)
@@ -198,11 +202,10 @@ def test_relative_settings_resolve_against_the_start_folder(tmp_path, test_outpu
     entry = "bentoml serve"
     cwd = tmp_path / "start"
     shutil.copytree(SHAPES_MODEL, cwd / "models" / "shapes")
-    env = clean_env(
-        CLIPVEC_MODEL="models/shapes",
-        CLIPVEC_MILVUS_URI="./milvus.db",
-        CLIPVEC_IMAGES_DIR="images",
-    )
+    # The model comes from the folder's clipvec.toml (issue 22): the workers, which run in
+    # the repository, must see it too; the rest from the environment.
+    (cwd / "clipvec.toml").write_text('model = "models/shapes"\n')
+    env = clean_env(CLIPVEC_MILVUS_URI="./milvus.db", CLIPVEC_IMAGES_DIR="images")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = test_output / f"first-run-{entry.replace(' ', '-')}.log"

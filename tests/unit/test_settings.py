@@ -1,13 +1,15 @@
-"""Settings: CLIPVEC_* variables, derived thread counts, thumbnail folders, absolute paths for workers."""
+"""Settings: CLIPVEC_* variables, ./clipvec.toml, derived thread counts, thumbnail folders, absolute paths for workers."""
 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from pydantic import ValidationError
 
-from clipvec.settings import Settings, absolute_path_env, get_settings
+from clipvec.errors import ClipvecError
+from clipvec.settings import Settings, absolute_path_env, get_settings, setting_origins, settings_env
 
 
 @pytest.fixture(autouse=True)
@@ -158,3 +160,71 @@ def test_several_workers_need_a_milvus_server(workers, uri, refused):
     assert (conflict is not None) is refused
     if refused:
         assert f"CLIPVEC_WORKERS={workers}" in conflict and uri in conflict and "Milvus server" in conflict
+
+
+# --------------------------------------------------------------------------- clipvec.toml (issue 22)
+def test_clipvec_toml_in_the_current_folder_is_read_below_env_and_flags(monkeypatch, tmp_path):
+    """Precedence: flag > CLIPVEC_* > ./clipvec.toml > default."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clipvec.toml").write_text(
+        'model = "./random-clip"\ncollection = "from_file"\ntop_k = 5\nverify_writes = false\n'
+    )
+    monkeypatch.setenv("CLIPVEC_COLLECTION", "from_env")
+    s = Settings(top_k=7)
+    assert s.model == "./random-clip"  # the file beats the default
+    assert s.verify_writes is False
+    assert s.collection == "from_env"  # the environment beats the file
+    assert s.top_k == 7  # a flag beats the file
+    assert setting_origins({"top_k": 7}) == {
+        **{field: "default" for field in Settings.model_fields},
+        "model": "clipvec.toml",
+        "verify_writes": "clipvec.toml",
+        "collection": "env",
+        "top_k": "flag",
+    }
+    monkeypatch.chdir(tmp_path.parent)  # another folder: its own (no) file
+    assert Settings().model == "openai/clip-vit-base-patch32"
+
+
+def test_get_settings_reads_clipvec_toml(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clipvec.toml").write_text('model = "/models/clip"\n')
+    get_settings.cache_clear()
+    try:
+        assert get_settings().model == "/models/clip"
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('modle = "x"\n', "unknown setting 'modle'"),
+        ('CLIPVEC_MODEL = "x"\n', "unknown setting 'CLIPVEC_MODEL'"),
+        ("model = \n", "is not valid TOML"),
+    ],
+)
+def test_a_typo_in_clipvec_toml_is_an_error_not_ignored(monkeypatch, tmp_path, text, says):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clipvec.toml").write_text(text)
+    with pytest.raises(ClipvecError, match=re.escape(says)):
+        Settings()
+
+
+def test_a_bad_value_in_clipvec_toml_is_refused(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clipvec.toml").write_text("batch_size = 0\n")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_settings_env_carries_every_setting_to_a_child(monkeypatch, tmp_path):
+    """BentoML workers run in another folder: the file's values travel as CLIPVEC_*."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clipvec.toml").write_text('collection = "pics"\nverify_writes = false\n')
+    env = settings_env(Settings())
+    assert set(env) == {f"CLIPVEC_{field.upper()}" for field in Settings.model_fields}
+    monkeypatch.chdir(tmp_path.parent)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert (Settings().collection, Settings().verify_writes) == ("pics", False)

@@ -1,18 +1,38 @@
-"""``clipvec config``: the effective settings, auto values resolved, paths absolute, secrets hidden."""
+"""``clipvec config``: the effective settings, where each came from, auto values resolved,
+paths absolute, secrets hidden. The listing is TOML: a line can be copied into clipvec.toml."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from clipvec.cli.init_cmd import render
 from clipvec.locations import is_lite_uri, is_s3_uri
-from clipvec.settings import Settings
+from clipvec.settings import Settings, config_path, setting_origins
 
 _SECRET_WORDS = ("token", "key", "password", "secret")
 
 
-def run_config(settings: Settings) -> int:
-    print(json.dumps(effective_config(settings), indent=2))
+def run_config(settings: Settings, flags: dict[str, object], as_json: bool = False) -> int:
+    """Print the settings (``--json``: the values only) with their origins as comments."""
+    values = effective_config(settings)
+    if as_json:
+        print(json.dumps(values, indent=2))
+        return 0
+    origins = setting_origins(flags)
+    path = config_path()
+    print(
+        f"# settings in effect here; {path}: {'read' if path.exists() else 'none (clipvec init writes one)'}"
+    )
+    print("# origin of each value: flag > env (CLIPVEC_*) > clipvec.toml > default")
+    lines = render(values, header=False).splitlines()
+    width = max(len(line) for line in lines)
+    for line, field in zip(lines, values, strict=True):
+        origin = origins[field]
+        raw = getattr(settings, field)
+        if values[field] != raw and isinstance(raw, str) and raw == "auto":
+            origin += ", auto"
+        print(f"{line.ljust(width)}  # {origin}")
     return 0
 
 

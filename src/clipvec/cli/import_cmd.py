@@ -1,6 +1,7 @@
 """``clipvec import DIR|s3://bucket/prefix [--ray ADDRESS]`` (and ``python3 milvus_import.py``).
 
-Exit 0 all good, 1 some files failed, 2 could not run. torch and the model are loaded only
+Exit 0 all good, 1 some files failed (files that failed in an earlier run and are unchanged
+are reminded of, not failed again), 2 could not run. torch and the model are loaded only
 when a file needs encoding: a re-import with nothing to do takes the time of the scan and
 of reading the collection. The local and the Ray import print the same report.
 """
@@ -170,16 +171,34 @@ def print_report(report: ImportReport, source: Source, total: int, errors_file: 
             f"skipped: ... and {report.skipped - SKIPPED_SHOWN} more (--errors-file lists all)",
             file=sys.stderr,
         )
+    if report.known_broken:
+        print(
+            f"skipped: {_files(len(report.known_broken))} known to be broken (reported by an earlier run, "
+            "unchanged since; they fail again only if changed; --errors-file lists them)",
+            file=sys.stderr,
+        )
+    if report.gone:
+        exist = "exists" if report.gone == 1 else "exist"
+        print(f"{_files(report.gone)} no longer {exist}; --prune removes them", file=sys.stderr)
     if errors_file:
-        write_errors(errors_file, report.failed, report.skipped_files)
+        write_errors(errors_file, report.failed, report.skipped_files, report.known_broken)
     print(f"{source.display}: {report.summary()}; the collection holds {total} images")
     return 1 if report.failed else 0
 
 
-def write_errors(path: Path, failures: Iterable[FileFailure], skipped: Iterable[FileFailure] = ()) -> None:
-    """JSON lines: ``{"path", "error", "detail", "status": "failed" | "skipped"}``."""
+def _files(n: int) -> str:
+    return f"{n} file" + ("" if n == 1 else "s")
+
+
+def write_errors(
+    path: Path,
+    failures: Iterable[FileFailure],
+    skipped: Iterable[FileFailure] = (),
+    known_broken: Iterable[FileFailure] = (),
+) -> None:
+    """JSON lines: ``{"path", "error", "detail", "status": "failed" | "skipped" | "known_broken"}``."""
     with open(path, "w", encoding="utf-8") as f:
-        for status, items in (("failed", failures), ("skipped", skipped)):
+        for status, items in (("failed", failures), ("skipped", skipped), ("known_broken", known_broken)):
             for item in items:
                 line = {"path": item.path, "error": item.reason, "detail": item.detail, "status": status}
                 f.write(json.dumps(line) + "\n")

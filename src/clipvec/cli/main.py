@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -16,11 +17,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from clipvec.cli.parser import build_parser, settings_from_args
+from clipvec.cli.parser import build_parser, flag_settings, settings_from_args
 from clipvec.errors import ClipvecError
 from clipvec.locations import is_lite_uri
 from clipvec.model.chatter import silence_transformers
-from clipvec.settings import Settings
+from clipvec.settings import CONFIG_FILE, Settings, config_path, setting_origins
+from clipvec.shell import shown_command
 
 _LOADS_A_MODEL = frozenset({"vectorize", "import", "search", "make-model", "demo"})
 
@@ -34,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(rest[1:] if rest[:1] == ["--"] else rest)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # huggingface_hub prints its warnings with its own handler and passes them on to the root
+    # one too: every warning came twice (transformers does not pass them on).
+    logging.getLogger("huggingface_hub").propagate = False
     if args.verbose:
         logging.getLogger("clipvec").setLevel(logging.DEBUG)
     try:
@@ -57,6 +62,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             silence_transformers()
         print(make_random_model(args.out, size=args.size, seed=args.seed))
         return 0
+    if args.command == "init":  # before the settings are read: --force mends a broken clipvec.toml
+        from clipvec.cli.init_cmd import run_init
+
+        return run_init(flag_settings(args), args.force)
     settings = settings_from_args(args)
     if args.command == "search" and not settings.service_url and (missing := _missing_lite_db(settings)):
         print(
@@ -67,10 +76,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 1
     if args.command in _LOADS_A_MODEL and not args.verbose:
         silence_transformers()
+    if args.command in ("serve", "import"):  # search and vectorize: the encoder checks the same, later
+        _model_at_hand(settings.model)
+    if args.command == "serve":  # make run: the first-run advice's CLIPVEC_MODEL=... make run
+        _suggest_init(settings, flag_settings(args))
     if args.command == "config":
         from clipvec.cli.config_cmd import run_config
 
-        return run_config(settings)
+        return run_config(settings, flag_settings(args), as_json=args.json)
     if args.command == "serve":
         from clipvec.cli.serve_cmd import run_serve
 
@@ -99,6 +112,29 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_search(settings, args)
     raise AssertionError(args.command)
+
+
+def _model_at_hand(model: str) -> None:
+    """A model not on this machine is downloaded now, before torch loads (seconds), or the run
+    stops in about a second with ``make run``'s message when the hub cannot be reached."""
+    from clipvec.model.checkpoint import local_folder, resolve_model
+
+    if local_folder(model) is None:
+        resolve_model(model)  # ModelLoadError: printed by main(), exit 2
+
+
+def _suggest_init(settings: Settings, flags: dict[str, object]) -> None:
+    """A model given for one run (env or flag) while no clipvec.toml remembers one: say how to keep it.
+
+    A tip, not a file written behind the user's back: runs leave only their data where they ran.
+    """
+    if config_path().exists() or setting_origins(flags)["model"] not in ("env", "flag"):
+        return
+    print(
+        f"clipvec: tip: `{shown_command()} init --model {shlex.quote(settings.model)}` keeps this model "
+        f"for every command run in this folder ({CONFIG_FILE})",
+        file=sys.stderr,
+    )
 
 
 def _setting_problems(err: ValidationError) -> str:

@@ -1,7 +1,7 @@
 """The ``clipvec`` command line's parser: subcommands, flags, and flags -> ``Settings``.
 
-Every subcommand reads the same ``Settings`` (``CLIPVEC_*`` environment variables); flags
-given on the command line override them.
+Every subcommand reads the same ``Settings`` (``CLIPVEC_*`` environment variables, then
+``clipvec.toml`` in the current folder); flags given on the command line override them.
 """
 
 from __future__ import annotations
@@ -14,23 +14,26 @@ from clipvec.settings import Settings
 DESCRIPTION = """\
 Search your own images by meaning with CLIP vectors stored in Milvus.
 
-Every setting is an environment variable with the CLIPVEC_ prefix (see `clipvec config`);
-a flag of the same name overrides it. Relative paths resolve against the current folder.
+Every setting is a key of ./clipvec.toml (written by `clipvec init`), an environment
+variable with the CLIPVEC_ prefix, which overrides the file, and for many a flag of the same
+name, which overrides both (`clipvec config` shows each value and where it came from).
+Relative paths resolve against the current folder.
 """
 
 EPILOG = """\
 first steps:
+  clipvec init --model ./random-clip      remember settings for this folder (./clipvec.toml)
   clipvec demo                            serve a folder of generated shapes with a small CLIP
                                           (offline), then search "a red circle" in the page
   clipvec import ~/Pictures               store the vectors of a folder (incremental)
   clipvec search "a dog on a beach"       nearest images to a text
   clipvec serve                           HTTP API and search page on http://127.0.0.1:3000/ui
-  clipvec config                          the effective settings
+  clipvec config                          the effective settings and where each came from
 
 `clipvec COMMAND --help` shows the options of one command; -v shows library logs and bars.
 """
 
-# flag -> settings field; flags left out keep the environment's value.
+# flag -> settings field; flags left out keep the environment's (or clipvec.toml's) value.
 _SETTING_FLAGS: dict[str, str] = {
     "model": "model",
     "device": "device",
@@ -45,6 +48,7 @@ _SETTING_FLAGS: dict[str, str] = {
     "metric": "metric",
     "index_type": "index_type",
     "service_url": "service_url",
+    "images_dir": "images_dir",
 }
 
 
@@ -69,13 +73,17 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--index-type", help="auto, FLAT, IVF_FLAT, HNSW, ... (CLIPVEC_INDEX_TYPE)")
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    overrides = {
+def flag_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The settings given as flags on this command line (field -> value)."""
+    return {
         field: getattr(args, flag)
         for flag, field in _SETTING_FLAGS.items()
         if getattr(args, flag, None) is not None
     }
-    return Settings(**overrides)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(**flag_settings(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,5 +192,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class", type=int, default=2, help="images per colour and shape (default 2)")
     p.add_argument("--no-serve", action="store_true", help="prepare the folder and the database only")
 
-    sub.add_parser("config", help="print the effective settings (auto values resolved, secrets hidden)")
+    p = sub.add_parser(
+        "config",
+        help="print the effective settings and where each came from (flag, env, clipvec.toml, default)",
+    )
+    _add_model_flags(p)
+    _add_store_flags(p)
+    p.add_argument(
+        "--json", action="store_true", help="the values only, as JSON (auto resolved, secrets hidden)"
+    )
+
+    p = sub.add_parser(
+        "init",
+        help="write ./clipvec.toml with the settings given, which every command run here then reads",
+        description="Write the settings given as flags to clipvec.toml in the current folder. Every "
+        "clipvec command, make run, bentoml serve service:vectorization, milvus_import.py and "
+        "milvus_search.py run in this folder read it; CLIPVEC_* variables and flags override it.",
+    )
+    _add_model_flags(p)
+    _add_store_flags(p)
+    p.add_argument("--images-dir", help="folder imported by default (CLIPVEC_IMAGES_DIR)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="change an existing clipvec.toml (the settings given; the others stay)",
+    )
     return parser

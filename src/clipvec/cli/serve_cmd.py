@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from clipvec.errors import ClipvecError
-from clipvec.settings import Settings, absolute_path_env
+from clipvec.settings import Settings, absolute_path_env, settings_env
 
 SERVICE = "clipvec.serving.service:vectorization"
 
@@ -24,10 +24,7 @@ def run_serve(settings: Settings, host: str, port: int) -> int:
     if conflict := settings.serving_conflict():  # checked again in BentoML's main process
         raise ClipvecError(conflict, code="settings_conflict")  # main() prints it, exit 2
 
-    env = dict(os.environ)
-    for field, value in settings.model_dump().items():
-        env[f"CLIPVEC_{field.upper()}"] = str(value)
-    env.update(absolute_path_env(settings, Path.cwd()))
+    env = {**os.environ, **settings_env(settings), **absolute_path_env(settings, Path.cwd())}
     # Checked again in BentoML's main process; here it fails in a second, before BentoML and torch load.
     resolve_model(env["CLIPVEC_MODEL"])  # ModelLoadError -> main() prints it, exit 2
     package = Path(__file__).resolve().parents[1]  # src/clipvec

@@ -27,7 +27,7 @@ from pathlib import Path
 from clipvec.errors import ClipvecError, DecodeError, EmptyInput, ImageTooLarge, UnsupportedImageFormat
 from clipvec.images.budget import Reservation
 from clipvec.images.decoded import DecodedImage
-from clipvec.images.formats import PILLOW_ID, SUPPORTED_FORMATS, sniff_format
+from clipvec.images.formats import PILLOW_ID, SUPPORTED_FORMATS, heic_not_enabled, sniff_format
 from clipvec.images.hdr import decode_hdr
 from clipvec.images.pillow_decode import decode_pillow
 
@@ -83,9 +83,7 @@ def decode_image(
         )
     if fmt not in SUPPORTED_FORMATS:
         if fmt == "HEIC":
-            raise UnsupportedImageFormat(
-                "HEIC/HEIF images need the optional 'pillow-heif' package, which is not installed"
-            )
+            raise heic_not_enabled()
         if fmt in PILLOW_ID:  # an image format this Pillow build cannot read
             raise UnsupportedImageFormat(f"{fmt} images are not supported by this installation")
         raise UnsupportedImageFormat(

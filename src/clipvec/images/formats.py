@@ -12,7 +12,10 @@ from importlib.util import find_spec
 
 from PIL import features
 
-__all__ = ["PILLOW_ID", "SUPPORTED_FORMATS", "sniff_format"]
+from clipvec.errors import HeicNotEnabled
+from clipvec.shell import shown_command
+
+__all__ = ["PILLOW_ID", "SUPPORTED_FORMATS", "heic_not_enabled", "sniff_format"]
 
 
 def _avif_available() -> bool:
@@ -30,6 +33,17 @@ SUPPORTED_FORMATS: frozenset[str] = frozenset(
     | ({"HEIC"} if _HEIF_INSTALLED else set())
 )
 """Canonical names of the formats :func:`~clipvec.images.decode_image` can read in this environment."""
+
+HEIC_PLUGIN = "pillow-heif>=0.16"  # pyproject.toml's 'heic' extra
+
+
+def heic_not_enabled() -> HeicNotEnabled:
+    """The error for a HEIC/HEIF image without the plugin, with the command that enables it."""
+    return HeicNotEnabled(
+        "HEIC/HEIF images need the optional pillow-heif package (GPL-2.0; the 'heic' extra), which "
+        f"is not installed: {shown_command('pip')} install '{HEIC_PLUGIN}' enables them"
+    )
+
 
 # Our canonical name -> the Pillow plugin id that reads it.
 PILLOW_ID = {

@@ -19,11 +19,10 @@ import threading
 import numpy as np
 from PIL import Image
 
-from clipvec.errors import UnsupportedImageFormat
 from clipvec.images.budget import Reservation, take_pixels
 from clipvec.images.decoded import ORIENTATION, DecodedImage, check_size, upright
 from clipvec.images.failures import PIL_ERRORS, is_truncation, pillow_failure
-from clipvec.images.formats import PILLOW_ID
+from clipvec.images.formats import PILLOW_ID, heic_not_enabled
 from clipvec.images.samples import composite_on_white, to_uint8
 from clipvec.images.tiff import decode_tiff_fallback
 
@@ -86,9 +85,7 @@ def _ensure_heif() -> None:
         try:
             import pillow_heif  # type: ignore[import-not-found]
         except ImportError as exc:
-            raise UnsupportedImageFormat(
-                "HEIC/HEIF images need the optional 'pillow-heif' package, which is not installed"
-            ) from exc
+            raise heic_not_enabled() from exc
         pillow_heif.register_heif_opener()
         _heif_registered = True
 

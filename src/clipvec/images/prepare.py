@@ -13,10 +13,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from clipvec.errors import ClipvecError, UnsupportedImageFormat
+from clipvec.errors import ClipvecError, HeicNotEnabled, UnsupportedImageFormat
 from clipvec.images.budget import Reservation
 from clipvec.images.decode import DecodedImage, decode_image
-from clipvec.images.formats import SUPPORTED_FORMATS, sniff_format
+from clipvec.images.formats import SUPPORTED_FORMATS, heic_not_enabled, sniff_format
 from clipvec.images.preprocess import Preprocessor
 
 __all__ = [
@@ -88,6 +88,8 @@ def read_image_file(stream: BinaryIO, *, max_bytes: int) -> bytes:
     """
     head = stream.read(SNIFF_BYTES)
     kind = sniff_format(head)
+    if kind == "HEIC" and kind not in SUPPORTED_FORMATS:  # an image, once its plugin is installed
+        raise NotAnImage(heic_not_enabled().detail, code=HeicNotEnabled.skip_reason)
     if kind not in SUPPORTED_FORMATS:
         raise NotAnImage(f"content is {kind or 'not an image'}")
     data = head + stream.read(max(0, max_bytes + 1 - len(head)))

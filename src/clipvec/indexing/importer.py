@@ -132,6 +132,8 @@ class Importer:
         plan.memory.save(merger.seen)
         if prune:
             report.pruned = writer.prune(merger.seen, source.owns)
+        else:
+            report.gone = merger.gone()
         report.model_loaded = self.encoder_loaded
         report.seconds["total"] = time.perf_counter() - t0
         return report

@@ -97,7 +97,7 @@ class LocalStage:
         try:
             prepared = prepare_image(data, self.encoder.preprocessor, max_pixels=self.max_pixels)
         except UnsupportedImageFormat as err:
-            work.skip = FileFailure(found.rel_path, "not_image", err.detail)
+            work.skip = FileFailure(found.rel_path, err.skip_reason, err.detail)
         except ClipvecError as err:
             work.error = err
         return work, prepared, time.perf_counter() - t0

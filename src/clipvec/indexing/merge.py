@@ -80,6 +80,12 @@ class Merger:
         if not (work.stored and known is None):
             self.writer.put(record)
 
+    def gone(self) -> int:
+        """Paths of this source still in the collection whose files no longer exist (``--prune``'s work)."""
+        return sum(
+            1 for record in self.by_hash.values() for p in record.paths if p not in self.seen and self.owns(p)
+        )
+
     def _drop_path(self, record: ImageRecord, path: str) -> None:
         remaining = [p for p in record.paths if p != path]
         if remaining:

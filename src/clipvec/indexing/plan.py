@@ -66,7 +66,8 @@ def make_plan(
             report.unchanged += 1
         elif (known := memory.get(f)) is not None:  # not an image / failed, and unchanged
             reason, detail, failed = known
-            (report.failed if failed else report.skipped_files).append(
+            # A file that failed before fails the run that found it, not every run after it.
+            (report.known_broken if failed else report.skipped_files).append(
                 FileFailure(f.rel_path, reason, detail)
             )
         elif f.size > max_file_bytes:

@@ -111,7 +111,7 @@ def read_decode_batch(
                     row.update(format=prepared.format, width=prepared.width, height=prepared.height)
                     row["pixels"] = prepared.pixels.tobytes()
                 except UnsupportedImageFormat as err:
-                    row.update(skip="not_image", detail=err.detail)
+                    row.update(skip=err.skip_reason, detail=err.detail)
                 except ClipvecError as err:
                     row.update(error=err.code, detail=err.detail)
         row["seconds"] = time.perf_counter() - t0

@@ -15,15 +15,18 @@ class FileFailure:
 
 @dataclass
 class ImportReport:
-    """What one run did; ``failed`` decides the exit code."""
+    """What one run did; ``failed`` (new failures only) decides the exit code."""
 
     imported: int = 0  # newly encoded contents
     reused: int = 0  # new paths whose content was already stored (renames, copies)
     unchanged: int = 0
     failed: list[FileFailure] = field(default_factory=list)
+    # failed in an earlier run and unchanged since (the skip memory): reported, not failing again
+    known_broken: list[FileFailure] = field(default_factory=list)
     # not imported, with the reason: not images (by content), too large, empty, FIFOs, links
     skipped_files: list[FileFailure] = field(default_factory=list)
     pruned: int = 0
+    gone: int = 0  # paths of this source in the collection whose files are gone (kept without --prune)
     model_loaded: bool = False
     files_read: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: Counter())

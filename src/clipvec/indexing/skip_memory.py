@@ -8,7 +8,8 @@ Kept in a small JSON sidecar in the imported folder (``.clipvec-skipped.json``, 
 never scanned), so that an unchanged folder is never read again: a 2 GB video is sniffed
 once, not on every run. A file whose size or mtime changed is looked at again. The list is
 dropped when ``max_pixels`` changes (it decides which images fail). A folder we cannot write
-to simply gets no memory.
+to simply gets no memory. HEIC files skipped for want of the pillow-heif plugin are read
+again once it is installed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import logging
 import os
 from pathlib import Path
 
+from clipvec.errors import HeicNotEnabled
+from clipvec.images.formats import SUPPORTED_FORMATS
 from clipvec.sources import FoundFile
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,10 @@ class SkipMemory:
         entry = self.files.get(found.rel_path)
         if not entry or len(entry) != 5 or entry[0] != found.size or entry[1] != found.mtime:
             return None
+        if "HEIC" in SUPPORTED_FORMATS and (
+            entry[2] == HeicNotEnabled.skip_reason or "pillow-heif" in str(entry[3])
+        ):
+            return None  # the plugin the message asked for is installed now: read it again
         return str(entry[2]), str(entry[3]), bool(entry[4])
 
     def remember(self, found: FoundFile, reason: str, detail: str, *, failed: bool) -> None:

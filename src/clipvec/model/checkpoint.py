@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import struct
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from clipvec.errors import ModelLoadError
 from clipvec.model.advice import model_help
@@ -28,6 +32,9 @@ WEIGHT_FILES = (
 )
 # What a hub download fetches: config, tokenizer, preprocessor and weights (not TF/Flax copies).
 _HUB_PATTERNS = ["*.json", "*.txt", "*.safetensors"]
+# How long the hub (or the proxy in front of it) may take to accept a connection before we say
+# it cannot be reached: the libraries' own retries with backoff take ~30 s offline.
+HUB_PROBE_TIMEOUT_S = 1.0
 
 
 class UnusableConfig(ValueError):
@@ -102,6 +109,40 @@ def _hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+def _hub_address() -> tuple[str, int]:
+    """(host, port) a download connects to first: the HTTPS proxy if one is set, else the hub."""
+    from huggingface_hub import constants
+
+    url = urlsplit(constants.ENDPOINT)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        if proxy := os.environ.get(name):
+            url = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            break
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url.hostname or "", port
+
+
+def hub_unreachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> str | None:
+    """Why the hub cannot be reached (no name lookup, no connection within ``timeout``), or None.
+
+    The name lookup runs in a thread because ``getaddrinfo`` has no timeout of its own.
+    """
+    host, port = _hub_address()
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(f"{host}:{port}: {exc.strerror or exc}")
+
+    thread = threading.Thread(target=probe, name="clipvec-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return outcome[0] if outcome else f"{host}:{port}: no answer within {timeout:.0f} s"
+
+
 def hub_snapshot_folder(model: str) -> Path | None:
     """Local cache folder of a hub checkpoint, if it is cached (never downloads)."""
     try:
@@ -149,6 +190,14 @@ def resolve_model(model: str) -> Path:
                 model,
                 "it is not a local folder, it is not in the Hugging Face cache, and the hub is "
                 "switched off (HF_HUB_OFFLINE is set)",
+            )
+        )
+    if (unreachable := hub_unreachable()) is not None:  # fail in a second, not after 30 s of retries
+        raise ModelLoadError(
+            model_help(
+                model,
+                "it is not a local folder, it is not in the Hugging Face cache, and the hub "
+                f"cannot be reached ({unreachable})",
             )
         )
     from huggingface_hub import snapshot_download

@@ -26,6 +26,7 @@ from clipvec.images.preprocess import Preprocessor
 from clipvec.locations import model_shown
 from clipvec.model.advice import model_help
 from clipvec.model.chatter import before_transformers
+from clipvec.model.checkpoint import folder_problems, local_folder, resolve_model
 from clipvec.model.device import resolve_device, resolve_precision
 from clipvec.model.facts import ModelIdentity, facts_at_hand, recorded_model_name
 from clipvec.model.identity import content_id
@@ -101,9 +102,15 @@ class ClipEncoder:
         prec = resolve_precision(precision, dev)
         dtype = torch.float16 if (dev.type == "cuda" and prec == "fp16") else torch.float32
         started = time.perf_counter()
+        # Loaded from its folder: a hub id cached here is never asked of the hub again (offline,
+        # transformers retries for ~30 s), and one not cached is downloaded by resolve_model,
+        # which fails in a second with the ways out when the hub cannot be reached.
+        folder = local_folder(model)
+        if folder is None or (not Path(model).expanduser().is_dir() and folder_problems(folder)):
+            folder = resolve_model(model)
         try:
-            clip = CLIPModel.from_pretrained(model, dtype=dtype)
-            tokenizer = AutoTokenizer.from_pretrained(model)
+            clip = CLIPModel.from_pretrained(str(folder), dtype=dtype)
+            tokenizer = AutoTokenizer.from_pretrained(str(folder))
         except Exception as exc:  # noqa: BLE001 - broken checkpoints raise anything (IndexError, RuntimeError ...)
             first_line = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             if not isinstance(exc, (OSError, ValueError)):

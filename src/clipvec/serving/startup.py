@@ -8,7 +8,8 @@ check here, once, in the process that starts the workers:
 * the model can be found: a local checkpoint folder with its files, or a hub checkpoint
   that is cached or can be downloaded now (``clipvec.model.checkpoint.resolve_model``).
   Otherwise one message with the ways out and exit code 2;
-* relative paths in the settings (``./milvus.db``, ``images``, a model folder) are made
+* the settings (``CLIPVEC_*``, ``./clipvec.toml``) are handed to the workers as ``CLIPVEC_*``,
+  and relative paths in them (``./milvus.db``, ``images``, a model folder) are made
   absolute against the directory the user started from, because BentoML runs its workers
   in ``--working-dir``. Every entry point then shares one database with the CLI;
 * the settings can serve at all (``Settings.serving_conflict``: several workers on one
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from clipvec.errors import ModelLoadError
 from clipvec.model.checkpoint import resolve_model
-from clipvec.settings import absolute_path_env, get_settings
+from clipvec.settings import absolute_path_env, get_settings, settings_env
 
 EXIT_MODEL_UNAVAILABLE = 2
 EXIT_SETTINGS_REFUSED = 2  # as the CLI's exit code for a setting it refuses
@@ -49,7 +50,14 @@ def prepare_to_serve() -> None:
     """
     with contextlib.suppress(ValueError):  # only possible in the main thread (bentoml serve's CLI is)
         signal.signal(WORKER_FAILED_SIGNAL, _a_worker_cannot_start)
+    # Read anew here, in the start folder: BentoML imported the service (which read the settings)
+    # inside --working-dir, where this folder's clipvec.toml is not (BentoML counts the
+    # workers from that import: `workers` in the start folder's clipvec.toml reaches
+    # `bentoml serve --working-dir ELSEWHERE` only through clipvec serve / make run).
+    get_settings.cache_clear()
     settings = get_settings()
+    # Every setting travels to the workers as CLIPVEC_*: they run in --working-dir too.
+    os.environ.update(settings_env(settings))
     os.environ.update(absolute_path_env(settings, Path.cwd()))
     get_settings.cache_clear()
     if conflict := get_settings().serving_conflict():

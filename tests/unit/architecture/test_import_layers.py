@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[3] / "src"
 
 # Each component and its layer; a component may import its own modules and lower layers only.
 LAYERS: dict[str, int] = {
-    "clipvec.base": 0,  # clipvec/__init__.py, settings, errors, locations, assets (data)
+    "clipvec.base": 0,  # clipvec/__init__.py, settings, errors, locations, shell, assets (data)
     "clipvec.images": 1,
     "clipvec.model": 2,
     "clipvec.store": 2,
@@ -27,7 +27,14 @@ LAYERS: dict[str, int] = {
     "clipvec.serving": 4,
     "clipvec.cli": 4,
 }
-BASE_MODULES = {"clipvec", "clipvec.settings", "clipvec.errors", "clipvec.locations", "clipvec.assets"}
+BASE_MODULES = {
+    "clipvec",
+    "clipvec.settings",
+    "clipvec.errors",
+    "clipvec.locations",
+    "clipvec.shell",
+    "clipvec.assets",
+}
 ENTRY_POINTS = {"clipvec.__main__"}  # `python -m clipvec`: above every layer
 
 

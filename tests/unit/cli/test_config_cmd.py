@@ -18,7 +18,7 @@ def test_config_shows_effective_values_and_hides_secrets(monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLIPVEC_MILVUS_TOKEN", "root:hunter2")
     monkeypatch.setenv("CLIPVEC_API_KEY", "sekret-api-key")
-    assert cli.main(["config"]) == 0
+    assert cli.main(["config", "--json"]) == 0
     out = capsys.readouterr().out
     shown = json.loads(out)
     assert shown["device"] in ("cpu", "cuda") or shown["device"].startswith("cuda:")
@@ -30,7 +30,7 @@ def test_config_shows_effective_values_and_hides_secrets(monkeypatch, capsys):
 
 
 def test_every_setting_is_shown_once_as_indented_json(run_cli, no_model_load):
-    result = run_cli("config")
+    result = run_cli("config", "--json")
     assert result.code == 0 and result.err == ""
     shown = json.loads(result.out)
     assert set(shown) == set(Settings.model_fields)
@@ -44,7 +44,7 @@ def test_relative_paths_are_made_absolute_against_the_current_folder(run_cli, tm
     monkeypatch.setenv("CLIPVEC_MODEL", "models/clip")
     monkeypatch.setenv("CLIPVEC_MILVUS_URI", "data/x.db")
     monkeypatch.setenv("CLIPVEC_IMAGES_DIR", "pics")
-    shown = json.loads(run_cli("config").out)
+    shown = json.loads(run_cli("config", "--json").out)
     assert shown["model"] == str(tmp_path / "models" / "clip")
     assert shown["milvus_uri"] == str(tmp_path / "data" / "x.db")
     assert shown["images_dir"] == str(tmp_path / "pics")
@@ -84,3 +84,32 @@ def test_every_secret_field_is_hidden_when_set():
     shown = effective_config(Settings(milvus_token="u:p", api_key="k"))
     assert shown["milvus_token"] == HIDDEN and shown["api_key"] == HIDDEN
     assert "u:p" not in json.dumps(shown) and '"k"' not in json.dumps(shown)
+
+
+def test_config_says_where_each_value_came_from(run_cli, tmp_path, monkeypatch):
+    """flag > env > clipvec.toml > default, one comment per line; the lines are valid TOML."""
+    import tomllib
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clipvec.toml").write_text('model = "/models/clip"\ncollection = "file"\ntop_k = 3\n')
+    monkeypatch.setenv("CLIPVEC_COLLECTION", "env")
+    result = run_cli("config", "--metric", "L2")
+    assert result.code == 0, result.err
+    origin = {
+        line.split(" =")[0]: line.rsplit("# ", 1)[1]
+        for line in result.out.splitlines()
+        if not line.startswith("#")
+    }
+    assert set(origin) == set(Settings.model_fields)
+    assert origin["metric"] == "flag"
+    assert origin["collection"] == "env"
+    assert origin["model"] == origin["top_k"] == "clipvec.toml"
+    assert origin["milvus_uri"] == "default" and origin["device"] == "default, auto"
+    assert f"{tmp_path / 'clipvec.toml'}: read" in result.out.splitlines()[0]
+    shown = tomllib.loads(result.out)
+    assert (shown["model"], shown["collection"], shown["metric"], shown["top_k"]) == (
+        "/models/clip",
+        "env",
+        "L2",
+        3,
+    )

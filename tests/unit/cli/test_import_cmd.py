@@ -235,3 +235,64 @@ def test_write_errors_is_json_lines_failed_first(tmp_path):
     ]
     write_errors(path, [])
     assert path.read_text() == ""  # rewritten, not appended
+
+
+# --------------------------------------------------------------------------- issue 22: messages that work
+def test_a_known_broken_file_does_not_fail_later_runs_but_a_new_one_does(
+    run_cli, tmp_path, shapes_drawer, db_flags
+):
+    images = tmp_path / "images"
+    shapes_drawer(images, [("red", "circle"), ("blue", "square")])
+    (images / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 50)
+    first = run_cli("import", images, *db_flags)
+    assert first.code == 1 and first.err.startswith("failed: broken.jpg: "), first.err
+
+    again = run_cli("import", images, *db_flags)
+    assert again.code == 0, again.err
+    assert again.err == (
+        "skipped: 1 file known to be broken (reported by an earlier run, unchanged since; "
+        "they fail again only if changed; --errors-file lists them)\n"
+    )
+    assert summary(again.out)["failed"] == "0"
+
+    (images / "new.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    errors = tmp_path / "errors.jsonl"
+    third = run_cli("import", images, *db_flags, "--errors-file", errors)
+    assert third.code == 1, third.err
+    assert "failed: new.png: " in third.err and "1 file known to be broken" in third.err
+    rows = {r["path"]: r["status"] for r in map(json.loads, errors.read_text().splitlines())}
+    assert rows == {"new.png": "failed", "broken.jpg": "known_broken"}
+
+
+def test_deleted_files_are_counted_with_the_flag_that_removes_them(
+    run_cli, tmp_path, shapes_drawer, db_flags
+):
+    images = tmp_path / "images"
+    paths = shapes_drawer(images, [("red", "circle"), ("blue", "square"), ("green", "triangle")])
+    assert run_cli("import", images, *db_flags).code == 0
+    paths[0].unlink()
+    paths[1].unlink()
+    kept = run_cli("import", images, *db_flags)
+    assert kept.code == 0
+    assert kept.err == "2 files no longer exist; --prune removes them\n"
+    assert summary(kept.out)["total"] == "3"
+    pruned = run_cli("import", images, *db_flags, "--prune")
+    assert pruned.err == "" and summary(pruned.out)["pruned"] == "2"
+
+
+def test_a_heic_file_says_how_to_enable_heic(run_cli, tmp_path, shapes_drawer, db_flags):
+    from clipvec.images.formats import SUPPORTED_FORMATS
+
+    if "HEIC" in SUPPORTED_FORMATS:
+        pytest.skip("pillow-heif is installed")
+    images = tmp_path / "images"
+    shapes_drawer(images, [("red", "circle")])
+    (images / "phone.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    result = run_cli("import", images, *db_flags)
+    assert result.code == 0, result.err
+    assert "(1 heic_not_enabled)" in result.out
+    line = result.err.strip()
+    assert line.startswith(
+        "skipped: phone.heic: heic_not_enabled: HEIC/HEIF images need the optional pillow-heif"
+    )
+    assert line.endswith("install 'pillow-heif>=0.16' enables them")

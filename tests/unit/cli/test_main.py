@@ -18,7 +18,7 @@ from clipvec.model.facts import facts_at_hand
 
 
 def test_a_clipvec_error_is_one_line_and_exit_2(run_cli, monkeypatch):
-    def fail(settings):
+    def fail(settings, *args, **kwargs):
         raise ClipvecError("the store is on fire")
 
     monkeypatch.setattr(config_cmd, "run_config", fail)
@@ -27,7 +27,7 @@ def test_a_clipvec_error_is_one_line_and_exit_2(run_cli, monkeypatch):
 
 
 def test_ctrl_c_is_exit_130(run_cli, monkeypatch):
-    def interrupted(settings):
+    def interrupted(settings, *args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(config_cmd, "run_config", interrupted)
@@ -36,7 +36,7 @@ def test_ctrl_c_is_exit_130(run_cli, monkeypatch):
 
 
 def test_other_errors_are_not_swallowed(run_cli, monkeypatch):
-    def broken(settings):
+    def broken(settings, *args, **kwargs):
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(config_cmd, "run_config", broken)
@@ -64,13 +64,13 @@ def test_help_exits_0_with_the_prose(run_cli, capsys):
 
 
 def test_argv_defaults_to_sys_argv(monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["clipvec", "config"])
+    monkeypatch.setattr(sys, "argv", ["clipvec", "config", "--json"])
     assert main() == 0
     assert "milvus_uri" in json.loads(capsys.readouterr().out)
 
 
 def test_python_dash_m_clipvec_runs_the_cli(monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["clipvec", "config"])
+    monkeypatch.setattr(sys, "argv", ["clipvec", "config", "--json"])
     with pytest.raises(SystemExit) as exited:
         runpy.run_module("clipvec", run_name="__main__")
     assert exited.value.code == 0

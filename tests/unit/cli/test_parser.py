@@ -9,7 +9,7 @@ import pytest
 from clipvec import cli
 from clipvec.cli.parser import build_parser, settings_from_args
 
-COMMANDS = ["serve", "vectorize", "import", "search", "make-model", "bench", "drop", "demo", "config"]
+COMMANDS = ["serve", "vectorize", "import", "search", "make-model", "bench", "drop", "demo", "config", "init"]
 
 
 def subcommand_help(name: str) -> str:
@@ -101,7 +101,8 @@ def test_negative_numbers_are_values_not_flags():
         ["make-model", "out", "--size", "huge"],
         ["vectorize", "--text", "a", "--image", "b"],
         ["drop", "--model", "m"],  # drop needs no model
-        ["config", "--collection", "x"],  # config shows the environment's settings only
+        ["config", "--prune"],  # config takes the settings' flags only
+        ["init", "--top-k", "3"],  # init writes the settings that have flags (others: edit the file)
     ],
 )
 def test_invalid_flags_exit_2(argv, capsys):

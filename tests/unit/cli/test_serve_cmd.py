@@ -17,6 +17,7 @@ import clipvec
 from clipvec import cli
 from clipvec.cli import serve_cmd
 from clipvec.model.shapes import SHAPES_MODEL
+from clipvec.shell import shown_command
 
 
 @pytest.fixture
@@ -54,7 +55,11 @@ def test_clipvec_serve_hands_absolute_paths_to_bentoml(monkeypatch, tmp_path):
 def test_the_bentoml_command_line(run_cli, exec_seen, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run_cli("serve", "--model", SHAPES_MODEL, "--host", "0.0.0.0", "--port", "8080")
-    assert result.code == 0 and result.out == "" and result.err == ""
+    assert result.code == 0 and result.out == ""
+    assert (
+        result.err
+        == f"clipvec: tip: `{shown_command()} init --model {SHAPES_MODEL}` keeps this model for every command run in this folder (clipvec.toml)\n"
+    )
     src = Path(clipvec.__file__).resolve().parents[1]
     assert exec_seen["file"] == sys.executable
     assert exec_seen["cmd"] == [
@@ -120,9 +125,12 @@ def test_the_newcomer_default_model_offline_stops_before_bentoml(run_cli, tmp_pa
     assert result.code == 2 and result.out == ""
     assert result.err.count("cannot load the CLIP model") == 1
     assert "'openai/clip-vit-base-patch32'" in result.err and "HF_HUB_OFFLINE" in result.err
-    assert "CLIPVEC_MODEL=/path/to/clip-vit-base-patch32" in result.err
-    assert "clipvec make-model ./random-clip" in result.err
-    assert "tests/assets/shapes-clip make run" in result.err
+    assert "init --model /path/to/clip-vit-base-patch32 && make run" in result.err
+    assert (
+        "clipvec make-model ./random-clip && " in result.err
+        and "init --model ./random-clip && make run" in result.err
+    )
+    assert "tests/assets/shapes-clip && make run" in result.err
     assert "Traceback" not in result.err and "Initializing service error" not in result.err
     assert list(start.iterdir()) == []
 

@@ -99,9 +99,11 @@ def test_empty_and_unreadable_formats() -> None:
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
     if "HEIC" in SUPPORTED_FORMATS:  # with pillow-heif installed, HEIC is an image
         assert read_image_file(io.BytesIO(heic), max_bytes=MB) == heic
-    else:  # without it, named as what it is
-        with pytest.raises(NotAnImage, match="^content is HEIC$"):
+    else:  # without it: what enables it (issue 22), under a reason of its own
+        with pytest.raises(NotAnImage, match=r"^HEIC/HEIF images need the optional pillow-heif") as info:
             read_image_file(io.BytesIO(heic), max_bytes=MB)
+        assert info.value.code == "heic_not_enabled"
+        assert info.value.detail.endswith("install 'pillow-heif>=0.16' enables them")
 
 
 def test_too_large_reads_one_byte_past_the_limit_and_no_more() -> None:

@@ -75,7 +75,8 @@ def test_one_run_then_a_second_with_nothing_to_do(lite_store, tmp_path):
     assert [todo for todo, _ in stage.calls] == [[]]  # all unchanged or known to be skipped: nothing read
     assert (again.imported, again.reused, again.unchanged, again.files_read) == (0, 0, 3, 0)
     assert totals == [5] and steps == [3]  # the unchanged files in one step
-    assert len(again.skipped_files) == 1 and len(again.failed) == 1
+    assert len(again.skipped_files) == 1 and again.failed == []  # a known failure does not fail again
+    assert again.known_broken == [FileFailure("bad.png", "truncated_image", "cut short")]
     assert not again.model_loaded and set(again.seconds) == {"plan", "total"}
 
 
@@ -134,3 +135,18 @@ def test_a_local_importer_loads_its_model_only_when_needed(lite_store, tmp_path)
     files(folder, notes__txt=b"not an image at all")
     report = importer.run(folder)
     assert report.skipped == 1 and not importer.encoder_loaded and not report.model_loaded
+
+
+def test_gone_files_are_counted_without_prune_and_removed_with_it(lite_store, tmp_path):
+    """Issue 22: a deleted file stays without --prune, and the report says how many."""
+    folder = tmp_path / "images"
+    files(folder, a__png=b"A", b__png=b"B", c__png=b"C", copy__png=b"A")
+    Importer(lite_store, Stage()).run(folder)
+    os.unlink(folder / "b.png")
+    os.unlink(folder / "copy.png")
+    report = Importer(lite_store, Stage()).run(folder)
+    assert (report.gone, report.pruned) == (2, 0)
+    assert lite_store.count() == 3
+    pruned = Importer(lite_store, Stage()).run(folder, prune=True)
+    assert (pruned.gone, pruned.pruned) == (0, 2)
+    assert Importer(lite_store, Stage()).run(folder).gone == 0

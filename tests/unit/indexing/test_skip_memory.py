@@ -100,3 +100,21 @@ def test_a_memory_without_a_place_is_never_written(tmp_path):
     memory.remember(MOVIE, "not_image", "x", failed=False)
     memory.save({MOVIE.rel_path})
     assert memory.get(MOVIE) == ("not_image", "x", False)
+
+
+def test_heic_files_skipped_for_want_of_the_plugin_are_read_once_it_is_installed(tmp_path, monkeypatch):
+    from clipvec.indexing import skip_memory
+
+    heic = FoundFile("phone.heic", 999, 1700000003.0)
+    old = FoundFile("old.heic", 998, 1700000004.0)  # remembered by a version before issue 22
+    memory = SkipMemory.load(tmp_path, 1000)
+    memory.remember(heic, "heic_not_enabled", "... pillow-heif ...", failed=False)
+    memory.remember(
+        old, "not_image", "HEIC/HEIF images need the optional 'pillow-heif' package", failed=False
+    )
+    memory.remember(MOVIE, "not_image", "content is not an image", failed=False)
+    monkeypatch.setattr(skip_memory, "SUPPORTED_FORMATS", frozenset({"PNG"}))
+    assert memory.get(heic) is not None and memory.get(old) is not None
+    monkeypatch.setattr(skip_memory, "SUPPORTED_FORMATS", frozenset({"PNG", "HEIC"}))
+    assert memory.get(heic) is None and memory.get(old) is None
+    assert memory.get(MOVIE) is not None

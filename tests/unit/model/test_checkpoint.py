@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from clipvec.errors import ModelLoadError
 from clipvec.model.checkpoint import (
     UnusableConfig,
     folder_problems,
+    hub_unreachable,
     local_folder,
     looks_like_path,
     read_clip_config,
@@ -172,3 +175,54 @@ def test_the_local_folder_is_the_folder_or_the_hub_cache_never_a_download(hub_ca
 )
 def test_paths_are_told_from_hub_ids(model, path):
     assert looks_like_path(model) is path
+
+
+# --------------------------------------------------------------------------- an unreachable hub (issue 22)
+def closed_port() -> int:
+    """A local port nothing listens on: a connection is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def hub_online_but_unreachable(monkeypatch, hub_cache):
+    """HF_HUB_OFFLINE unset (the newcomer's case) and a hub that refuses connections."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_an_unreachable_hub_fails_in_a_second_with_the_ways_out(hub_online_but_unreachable):
+    """The libraries retry with backoff for ~30 s offline; the probe says it at once."""
+    started = time.monotonic()
+    with pytest.raises(ModelLoadError) as err:
+        resolve_model("openai/clip-vit-base-patch32")
+    assert time.monotonic() - started < 10  # the issue's "about a second", with a loaded machine's margin
+    assert "the hub cannot be reached (127.0.0.1:" in err.value.detail
+    assert "Connection refused" in err.value.detail
+    assert "make-model ./random-clip" in err.value.detail  # model_help's ways out
+
+
+def test_the_probe_asks_the_proxy_when_one_is_set(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", "https://huggingface.co")
+    port = closed_port()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    assert hub_unreachable().startswith(f"127.0.0.1:{port}: ")
+
+
+def test_a_reachable_hub_passes_the_probe(monkeypatch):
+    from huggingface_hub import constants
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{listening.getsockname()[1]}")
+        for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        assert hub_unreachable() is None
