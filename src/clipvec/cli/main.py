@@ -78,7 +78,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         silence_transformers()
     if args.command in ("serve", "import"):  # search and vectorize: the encoder checks the same, later
         _model_at_hand(settings.model)
-    if args.command == "serve":  # make run: the first-run advice's CLIPVEC_MODEL=... make run
+    if args.command == "serve" and settings.serving_conflict() is None:  # refused otherwise: no tip
+        # make run: the first-run advice's CLIPVEC_MODEL=... make run
         _suggest_init(settings, flag_settings(args))
     if args.command == "config":
         from clipvec.cli.config_cmd import run_config

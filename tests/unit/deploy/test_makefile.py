@@ -80,6 +80,8 @@ USER_DATA = {
     "stack-data/",
     "models/",
     ".bentoml/",
+    "clipvec.toml",  # the user's settings (clipvec init)
+    "random-clip/",  # a model the first-run advice made
 }
 # where the build puts these, besides the root
 ALSO_AT = {

@@ -230,8 +230,8 @@ def test_images_are_passed_on_as_octet_streams(client):
 @pytest.mark.parametrize(
     ("route", "query", "names"),
     [
-        ("/search_text", "topk=5", "min_score, path_prefix, top_k"),
-        ("/search_image", "top_k=5&x=1", "min_score, path_prefix, top_k"),
+        ("/search_text", "topk=5", "exclude, min_score, path_prefix, top_k"),
+        ("/search_image", "top_k=5&x=1", "exclude, min_score, path_prefix, top_k"),
         ("/add_image", "filename=a.jpg", "name"),
         ("/vectorize_text", "top_k=5", "none"),
         ("/collection_info", "x", "none"),

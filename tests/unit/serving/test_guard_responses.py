@@ -122,6 +122,7 @@ def test_docs_json_is_patched():
         "top_k",
         "min_score",
         "path_prefix",
+        "exclude",
     }
     assert resp.headers["content-length"] == str(len(resp.content))
 
