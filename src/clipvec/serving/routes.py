@@ -82,7 +82,7 @@ SEARCH_QUERY = (
     QueryParam(
         "exclude",
         "Leave out the image with this content_hash (e.g. the example of a search by image).",
-        MappingProxyType({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+        MappingProxyType({"type": "string", "pattern": "^([0-9a-f]{64})?$"}),  # empty: none
     ),
 )
 
