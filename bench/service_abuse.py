@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import random
 import selectors
@@ -33,23 +32,18 @@ from typing import Any
 
 import numpy as np
 import requests
-from PIL import Image
 
 from clipvec.cli.bench import DEFAULT_CACHE, build_photos, ensure_model, load_average, machine_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_load import RssMonitor, Server  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "harness"))  # the tests' inputs
+from payloads import big_png  # noqa: E402
+
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def big_png(pixels: int = 100_000_000) -> bytes:
-    side = int(pixels**0.5)
-    buf = io.BytesIO()
-    Image.new("L", (side, side), 0).save(buf, "PNG", compress_level=9)
-    return buf.getvalue()
 
 
 class Clients:

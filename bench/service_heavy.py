@@ -43,19 +43,15 @@ from clipvec.cli.bench import DEFAULT_CACHE, ensure_model, load_average, machine
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_load import RssMonitor, Server  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "harness"))  # the tests' inputs
+from payloads import big_png  # noqa: E402
+
 REPO_SRC = Path(__file__).resolve().parent.parent / "src"
 TEXT = {"Content-Type": "text/plain"}
 
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def big_png(pixels: int = 100_000_000) -> bytes:
-    side = int(pixels**0.5)
-    buf = io.BytesIO()
-    Image.new("L", (side, side), 0).save(buf, "PNG", compress_level=9)
-    return buf.getvalue()
 
 
 def small_jpeg(seed: int) -> bytes:
