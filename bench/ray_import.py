@@ -37,7 +37,7 @@ from clipvec.cli.bench import DEFAULT_CACHE, build_photos, ensure_model, load_av
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests" / "harness"))  # the same Milvus and Ray launchers the tests use
 from milvus_server import MilvusServer  # noqa: E402
-from ray_cluster import RayCluster  # noqa: E402
+from ray_cluster import RayCluster, ray_env  # noqa: E402
 
 
 def log(msg: str, quiet: bool) -> None:
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     try:
         env = {
-            **os.environ,
+            **ray_env(dict(os.environ)),  # the clusters' token
             "HF_HUB_OFFLINE": "1",
             "CLIPVEC_MODEL": str(model),
             "CLIPVEC_MILVUS_URI": server.uri,

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from milvus_fixtures import drop_collections
 from PIL import Image
-from ray_cluster import RayCluster
+from ray_cluster import RayCluster, ray_env
 from scale_helpers import SEED, shape_bytes
 
 from clipvec.store import ImageRecord, ImageStore
@@ -61,7 +61,7 @@ def make_folder(folder: Path, n: int) -> list[str]:
 
 def env_for(uri: str, collection: str, model: Path) -> dict[str, str]:
     return {
-        **os.environ,
+        **ray_env(dict(os.environ)),
         "HF_HUB_OFFLINE": "1",
         "CLIPVEC_MODEL": str(model),
         "CLIPVEC_MILVUS_URI": uri,

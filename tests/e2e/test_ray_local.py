@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from ray_cluster import ray_env
 
 from clipvec.model.shapes import SHAPES_MODEL
 
@@ -52,7 +53,7 @@ def run_import(
     pics.mkdir(exist_ok=True)
     for i, colour in enumerate(("red", "green", "blue")):
         Image.new("RGB", (48, 48), colour).save(pics / f"{i}.png")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLIPVEC_", "RAY_"))}
+    env = ray_env({k: v for k, v in os.environ.items() if not k.startswith(("CLIPVEC_", "RAY_"))})
     env.update(
         HF_HUB_OFFLINE="1",
         RAY_TMPDIR=str(ray_tmp),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,20 @@ import clipvec
 
 # The workers must import the same clipvec as the driver (the repo's src, not an install).
 _SRC = str(Path(clipvec.__file__).resolve().parent.parent)
+
+# Ray 2.60 turns token auth on for every new local Ray (``ray.init()`` with no address) and
+# saves the token as ~/.ray/auth_token; any later ``ray start`` or driver that finds the file
+# turns auth on too. In CI one test's local Ray wrote that file while another test's cluster
+# ran without auth: its drivers then sent a token the cluster did not expect, and it never
+# answered. The suite's Ray processes therefore carry their own token, in the environment
+# only: nothing in the user's home, the same mode for every process, whatever ~/.ray holds.
+SUITE_RAY_AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+
+
+def ray_env(base: dict[str, str]) -> dict[str, str]:
+    """``base`` with the suite's Ray token in place of any Ray auth settings of the user's."""
+    kept = {k: v for k, v in base.items() if k not in ("RAY_AUTH_TOKEN_PATH", *SUITE_RAY_AUTH)}
+    return {**kept, **SUITE_RAY_AUTH}
 
 
 def ray_binary() -> str:
@@ -64,7 +79,7 @@ class RayCluster:
     def env(self) -> dict[str, str]:
         path = os.environ.get("PYTHONPATH", "")
         return {
-            **os.environ,
+            **ray_env(dict(os.environ)),
             "PYTHONPATH": _SRC + (os.pathsep + path if path else ""),
             "RAY_USAGE_STATS_ENABLED": "0",
             # Marks every process of this cluster (workers start their own sessions).

@@ -1,4 +1,4 @@
-"""What the test suite must leave as it found it: the repository, the user's data, the system temp folder.
+"""What the test suite must leave as it found it: the repository, the user's data, the system temp folder, the home folder's tool stores.
 
 Tests work under their own temporary folders. What they may leave in the repository:
 the venv, caches and test-output (all ignored by git). Anything else they add, to the
@@ -29,6 +29,9 @@ ALLOWED_LEFTOVERS = (
 # torch's compile cache, pytest's own tmp_path root.
 TEMP_LITTER = ("milvus.", "clipvec-", "rc-", "rl-", "ray", "bentoml-", "torchinductor_", "pytest-of-")
 TEMP_LITTER_SUFFIXES = ("_milvus.db.sock",)
+# What the tools under test write to the user's home by default: Ray's auth token
+# (~/.ray/auth_token, written by a new local Ray) and BentoML's store (~/bentoml).
+HOME_LITTER = (".ray", "bentoml")
 
 
 def _files_under(folder: Path) -> set[str]:
@@ -41,6 +44,17 @@ def _files_under(folder: Path) -> set[str]:
     }
 
 
+def _home_litter() -> set[str]:
+    """The entries of HOME_LITTER in the home folder, one level down (cheap: ~/bentoml may be big)."""
+    home = Path.home()
+    found = set()
+    for name in HOME_LITTER:
+        folder = home / name
+        if folder.is_dir():
+            found |= {f"~/{name}/{p.name}" for p in folder.iterdir()} | {f"~/{name}/"}
+    return found
+
+
 def tree_state() -> dict[str, set[str]]:
     """What the suite must leave as it found it: files git does not ignore, the user's data, src/."""
     state: dict[str, set[str]] = {
@@ -51,6 +65,7 @@ def tree_state() -> dict[str, set[str]]:
         },
         "images/": _files_under(REPO_ROOT / "images"),
         "src/": _files_under(REPO_ROOT / "src"),
+        "home folder": _home_litter(),
         "*.db at the root": {
             f"{p.name} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in REPO_ROOT.glob("*.db*")
         },
