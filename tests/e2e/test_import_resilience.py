@@ -31,9 +31,11 @@ def folder(tmp_path) -> Path:
     return images
 
 
-def import_env(uri: str, collection: str, model: Path) -> dict[str, str]:
+def import_env(uri: str, collection: str, model: Path, images: Path) -> dict[str, str]:
+    """The import of ``images`` as the images folder: its files are stored by their names."""
     return {
         **os.environ,
+        "CLIPVEC_IMAGES_DIR": str(images),
         "HF_HUB_OFFLINE": "1",
         "CLIPVEC_MODEL": str(model),
         "CLIPVEC_MILVUS_URI": uri,
@@ -52,7 +54,7 @@ def stored_names(uri: str, collection: str, model: Path) -> list[str]:
 
 def test_sigkill_then_rerun_finishes_exactly(milvus_backend, folder, base_model_dir):
     uri, collection = milvus_backend
-    env = import_env(uri, collection, base_model_dir)
+    env = import_env(uri, collection, base_model_dir, folder)
     proc = start_import(folder, env)
     wait_for_writes(proc, writes=2)
     proc.send_signal(signal.SIGKILL)
@@ -84,7 +86,7 @@ def test_milvus_dying_mid_import_is_a_clear_failure_and_repairable(
     folder, base_model_dir, milvus_private_server
 ):
     server = milvus_private_server
-    env = import_env(server.uri, "dying", base_model_dir)
+    env = import_env(server.uri, "dying", base_model_dir, folder)
     proc = start_import(folder, env)
     wait_for_writes(proc, writes=1)
     kill_hard(server)

@@ -50,7 +50,9 @@ def test_import_and_search_are_quiet(tmp_path):
     assert imported.returncode == 0 and "imported 1," in imported.stdout, imported.stderr
     assert imported.stderr == ""
     found = clipvec(["search", "a red circle", *model], tmp_path)
-    assert found.returncode == 0 and "ID: red.png, Score: " in found.stdout, found.stderr
+    # pics/ is not the images folder (./images): its files are stored by their absolute path
+    pics = (tmp_path / "pics").resolve()
+    assert found.returncode == 0 and f"ID: {pics}/red.png, Score: " in found.stdout, found.stderr
     assert found.stderr == ""
 
 
@@ -152,3 +154,28 @@ def test_an_unreachable_hub_fails_in_seconds_with_make_runs_message(tmp_path):
     served = clipvec(["serve"], tmp_path, env=env)
     assert served.returncode == 2
     assert served.stderr == imported.stderr  # the same message as make run
+
+
+def test_a_second_folder_says_what_it_adds_to_and_every_hit_is_a_file(tmp_path):
+    """`clipvec import ~/Pictures` beside ./images (issue 22.4): told, kept apart, both found."""
+    for folder, color in (("images", "red"), ("pics", "blue")):
+        (tmp_path / folder).mkdir()
+        draw_shape(color, "circle", size=64, seed=HELD_OUT_SEED_START + 7).save(tmp_path / folder / "c.png")
+    model = ["--model", str(SHAPES_MODEL)]
+    first = clipvec(["import", "--no-progress", *model], tmp_path)  # the images folder
+    assert first.returncode == 0 and "imported 1," in first.stdout, first.stderr
+    second = clipvec(["import", "pics", "--no-progress", *model], tmp_path)
+    pics = (tmp_path / "pics").resolve()
+    assert second.returncode == 0 and "imported 1," in second.stdout, second.stderr
+    assert (
+        f"adding {pics} to collection 'images' (1 images), which also holds images from images;"
+        in second.stderr
+    )
+    again = clipvec(["import", "--no-progress", "--prune", *model], tmp_path)  # prunes nothing of pics
+    assert "unchanged 1," in again.stdout and "pruned 0" in again.stdout, again.stdout
+    assert f"adding {tmp_path.resolve() / 'images'} to collection 'images'" in again.stderr
+    found = clipvec(["search", "a circle", "--paths", *model], tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert sorted(found.stdout.splitlines()) == sorted(
+        [str(pics / "c.png"), str(tmp_path.resolve() / "images" / "c.png")]
+    )

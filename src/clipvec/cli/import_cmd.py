@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,13 +23,15 @@ from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.locations import is_s3_uri
 from clipvec.model.facts import facts_at_hand, require_facts
 from clipvec.settings import Settings
-from clipvec.sources import Source, open_source, scan_ahead
+from clipvec.sources import IMAGES_FOLDER_ROOT, Source, open_source, root_name, scan_ahead
+from clipvec.sources.roots import shown_root
 from clipvec.store import ImageStore
 
 if TYPE_CHECKING:
     from clipvec.model.encoder import ClipEncoder
 
 SKIPPED_SHOWN = 20  # skipped files listed on stderr; --errors-file has them all
+ROOTS_SHOWN = 5  # other folders named when an import adds to a collection that holds them
 
 
 def run_import(settings: Settings, args: argparse.Namespace) -> int:
@@ -76,6 +78,7 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
     )
     bar = ProgressBar(disabled=getattr(args, "no_progress", False))
     try:
+        say_what_it_adds_to(store, source, settings)
         report = importer.run(
             source, prune=args.prune, progress=bar.update, on_total=bar.set_total, scanned=scanned
         )
@@ -107,6 +110,7 @@ def _run_ray_import(settings: Settings, args: argparse.Namespace) -> int:
         disconnect()
         raise
     try:
+        say_what_it_adds_to(store, source, settings)
         no_progress = getattr(args, "no_progress", False)
         stage = RayStage(
             settings,
@@ -157,15 +161,42 @@ def import_source(settings: Settings, args: argparse.Namespace) -> Source | None
             f"clipvec: {location} is not a folder (set CLIPVEC_IMAGES_DIR or pass a folder)", file=sys.stderr
         )
         return None
-    return open_source(location)
+    return open_source(location, settings.images_dir)
+
+
+def say_what_it_adds_to(store: ImageStore, source: Source, settings: Settings) -> None:
+    """On stderr, before a long import: the other folders this collection already holds (issue 22).
+
+    Folders mix in one collection by design (each record keeps where its file is), but a
+    user who imports ``~/Pictures`` should hear that ``./images`` is in there too.
+    """
+    this = root_name(source.stored_prefix)
+    roots = store.roots()
+    others = [shown_root(name, settings.images_dir) for name in roots if name != this]
+    if not roots and this != IMAGES_FOLDER_ROOT and (count := store.count()):
+        print(
+            f"adding {source.display} to collection {store.collection!r}, which holds {count} images "
+            "from earlier imports; --collection NAME keeps it apart",
+            file=sys.stderr,
+        )
+    if not others:
+        return
+    where = ", ".join(others[:ROOTS_SHOWN]) + (
+        f" and {len(others) - ROOTS_SHOWN} more" if len(others) > ROOTS_SHOWN else ""
+    )
+    print(
+        f"adding {source.display} to collection {store.collection!r} ({store.count()} images), "
+        f"which also holds images from {where}; --collection NAME keeps it apart",
+        file=sys.stderr,
+    )
 
 
 def print_report(report: ImportReport, source: Source, total: int, errors_file: Path | None) -> int:
     """Failures and skips on stderr, the summary on stdout; the exit code (1 if any file failed)."""
     for failure in report.failed:
-        print(f"failed: {failure.path}: {failure.detail}", file=sys.stderr)
+        print(f"failed: {source.below(failure.path)}: {failure.detail}", file=sys.stderr)
     for skip in report.skipped_files[:SKIPPED_SHOWN]:
-        print(f"skipped: {skip.path}: {skip.reason}: {skip.detail}", file=sys.stderr)
+        print(f"skipped: {source.below(skip.path)}: {skip.reason}: {skip.detail}", file=sys.stderr)
     if report.skipped > SKIPPED_SHOWN:
         print(
             f"skipped: ... and {report.skipped - SKIPPED_SHOWN} more (--errors-file lists all)",
@@ -177,11 +208,17 @@ def print_report(report: ImportReport, source: Source, total: int, errors_file: 
             "unchanged since; they fail again only if changed; --errors-file lists them)",
             file=sys.stderr,
         )
+    if report.relocated:
+        print(
+            f"{_files(report.relocated)} stored by an older clipvec without {source.display}/ "
+            "now carry it (the page finds them again)",
+            file=sys.stderr,
+        )
     if report.gone:
         exist = "exists" if report.gone == 1 else "exist"
         print(f"{_files(report.gone)} no longer {exist}; --prune removes them", file=sys.stderr)
     if errors_file:
-        write_errors(errors_file, report.failed, report.skipped_files, report.known_broken)
+        write_errors(errors_file, report.failed, report.skipped_files, report.known_broken, source.below)
     print(f"{source.display}: {report.summary()}; the collection holds {total} images")
     return 1 if report.failed else 0
 
@@ -195,10 +232,16 @@ def write_errors(
     failures: Iterable[FileFailure],
     skipped: Iterable[FileFailure] = (),
     known_broken: Iterable[FileFailure] = (),
+    shown: Callable[[str], str] = str,
 ) -> None:
     """JSON lines: ``{"path", "error", "detail", "status": "failed" | "skipped" | "known_broken"}``."""
     with open(path, "w", encoding="utf-8") as f:
         for status, items in (("failed", failures), ("skipped", skipped), ("known_broken", known_broken)):
             for item in items:
-                line = {"path": item.path, "error": item.reason, "detail": item.detail, "status": status}
+                line = {
+                    "path": shown(item.path),
+                    "error": item.reason,
+                    "detail": item.detail,
+                    "status": status,
+                }
                 f.write(json.dumps(line) + "\n")

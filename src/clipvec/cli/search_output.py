@@ -1,7 +1,7 @@
 """What ``clipvec search`` does with its hits besides printing them: ``--paths`` and ``--open``.
 
-Stored paths are relative to the images folder (``CLIPVEC_IMAGES_DIR``) and escaped where a
-name is not UTF-8 (``clipvec.sources.paths``): ``--paths`` prints each hit's real file name,
+Stored paths are relative to the images folder (``CLIPVEC_IMAGES_DIR``), absolute for a
+folder imported from elsewhere (``clipvec.sources.roots``), and escaped where a name is not UTF-8 (``clipvec.sources.paths``): ``--paths`` prints each hit's real file name,
 absolute and byte for byte, one per line and nothing else on stdout, for ``xargs``. An
 ``s3://`` path is printed as it is. ``--open`` hands the files to the platform's viewer
 (``xdg-open``, macOS ``open``, Windows' file associations).

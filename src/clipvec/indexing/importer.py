@@ -31,7 +31,7 @@ from clipvec.indexing.plan import gc_paused, make_plan
 from clipvec.indexing.report import ImportReport
 from clipvec.indexing.stage import Stage
 from clipvec.indexing.writer import RecordWriter
-from clipvec.sources import Scanned, Source, open_source
+from clipvec.sources import Scanned, Source, open_source, root_name
 from clipvec.store import ImageStore
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class Importer:
         report = ImportReport()
         t0 = time.perf_counter()
         source: Source = root if hasattr(root, "owns") else open_source(root)  # type: ignore[assignment]
+        self.store.record_root(root_name(source.stored_prefix))  # before any record of it is written
         with gc_paused():
             plan = make_plan(
                 self.store,
@@ -122,7 +123,7 @@ class Importer:
             progress(report.unchanged)
 
         writer = RecordWriter(self.store, self.upsert_batch, report)
-        merger = Merger(plan, writer, report, source.owns)
+        merger = Merger(plan, writer, report, source.owns, source.legacy_path)
         for work in self.stage.run(source, plan.todo, plan.by_hash.keys(), report):
             report.files_read += 1
             if progress is not None:

@@ -5,6 +5,8 @@ vector: only the record's paths (and the primary path's mtime) change. A file wh
 changed leaves its old record (which loses the path, or goes when it had no other). A
 record lists at most ``PATHS_KEPT`` paths: a further copy is remembered in the skip memory
 (so it is not read again) instead of being written into a record that cannot keep it.
+A path stored by a clipvec before issue 22 (relative to a folder other than the images
+folder) is replaced by the file's path now, in its place, once its content is seen again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ class Merger:
     """Applies each :class:`Work` to the plan's view of the collection and queues the writes."""
 
     def __init__(
-        self, plan: Plan, writer: RecordWriter, report: ImportReport, owns: Callable[[str], bool]
+        self,
+        plan: Plan,
+        writer: RecordWriter,
+        report: ImportReport,
+        owns: Callable[[str], bool],
+        legacy_path: Callable[[str], str | None] = lambda path: None,
     ) -> None:
         self.by_path = plan.by_path
         self.by_hash = plan.by_hash
@@ -33,6 +40,7 @@ class Merger:
         self.writer = writer
         self.report = report
         self.owns = owns
+        self.legacy_path = legacy_path
 
     def add(self, work: Work) -> None:
         report, path = self.report, work.found.rel_path
@@ -51,7 +59,7 @@ class Merger:
             self._drop_path(old, path)  # the file changed content
         known = self.writer.pending.get(work.content_hash) or self.by_hash.get(work.content_hash)
         if known is not None:  # known content: a rename, a copy or a touched file
-            record = _with_path(known, path, work.found, self.seen, self.owns)
+            record = _with_path(self._relocated(known, path), path, work.found, self.seen, self.owns)
             if path not in record.paths[:1]:  # a copy: not read again while it stays as it is
                 self.memory.remember_copy(work.found, work.content_hash)
             if path not in record.paths:  # a copy beyond the PATHS_KEPT names a record lists
@@ -79,6 +87,15 @@ class Merger:
         # The stage may have stored exactly this new record already; merged ones are ours.
         if not (work.stored and known is None):
             self.writer.put(record)
+
+    def _relocated(self, record: ImageRecord, path: str) -> ImageRecord:
+        """``record`` with its pre-issue-22 name for ``path`` (if it lists one) replaced by ``path``."""
+        old = self.legacy_path(path)
+        if old is None or old not in record.paths or path in record.paths:
+            return record
+        self.report.relocated += 1
+        self.by_path.pop(old, None)
+        return replace(record, paths=[path if p == old else p for p in record.paths])
 
     def gone(self) -> int:
         """Paths of this source still in the collection whose files no longer exist (``--prune``'s work)."""

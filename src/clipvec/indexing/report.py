@@ -20,6 +20,7 @@ class ImportReport:
     imported: int = 0  # newly encoded contents
     reused: int = 0  # new paths whose content was already stored (renames, copies)
     unchanged: int = 0
+    relocated: int = 0  # names stored before issue 22 (relative to another folder) moved to this root
     failed: list[FileFailure] = field(default_factory=list)
     # failed in an earlier run and unchanged since (the skip memory): reported, not failing again
     known_broken: list[FileFailure] = field(default_factory=list)

@@ -1,8 +1,12 @@
 """A local (or shared network) folder as a source: scan it, read its files, keep uploads.
 
 ``scan_folder`` finds the image candidates: recursive, junk and hidden files skipped,
-images picked later by content. Stored paths are relative to the folder ("a/b.jpg"),
-escaped where a name is not UTF-8 (``clipvec.sources.paths``).
+images picked later by content. A stored path is the folder's prefix plus the file's path
+below it ("a/b.jpg"), escaped where a name is not UTF-8 (``clipvec.sources.paths``). The
+prefix says where the folder is (``clipvec.sources.roots``): none for the images folder
+(the seed's ``image1.jpg``), its path below it for a sub-folder ("trips/"), its absolute
+path for any other folder ("/home/me/Pictures/"). So records of several folders share a
+collection and each file can be found again (issue 22).
 
 Files opened for the page (``open_indexed``) must be regular files whose real path (symlinks
 resolved) lies inside the folder's real path; the file is opened with ``O_NOFOLLOW`` on that
@@ -15,7 +19,7 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,12 +33,15 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
-def scan_folder(root: Path, skipped: list[SkippedEntry] | None = None) -> Iterator[FoundFile]:
+def scan_folder(
+    root: Path, skipped: list[SkippedEntry] | None = None, prefix: str = ""
+) -> Iterator[FoundFile]:
     """Every regular, non-empty, non-hidden file below ``root``, in a stable (sorted) order.
 
     Symlinked files are followed; symlinked folders are not (no loops, no escaping the root).
     What is passed over for a reason the user should hear about (empty files, FIFOs and
     devices, dangling or looping symlinks, unreadable folders) is appended to ``skipped``.
+    Every path is ``prefix`` + the escaped path below ``root``.
     """
 
     # Plain strings, not Path objects: 100k files take a second less (a no-op import is this scan).
@@ -45,7 +52,7 @@ def scan_folder(root: Path, skipped: list[SkippedEntry] | None = None) -> Iterat
 
     def skip(path: str, reason: str, detail: str) -> None:
         if skipped is not None:
-            skipped.append(SkippedEntry(escape_path(rel_of(path)), reason, detail))
+            skipped.append(SkippedEntry(prefix + escape_path(rel_of(path)), reason, detail))
 
     stack = [base]
     while stack:
@@ -82,29 +89,38 @@ def scan_folder(root: Path, skipped: list[SkippedEntry] | None = None) -> Iterat
             if st.st_size == 0:
                 skip(entry.path, "empty_file", "0 bytes")
                 continue
-            yield FoundFile(escape_path(rel_of(entry.path)), st.st_size, st.st_mtime)
+            yield FoundFile(prefix + escape_path(rel_of(entry.path)), st.st_size, st.st_mtime)
         stack.extend(reversed(subfolders))
 
 
 @dataclass(frozen=True)
 class FolderSource:
-    """A local (or shared network) folder; stored paths are relative to it."""
+    """A local (or shared network) folder; its stored paths are ``stored_prefix`` + the path below it."""
 
     root: Path
+    stored_prefix: str = ""  # "" (the images folder), "sub/" (below it) or "/abs/folder/" (elsewhere)
 
     @property
     def display(self) -> str:
         return str(self.root)
 
     def scan(self, skipped: list[SkippedEntry] | None = None) -> Iterator[FoundFile]:
-        return scan_folder(self.root, skipped)
+        return scan_folder(self.root, skipped, self.stored_prefix)
+
+    def below(self, path: str) -> str:
+        """A stored ``path`` of this folder as the path below it (what the user's report shows)."""
+        return (
+            path[len(self.stored_prefix) :]
+            if self.stored_prefix and path.startswith(self.stored_prefix)
+            else path
+        )
 
     def read(self, path: str) -> bytes:
-        return fs_path(self.root, path).read_bytes()
+        return fs_path(self.root, self.below(path)).read_bytes()
 
     def open(self, path: str) -> BinaryIO:
         """The file to read; ``OSError`` if it is no longer a regular file (never waits on a FIFO)."""
-        fd = os.open(fs_path(self.root, path), os.O_RDONLY | _CLOEXEC | _NONBLOCK)
+        fd = os.open(fs_path(self.root, self.below(path)), os.O_RDONLY | _CLOEXEC | _NONBLOCK)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise OSError(errno.EINVAL, "not a regular file")
@@ -115,15 +131,22 @@ class FolderSource:
             raise
 
     def owns(self, path: str) -> bool:
-        # Relative paths are the folder's (one collection per folder, as documented).
-        return not is_s3_uri(path)
+        """Prune and renames touch only these: the folder's own paths, never another folder's."""
+        if self.stored_prefix:
+            return path.startswith(self.stored_prefix)
+        return not (is_s3_uri(path) or path.startswith("/"))  # the images folder: relative paths
+
+    def legacy_path(self, path: str) -> str | None:
+        """The path an older clipvec stored for this file (relative to the folder), if it differs."""
+        return self.below(path) if self.stored_prefix else None
 
     def save_upload(self, data: bytes, name: str, image_format: str) -> SavedUpload:
         """``POST /add_image``'s file, under ``root/uploads/`` (see :mod:`clipvec.sources.uploads`)."""
-        return save_upload(self.root, data, name, image_format)
+        saved = save_upload(self.root, data, name, image_format)
+        return replace(saved, rel_path=self.stored_prefix + saved.rel_path) if self.stored_prefix else saved
 
     def remove_upload(self, saved: SavedUpload) -> None:
-        remove_upload(self.root, saved)
+        remove_upload(self.root, replace(saved, rel_path=self.below(saved.rel_path)))
 
     def serves(self, path: str) -> bool:
         return self._locate(path) is not None
@@ -134,8 +157,10 @@ class FolderSource:
         return None if real is None else open_regular_file(real)
 
     def _locate(self, path: str) -> Path | None:
-        """The real path of a stored ``path`` when it lies inside the folder's real path."""
-        return resolve_inside(Path(os.path.realpath(self.root)), unescape_path(path))
+        """The real path of a stored ``path`` when it is this folder's and lies inside its real path."""
+        if not self.owns(path):
+            return None
+        return resolve_inside(Path(os.path.realpath(self.root)), unescape_path(self.below(path)))
 
 
 def resolve_inside(root: Path, rel: str) -> Path | None:

@@ -90,6 +90,11 @@ class S3Source:
         return f"{S3_SCHEME}{self.bucket}/" + (f"{self.prefix}/" if self.prefix else "")
 
     @property
+    def stored_prefix(self) -> str:
+        """What every stored path of this source starts with: its URI (issue 22's roots)."""
+        return self.uri
+
+    @property
     def display(self) -> str:
         return self.uri
 
@@ -147,6 +152,12 @@ class S3Source:
 
     def owns(self, path: str) -> bool:
         return path.startswith(self.uri)
+
+    def legacy_path(self, path: str) -> str | None:
+        return None  # S3 paths were always full URIs
+
+    def below(self, path: str) -> str:
+        return path  # the full URI: the report names the bucket
 
     def save_upload(self, data: bytes, name: str, image_format: str) -> SavedUpload:
         """``POST /add_image``'s object, under ``prefix/uploads/`` (named by content, written once).

@@ -92,6 +92,11 @@ class Source(Protocol):
     @property
     def display(self) -> str: ...
 
+    @property
+    def stored_prefix(self) -> str:
+        """What this source's stored paths start with ("" for the images folder; ``clipvec.sources.roots``)."""
+        ...
+
     def scan(self, skipped: list[SkippedEntry] | None = None) -> Iterator[FoundFile]:
         """Every candidate file, in a stable order; ``rel_path`` is the path to store.
 
@@ -109,6 +114,14 @@ class Source(Protocol):
 
     def owns(self, path: str) -> bool:
         """True when a stored ``path`` belongs to this source (prune and renames only touch these)."""
+        ...
+
+    def legacy_path(self, path: str) -> str | None:
+        """What a clipvec before issue 22 stored instead of ``path`` (relative to any folder), if not the same."""
+        ...
+
+    def below(self, path: str) -> str:
+        """A stored ``path`` of this source as the user's report shows it (below the imported folder)."""
         ...
 
     def save_upload(self, data: bytes, name: str, image_format: str) -> SavedUpload:

@@ -40,6 +40,7 @@ The parts, each with one job (``ImageStore`` composes them):
 * ``reads``: count, get, get by path, every record a page at a time;
 * ``nearest``: vector search with path prefix and minimum score;
 * ``image_store``: the ``ImageStore`` facade;
+* ``roots``: the folders and S3 prefixes imported into a collection (a companion collection);
 * ``drop``: deleting a whole collection (needs no model).
 """
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from clipvec.locations import is_lite_uri
 from clipvec.store.connection import LOAD_TIMEOUT, Connection, existing_lite_file
+from clipvec.store.roots import RootsRegistry
 
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
 
@@ -21,7 +22,8 @@ def drop_collection(
 ) -> bool:
     """Delete ``collection`` (after ``confirm(row count)`` says yes); False if it was kept or absent.
 
-    Needs no model: this is how a collection made with another model is started over.
+    Needs no model: this is how a collection made with another model is started over. The
+    collection's roots registry goes with it.
     """
     db = existing_lite_file(uri) if is_lite_uri(uri) else None
     conn = Connection(
@@ -42,6 +44,7 @@ def drop_collection(
         if not confirm(count):
             return False
         conn.call(client.drop_collection, collection)
+        RootsRegistry(conn).drop()
         return True
     finally:
         conn.close()

@@ -20,6 +20,7 @@ from clipvec.store.names import SETTLE, NameAdded, add_name
 from clipvec.store.nearest import Nearest
 from clipvec.store.reads import Reader
 from clipvec.store.records import Hit, ImageRecord, higher_is_better
+from clipvec.store.roots import RootsRegistry
 from clipvec.store.schema import CollectionSpec, open_collection
 from clipvec.store.writes import Writer
 
@@ -65,6 +66,7 @@ class ImageStore:
             self._conn, self._consistency, dim=spec.dim, model_name=spec.model_name, verify=verify_writes
         )
         self._reader = Reader(self._conn, self._consistency)
+        self._roots = RootsRegistry(self._conn, self._writer.write_lost)
         try:
             if self.is_lite:
                 db = new_lite_file(uri)
@@ -159,7 +161,18 @@ class ImageStore:
         """Delete records by content_hash; returns how many existed (and are now gone)."""
         return self._writer.delete(hashes)
 
+    def record_root(self, name: str) -> None:
+        """Record that root ``name`` (``clipvec.sources.roots``) is imported into this collection.
+
+        An import records its root before it writes a record, so no record is without one.
+        """
+        self._roots.record(name)
+
     # ---- reads -----------------------------------------------------------------------
+    def roots(self) -> list[str]:
+        """The names of the roots imported into this collection, oldest first."""
+        return self._roots.names()
+
     def expect_foreign_writes(self) -> None:
         """Make the next read Strong: other clients (Ray import workers) wrote meanwhile, and a
         Session read only waits for this client's own writes (issue 12)."""

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from clipvec.errors import ClipvecError, StorageFull, StoreUnavailable
 from clipvec.store.connection import Connection
@@ -96,7 +96,7 @@ class Writer:
             except ClipvecError:
                 raise
             except Exception as exc:
-                self._write_lost(len(keys), str(exc))
+                self.write_lost(len(keys), str(exc))
                 raise
             if not self.verify:
                 return
@@ -112,9 +112,7 @@ class Writer:
             else:
                 missing = self._server_missing(keys)
             if missing:
-                self._write_lost(
-                    len(missing), f"{len(missing)} of {len(keys)} rows are not in the collection"
-                )
+                self.write_lost(len(missing), f"{len(missing)} of {len(keys)} rows are not in the collection")
 
     def _server_missing(self, keys: list[str]) -> list[str]:
         conn = self._conn
@@ -129,7 +127,7 @@ class Writer:
         checks, self._checks = self._checks, []
         lost = sum(len(check.result()) for check in checks)  # StoreUnavailable propagates
         if lost:
-            self._write_lost(lost, f"{lost} rows written earlier are not in the collection")
+            self.write_lost(lost, f"{lost} rows written earlier are not in the collection")
 
     def _lite_check(self) -> LiteWriteCheck:
         if self._write_check is None:
@@ -148,7 +146,7 @@ class Writer:
                 "nothing of this write was stored. Free some space and run again."
             )
 
-    def _write_lost(self, count: int, why: str) -> None:
+    def write_lost(self, count: int, why: str) -> NoReturn:
         """A write that did not stick: say why, as precisely as we can tell."""
         self.failed = True
         if self._conn.is_lite:

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,13 +27,15 @@ from PIL import Image
 from clipvec.errors import ClipvecError
 from clipvec.images import decode_image
 from clipvec.serving.web.paths import requested_path
-from clipvec.sources import IndexedFile, Source, source_of_stored_path
+from clipvec.sources import IndexedFile, Source, absolute_root_of, source_of_stored_path
 
 if TYPE_CHECKING:
     from clipvec.serving.core import ServingCore
 
 log = logging.getLogger("clipvec.web")
 _HEX = re.compile(r"[0-9a-fA-F]{8,128}")
+ROOTS_RECHECK = 2.0  # seconds: a folder imported meanwhile is found after this
+ROOTS_MAX_AGE = 60.0  # seconds: a root dropped meanwhile stops being served after this
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class PageFiles:
         self._lock = threading.Lock()
         # Decoding large images is CPU-heavy: never let thumbnails crowd out the encoder.
         self._decode_slots = threading.BoundedSemaphore(2)
+        self._root_names: tuple[list[str], float] = ([], 0.0)
 
     def lookup(self, raw: str | None, version: str | None = None) -> Indexed | None:
         """The indexed file behind ``raw``, or ``None`` for anything refused.
@@ -93,10 +97,27 @@ class PageFiles:
         record = self.core.store.run(lambda store: store.get_by_path(rel, hash_prefix=version))
         if record is None or rel not in list(getattr(record, "paths", [rel])):
             return self._unlisted_copy(rel)
-        source = source_of_stored_path(rel, self.core.images)
-        if not source.serves(rel):
+        source = source_of_stored_path(rel, self.core.images, self._roots(rel))
+        if source is None or not source.serves(rel):
             return None
         return Indexed(rel, source, str(record.content_hash))
+
+    def _roots(self, rel: str) -> list[str]:
+        """The collection's recorded roots, for an absolute ``rel`` only (cached; asked again
+        when one is missing, at most every ``ROOTS_RECHECK`` seconds)."""
+        if not rel.startswith("/"):
+            return []
+        names, fetched = self._root_names
+        now = time.monotonic()
+        stale = now - fetched > ROOTS_RECHECK
+        if (
+            fetched == 0.0
+            or (stale and absolute_root_of(rel, names) is None)
+            or now - fetched > ROOTS_MAX_AGE
+        ):
+            names = self.core.store.run(lambda store: store.roots())
+            self._root_names = (names, now)
+        return names
 
     def _unlisted_copy(self, rel: str) -> Indexed | None:
         """``rel`` when its bytes are a stored record's: a name beyond the ``PATHS_KEPT`` a record lists.

@@ -1,4 +1,7 @@
-"""Which ``path`` a page URL may ask for: a canonical stored relative path, or an ``s3://`` record path.
+"""Which ``path`` a page URL may ask for: a canonical stored path, or an ``s3://`` record path.
+
+A stored path is relative (below the images folder) or absolute (a folder imported from
+elsewhere, ``clipvec.sources.roots``): "/" followed by a canonical relative path.
 
 A stored relative path is the importer's text for a file name (``clipvec.sources.paths``):
 "/"-separated, any characters a Linux name may hold (spaces, ``#``, ``%``, ``+``, tabs,
@@ -69,7 +72,11 @@ def canonical_rel_path(raw: str) -> str | None:
 def requested_path(raw: str | None) -> str | None:
     """The stored path a page URL asks for, or None when it is refused outright."""
     raw = raw or ""
-    return _s3_path(raw) if is_s3_uri(raw) else canonical_rel_path(raw)
+    if is_s3_uri(raw):
+        return _s3_path(raw)
+    if raw.startswith("/"):  # a folder outside the images folder: absolute, else as canonical
+        return raw if canonical_rel_path(raw[1:]) is not None else None
+    return canonical_rel_path(raw)
 
 
 def _s3_path(raw: str) -> str | None:
