@@ -59,6 +59,11 @@ def make_folder(folder: Path, n: int) -> list[str]:
     return sorted([*names, "copy_of_first.png"])
 
 
+def absolute(folder: Path, names: list[str]) -> list[str]:
+    """The stored paths of ``names`` in a folder outside the images folder (issue 22.4)."""
+    return sorted(f"{folder.resolve()}/{name}" for name in names)
+
+
 def env_for(uri: str, collection: str, model: Path) -> dict[str, str]:
     return {
         **ray_env(dict(os.environ)),
@@ -117,7 +122,8 @@ def test_ray_import_equals_local_import(milvus_backend, ray_cluster, tmp_path, t
     want = records(uri, collection + "_local", tiny_model_dir)
     got = records(uri, collection + "_ray", tiny_model_dir)
     assert sorted(want) == sorted(got)
-    assert sorted(p for r in got.values() for p in r.paths) == names
+    # tmp_path/images is not the images folder (./images): stored by their absolute paths
+    assert sorted(p for r in got.values() for p in r.paths) == absolute(folder, names)
     for key, record in want.items():
         other = got[key]
         assert (other.paths, other.size, other.width, other.height, other.format) == (
@@ -142,7 +148,7 @@ def test_ray_import_equals_local_import(milvus_backend, ray_cluster, tmp_path, t
     assert moved.returncode == 0, moved.stderr[-3000:]
     assert "imported 0, reused 1, unchanged 30," in moved.stdout, moved.stdout
     paths = sorted(p for r in records(uri, collection + "_ray", tiny_model_dir).values() for p in r.paths)
-    assert paths == sorted([*(n for n in names if n != names[5]), "renamed.png"])
+    assert paths == absolute(folder, [*(n for n in names if n != names[5]), "renamed.png"])
 
 
 def wait_until_partly_stored(proc: subprocess.Popen[str], uri: str, collection: str, model: Path) -> None:
@@ -224,7 +230,7 @@ def test_killed_ray_driver_then_rerun_finishes_exactly(milvus_server, ray_cluste
         # only what was not stored is encoded again; exactly one entry per image
         assert f"imported {len(names) - len(partial)}, reused 0, unchanged {len(partial)}," in rerun.stdout
         final = records(uri, collection, tiny_model_dir)
-        assert sorted(p for r in final.values() for p in r.paths) == names
+        assert sorted(p for r in final.values() for p in r.paths) == absolute(folder, names)
         assert len(final) == len(names)
     finally:
         drop_collections(uri, collection)
