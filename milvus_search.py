@@ -6,7 +6,11 @@ Same as ``clipvec search``; any of its flags works here (--top-k, --image, --jso
 
 import sys
 
-from clipvec.cli import build_parser, main
+from _use_venv import ensure_clipvec
+
+ensure_clipvec()  # python3 without clipvec: run again with the checkout's .venv
+
+from clipvec.cli import build_parser, main  # noqa: E402
 
 SEARCH_TERM = "a photo of a dog"
 

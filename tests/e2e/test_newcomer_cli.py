@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 
 REPO = Path(__file__).resolve().parents[2]
@@ -178,4 +180,50 @@ def test_a_second_folder_says_what_it_adds_to_and_every_hit_is_a_file(tmp_path):
     assert found.returncode == 0, found.stderr
     assert sorted(found.stdout.splitlines()) == sorted(
         [str(pics / "c.png"), str(tmp_path.resolve() / "images" / "c.png")]
+    )
+
+
+def base_python() -> str:
+    """The interpreter the venv was made from: the user's plain ``python3``, without clipvec."""
+    found = Path(sys.base_prefix) / "bin" / "python3"
+    probe = subprocess.run([str(found), "-c", "import clipvec"], capture_output=True, env=no_pythonpath())
+    if probe.returncode == 0:
+        pytest.skip(f"{found} has clipvec installed: it is not a plain python3")
+    return str(found)
+
+
+def no_pythonpath() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("CLIPVEC_")}
+
+
+def test_the_seed_scripts_run_with_a_plain_python3_after_make_run(tmp_path):
+    """`python3 milvus_search.py` as the seed's README writes it, not inside the venv (issue 22)."""
+    if not (REPO / ".venv" / "bin" / "python").exists():
+        pytest.skip("no .venv in the checkout (make run / make test make it)")
+    shown = subprocess.run(
+        [base_python(), str(REPO / "milvus_search.py"), "--help"],
+        cwd=tmp_path,
+        env=no_pythonpath(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0 and "usage: clipvec search" in shown.stdout, shown.stderr
+
+
+def test_the_seed_scripts_say_what_to_do_without_a_venv(tmp_path):
+    for name in ("milvus_import.py", "_use_venv.py"):
+        (tmp_path / name).write_bytes((REPO / name).read_bytes())
+    told = subprocess.run(
+        [base_python(), "milvus_import.py"],
+        cwd=tmp_path,
+        env=no_pythonpath(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert told.returncode == 2 and "Traceback" not in told.stderr
+    assert (
+        told.stderr.startswith("milvus_import.py: clipvec is not installed for ")
+        and "make run" in told.stderr
     )
