@@ -150,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--min-score", type=float, help="COSINE/IP: at least this; L2: at most this")
     p.add_argument("--path-prefix", help="only paths that start with this")
+    arithmetic = p.add_argument_group(
+        "query arithmetic",
+        "add or subtract texts and example images: their vectors are summed and normalised",
+    )
+    arithmetic.add_argument("--plus", action="append", metavar="TEXT", help="add this text (repeatable)")
+    arithmetic.add_argument(
+        "--minus", action="append", metavar="TEXT", help="subtract this text (repeatable)"
+    )
+    arithmetic.add_argument(
+        "--like",
+        action="append",
+        metavar="IMAGE",
+        help="add this image: a stored path (its stored vector; left out of the results) or an image file",
+    )
+    arithmetic.add_argument(
+        "--unlike", action="append", metavar="IMAGE", help="subtract this image (as --like)"
+    )
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help='print {"hits": [...]} as JSON')
     shown.add_argument(

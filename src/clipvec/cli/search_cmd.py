@@ -15,11 +15,25 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clipvec.cli.search_output import file_names, missing_files, open_files, print_paths
+from clipvec.cli.search_parts import (
+    ImageRef,
+    fixed_parts,
+    image_refs,
+    remote_json,
+    resolve_here,
+    wants_arithmetic,
+)
+from clipvec.images.prepare import prepare_image
 from clipvec.search import SearchOptions, hit_json, hit_line, metric_line, search_image_bytes, search_text
+from clipvec.search.arithmetic import QueryPart, combine, search_combined, stored_example
 from clipvec.settings import Settings
+
+if TYPE_CHECKING:
+    from clipvec.model.encoder import ClipEncoder
+    from clipvec.store import Hit, ImageStore
 
 # A model load slower than this earns a hint that a running service answers without one.
 SLOW_MODEL_LOAD = 3.0
@@ -33,7 +47,8 @@ class Found:
 
 
 def run_search(settings: Settings, args: argparse.Namespace) -> int:
-    if args.image is None and not (args.query and args.query.strip()):
+    combined = wants_arithmetic(args)
+    if args.image is None and not (args.query and args.query.strip()) and not combined:
         print('clipvec: give a text to search for (clipvec search "a dog") or --image FILE', file=sys.stderr)
         return 2
     # Checked before the model loads: a bad flag costs a second, not the model's load.
@@ -46,7 +61,14 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"clipvec: cannot read {args.image}: {exc.strerror or exc}", file=sys.stderr)
             return 2
-    if settings.service_url:
+    if combined:
+        query = Combination(fixed_parts(args, image), image_refs(args))
+        found = (
+            _ask_service(settings, query, None, options)
+            if settings.service_url
+            else _search_here(settings, query, None, options)
+        )
+    elif settings.service_url:
         found = _ask_service(settings, args.query, image, options)
     else:
         found = _search_here(settings, args.query, image, options)
@@ -62,8 +84,16 @@ def _empty(settings: Settings, where: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Combination:
+    """A query of weighted parts (``--plus``, ``--minus``, ``--like``, ``--unlike``)."""
+
+    parts: list[QueryPart]
+    refs: list[ImageRef]
+
+
 def _ask_service(
-    settings: Settings, query: str | None, image: bytes | None, options: SearchOptions
+    settings: Settings, query: str | Combination | None, image: bytes | None, options: SearchOptions
 ) -> Found | None:
     from clipvec.cli.search_remote import search_service
 
@@ -73,8 +103,9 @@ def _ask_service(
         collection=settings.collection,
         api_key=settings.api_key,
         options=options,
-        text=query,
+        text=query if isinstance(query, str) else None,
         image=image,
+        parts=remote_json(query.parts, query.refs) if isinstance(query, Combination) else None,
     )
     if answer.count == 0:
         _empty(settings, f"of the service at {url}")
@@ -83,7 +114,7 @@ def _ask_service(
 
 
 def _search_here(
-    settings: Settings, query: str | None, image: bytes | None, options: SearchOptions
+    settings: Settings, query: str | Combination | None, image: bytes | None, options: SearchOptions
 ) -> Found | None:
     from clipvec.model.encoder import ClipEncoder
     from clipvec.store import ImageStore
@@ -101,11 +132,28 @@ def _search_here(
         if store.count() == 0:
             _empty(settings, f"at {settings.milvus_uri}")
             return None
-        if image is not None:
+        if isinstance(query, Combination):
+            hits = _search_combination(encoder, store, query, options, settings)
+        elif image is not None:
             hits = search_image_bytes(encoder, store, image, options, max_pixels=settings.max_pixels)
         else:
             hits = search_text(encoder, store, query or "", options)
         return Found([hit_json(h) for h in hits], store.metric, store.higher_is_better)
+
+
+def _search_combination(
+    encoder: ClipEncoder, store: ImageStore, query: Combination, options: SearchOptions, settings: Settings
+) -> list[Hit]:
+    parts = query.parts + [resolve_here(ref, store, settings.images_dir) for ref in query.refs]
+    combined = combine(
+        parts,
+        encode_texts=lambda texts: encoder.encode_texts(texts).vectors,
+        encode_image=lambda data: encoder.encode_pixels(
+            prepare_image(data, encoder.preprocessor, max_pixels=settings.max_pixels).pixels[None]
+        )[0],
+        stored=lambda path: stored_example(store, path),
+    )
+    return search_combined(store, combined, options)
 
 
 def _show(settings: Settings, args: argparse.Namespace, found: Found) -> int:

@@ -2,7 +2,7 @@
 
 Loading the model takes seconds (8.5 s for ViT-B/32 on a laptop); a running ``clipvec serve``
 answers in milliseconds. The service's own routes are used (``/collection_info``, then
-``/search_text`` or ``/search_image``), with ``CLIPVEC_API_KEY`` as the bearer key when set,
+``/search_text``, ``/search_image`` or ``/search_combined``), with ``CLIPVEC_API_KEY`` as the bearer key when set,
 and the standard library's HTTP client (the CLI needs no extra package for it).
 
 The service searches the collection it was started with. Its ``/collection_info`` names the
@@ -91,6 +91,7 @@ def search_service(
     options: SearchOptions,
     text: str | None = None,
     image: bytes | None = None,
+    parts: dict[str, Any] | None = None,
 ) -> RemoteAnswer:
     """Search by ``text`` or ``image`` through the service at ``url`` (its collection must be ``collection``)."""
     info = _call(url, "/collection_info", b"{}", "application/json", api_key, {})
@@ -102,7 +103,10 @@ def search_service(
             f"(CLIPVEC_COLLECTION); pass --collection {info['collection']} to search it"
         )
     params = query_params(options)
-    if image is not None:
+    if parts is not None:
+        body = json.dumps(parts).encode()
+        answer = _call(url, "/search_combined", body, "application/json", api_key, params)
+    elif image is not None:
         answer = _call(url, "/search_image", image, "application/octet-stream", api_key, params)
     else:
         answer = _call(

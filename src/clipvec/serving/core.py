@@ -19,10 +19,12 @@ from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarg
 from clipvec.images import PixelBudget, PreparedImage, prepare_image
 from clipvec.model.encoder import ClipEncoder, TextEncoding
 from clipvec.search import SearchOptions
+from clipvec.search.arithmetic import combine, parse_parts, search_combined, stored_example
 from clipvec.serving import answers, metrics
 from clipvec.serving.adding import add_image
 from clipvec.serving.batcher import MicroBatcher
 from clipvec.serving.folder_import import FolderImports
+from clipvec.serving.guard.normalise import parse_json
 from clipvec.serving.image_lane import ImageLane
 from clipvec.serving.routes import ITEM_ERROR
 from clipvec.serving.store_handle import StoreHandle
@@ -146,6 +148,20 @@ class ServingCore:
     def search_image(self, data: bytes, options: SearchOptions) -> dict[str, Any]:
         prepared = self.prepare(data)
         return self._search(self.batcher.encode(prepared.pixels), options)
+
+    def search_combined(self, body: bytes, options: SearchOptions) -> dict[str, Any]:
+        """Query arithmetic (``{"parts": [...]}``): texts in one batch, uploads through the
+        micro-batcher, stored examples by their stored vectors (left out of the hits)."""
+        parts = parse_parts(parse_json(body), max_image_bytes=self.settings.max_body_bytes)
+        combined = combine(
+            parts,
+            encode_texts=lambda texts: self.encode_texts(texts).vectors,
+            encode_image=lambda data: self.batcher.encode(self.prepare(data).pixels),
+            stored=lambda path: self.store.run(lambda store: stored_example(store, path)),
+        )
+        return self.store.run(
+            lambda store: answers.hits_answer(self.encoder, store, search_combined(store, combined, options))
+        )
 
     def add_image(self, data: bytes, name: str) -> dict[str, Any]:
         """Save the image under the images folder (or S3 prefix) and store its record."""

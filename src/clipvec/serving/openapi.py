@@ -15,6 +15,7 @@ import copy
 from typing import Any
 
 from clipvec import __version__
+from clipvec.search.arithmetic import MAX_PARTS, MAX_TEXT_CHARS, MAX_WEIGHT
 from clipvec.serving.routes import API_BY_PATH, API_ROUTES, IMPORT_FOLDER, ApiRoute, BodyKind
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -47,6 +48,44 @@ TEXT_BODY = {
         },
     },
 }
+_WEIGHT = {
+    "type": "number",
+    "minimum": -MAX_WEIGHT,
+    "maximum": MAX_WEIGHT,
+    "not": {"const": 0},
+    "default": 1,
+}
+_NAME = {"type": "string", "minLength": 1, "pattern": rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"}
+PARTS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "parts": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_PARTS,
+            "items": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "properties": {key: schema, "weight": _WEIGHT},
+                        "required": [key],
+                        "additionalProperties": False,
+                    }
+                    for key, schema in (
+                        ("text", {**TEXT, "maxLength": MAX_TEXT_CHARS}),
+                        ("image_path", _NAME),
+                        (
+                            "image_b64",
+                            {"type": "string", "minLength": 4, "pattern": "^[A-Za-z0-9+/]*={0,2}$"},
+                        ),
+                    )
+                ]
+            },
+        }
+    },
+    "required": ["parts"],
+    "additionalProperties": False,
+}
 BODIES: dict[BodyKind, dict[str, Any]] = {
     BodyKind.IMAGE: IMAGE_BODY,
     BodyKind.TEXT: TEXT_BODY,
@@ -76,6 +115,14 @@ BODIES: dict[BodyKind, dict[str, Any]] = {
                 }
             }
         },
+    },
+    BodyKind.PARTS: {
+        "required": True,
+        "description": "Query arithmetic: the parts' unit vectors times their weights, summed and "
+        "normalised. An image_path is an image of the collection (its stored vector; left out of the "
+        "hits), image_b64 an uploaded image; a path the collection lacks or bytes that are not an "
+        "image are 400.",
+        "content": {"application/json": {"schema": PARTS_SCHEMA}},
     },
     BodyKind.OBJECT: {
         "required": False,

@@ -29,6 +29,7 @@ class BodyKind(str, enum.Enum):
     JSON_LIST = "json-list"  # a JSON list of texts (or {"texts": [...]})
     MULTIPART = "multipart"  # multipart/form-data with one or more files
     OBJECT = "object"  # an empty body or the JSON object {}
+    PARTS = "parts"  # {"parts": [{"text" | "image_path" | "image_b64": ..., "weight": 1.0}]}
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class ApiRoute:
     @property
     def takes_images(self) -> bool:
         """Its body is one or more images: decoded in the image lane, counted apart by the guard."""
-        return self.body in (BodyKind.IMAGE, BodyKind.MULTIPART)
+        return self.body in (BodyKind.IMAGE, BodyKind.MULTIPART, BodyKind.PARTS)
 
 
 SEARCH_QUERY = (
@@ -92,6 +93,10 @@ VECTORIZE_TEXTS = ApiRoute("/vectorize_texts", "vectorize_texts", BodyKind.JSON_
 VECTORIZE_IMAGES = ApiRoute("/vectorize_images", "vectorize_images", BodyKind.MULTIPART)
 SEARCH_TEXT = ApiRoute("/search_text", "search_text", BodyKind.TEXT, SEARCH_QUERY, uses_store=True)
 SEARCH_IMAGE = ApiRoute("/search_image", "search_image", BodyKind.IMAGE, SEARCH_QUERY, uses_store=True)
+# Query arithmetic (issue 17.5): weighted texts and example images, one query vector.
+SEARCH_COMBINED = ApiRoute(
+    "/search_combined", "search_combined", BodyKind.PARTS, SEARCH_QUERY, uses_store=True
+)
 ADD_IMAGE = ApiRoute(
     "/add_image",
     "add_image",
@@ -113,6 +118,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     VECTORIZE_IMAGES,
     SEARCH_TEXT,
     SEARCH_IMAGE,
+    SEARCH_COMBINED,
     ADD_IMAGE,
     COLLECTION_INFO,
     IMPORT_FOLDER,

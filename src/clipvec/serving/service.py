@@ -165,6 +165,12 @@ class Vectorization:
         """Raw image body (like /vectorize_image) -> nearest stored images."""
         return await self.core.image_lane.run(self.core.search_image, image, self._options(ctx))
 
+    @bentoml.api(route=routes.SEARCH_COMBINED.path)
+    @json_errors
+    async def search_combined(self, body: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:
+        """``{"parts": [{"text"|"image_path"|"image_b64": ..., "weight": 1}]}`` -> nearest stored images."""
+        return await self.core.image_lane.run(self.core.search_combined, body, self._options(ctx))
+
     @bentoml.api(route=routes.ADD_IMAGE.path)
     @json_errors
     async def add_image(self, image: bytes, /, ctx: bentoml.Context) -> dict[str, Any]:

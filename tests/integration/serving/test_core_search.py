@@ -63,3 +63,51 @@ def test_add_then_search_by_text_and_image(shapes_encoder, milvus_backend, tmp_p
 
         filtered = core.search_text("a red circle", SearchOptions(top_k=5, min_score=0.5))["hits"]
         assert filtered and all(h["score"] >= 0.5 for h in filtered)
+
+
+def test_query_arithmetic_moves_the_query_and_leaves_out_its_examples(
+    shapes_encoder, milvus_backend, tmp_path
+):
+    """Issue 17.5: "a red circle" - "a red square" + "a blue square" finds blue circles; a stored
+    example is searched by its stored vector and is not its own first hit; an upload part is
+    the same query as /search_image."""
+    import base64
+    import json
+
+    from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL
+
+    seed = HELD_OUT_SEED_START + 910_000
+    with open_core(
+        shapes_encoder,
+        SHAPES_MODEL,
+        tmp_path,
+        milvus_uri=milvus_backend.uri,
+        collection=milvus_backend.collection,
+    ) as core:
+        paths = {}
+        for i, (color, shape) in enumerate(SHAPES * 2):
+            paths[(color, shape, i)] = core.add_image(
+                shape_png(color, shape, seed + i), f"{color}_{shape}_{i}.png"
+            )["path"]
+
+        def search(*parts: dict, top_k: int = 2) -> list[dict]:
+            body = json.dumps({"parts": list(parts)}).encode()
+            return core.search_combined(body, SearchOptions(top_k=top_k))["hits"]
+
+        def classes(hits: list[dict]) -> list[str]:
+            return [h["path"].split("-", 1)[1].rsplit("_", 1)[0] for h in hits]
+
+        moved = search(
+            {"text": "a red circle"}, {"text": "a red square", "weight": -1}, {"text": "a blue square"}
+        )
+        assert classes(moved) == ["blue_circle", "blue_circle"]
+
+        example = paths[("green", "triangle", 8)]
+        like = search({"image_path": example}, top_k=3)
+        assert example not in [h["path"] for h in like]
+        assert classes(like)[0] == "green_triangle"  # its twin, not itself
+
+        upload = shape_png("blue", "triangle", seed + 555)
+        as_part = search({"image_b64": base64.b64encode(upload).decode()}, top_k=4)
+        as_image = core.search_image(upload, SearchOptions(top_k=4))["hits"]
+        assert [h["path"] for h in as_part] == [h["path"] for h in as_image]

@@ -59,6 +59,7 @@ REFUSED = {
     BodyKind.JSON_LIST: ["text/plain", FORM, MULTI],
     BodyKind.OBJECT: ["text/plain", FORM, MULTI],
     BodyKind.MULTIPART: ["multipart/mixed; boundary=x", "image/jpeg", FORM, "application/json"],
+    BodyKind.PARTS: ["text/plain", FORM, MULTI, "image/jpeg"],
 }
 ACCEPTED = {
     BodyKind.IMAGE: [None, "image/jpeg", "image/*", "application/octet-stream", "binary/x", "text/plain"],
@@ -66,6 +67,7 @@ ACCEPTED = {
     BodyKind.JSON_LIST: [None, "application/json"],
     BodyKind.OBJECT: [None, "application/json"],
     BodyKind.MULTIPART: ["multipart/form-data; boundary=x"],
+    BodyKind.PARTS: [None, "application/json"],
 }
 GOOD_BODY = {
     BodyKind.IMAGE: b"\xff\xd8\xff\xe0",
@@ -73,6 +75,7 @@ GOOD_BODY = {
     BodyKind.JSON_LIST: b'["a dog"]',
     BodyKind.OBJECT: b"{}",
     BodyKind.MULTIPART: b"--x\r\nContent-Disposition: form-data; name=f; filename=a\r\n\r\n1\r\n--x--\r\n",
+    BodyKind.PARTS: b'{"parts": [{"text": "a beach"}, {"text": "people", "weight": -1}]}',
 }
 
 
@@ -288,3 +291,33 @@ def test_parse_json_refuses_what_python_chokes_on():
     ]:
         with pytest.raises(InvalidJson, match=words):
             parse_json(raw)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{}",
+        '{"parts": []}',
+        '{"parts": "a beach"}',
+        '{"parts": [{"text": "a", "image_path": "b.jpg"}]}',
+        '{"parts": [{"text": "a", "weight": 0}]}',
+        '{"parts": [{"text": "a", "weight": 1e9}]}',
+        '{"parts": [{"text": "a", "weight": true}]}',
+        '{"parts": [{"text": "   "}]}',
+        '{"parts": [{"image_b64": "not base64!"}]}',
+        '{"parts": [{"imagepath": "b.jpg"}]}',
+        '{"parts": [{"text": "a"}], "top_k": 3}',
+        '{"parts": [' + ", ".join(['{"text": "a"}'] * 17) + "]}",
+        "[" * 1000,
+    ],
+)
+def test_query_parts_the_search_cannot_take_are_400_before_any_work(client, body):
+    resp = post(client, "/search_combined", body, "application/json")
+    assert resp.status_code == 400, resp.text[:300]
+    assert resp.json()["error"] in ("bad_parameter", "invalid_json")
+
+
+def test_query_parts_reach_the_service_as_sent(client):
+    body = GOOD_BODY[BodyKind.PARTS]
+    resp = post(client, "/search_combined", body, "application/json")
+    assert resp.status_code == 200 and echoed(resp)["body"] == body.decode()

@@ -65,6 +65,7 @@ def test_store_and_write_flags():
     assert {r.path for r in API_ROUTES if r.uses_store} == {
         "/search_text",
         "/search_image",
+        "/search_combined",
         "/add_image",
         "/collection_info",
         "/import",
@@ -96,4 +97,5 @@ def test_body_kinds():
         "/collection_info": BodyKind.OBJECT,
         "/import": BodyKind.OBJECT,
         "/import_status": BodyKind.OBJECT,
+        "/search_combined": BodyKind.PARTS,
     }

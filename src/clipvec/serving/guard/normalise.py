@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge, UnsupportedMediaType
+from clipvec.search.arithmetic import parse_parts
 from clipvec.serving.guard.asgi import Scope
 from clipvec.serving.guard.errors import InvalidJson
 from clipvec.serving.routes import ITEM_ERROR, ApiRoute, BodyKind
@@ -75,6 +76,9 @@ def check_media_type(route: ApiRoute, media_type: str, *, has_origin: bool) -> N
             raise UnsupportedMediaType(
                 f"{path} takes an empty body or the JSON object {{}}, not {media_type}"
             )
+    elif kind is BodyKind.PARTS:
+        if media_type not in ("application/json", ""):
+            raise UnsupportedMediaType(f'{path} takes the JSON object {{"parts": [...]}}, not {media_type}')
     elif kind is BodyKind.MULTIPART and media_type != "multipart/form-data":
         raise UnsupportedMediaType(f"{path} takes multipart/form-data with one or more files")
 
@@ -84,9 +88,12 @@ def normalise(route: ApiRoute, media_type: str, body: bytes, max_items: int) -> 
     kind = route.body
     if kind is BodyKind.OBJECT:
         return _json_object(body), b"application/json"
-    if not body.strip() if kind in (BodyKind.TEXT, BodyKind.JSON_LIST) else not body:
+    if not body.strip() if kind in (BodyKind.TEXT, BodyKind.JSON_LIST, BodyKind.PARTS) else not body:
         raise EmptyInput("the request body is empty; send the text or image bytes as the body")
     if kind in (BodyKind.IMAGE, BodyKind.MULTIPART):
+        return body, b"application/octet-stream"
+    if kind is BodyKind.PARTS:  # checked here (400 before any work), read again by the service
+        parse_parts(parse_json(body), max_image_bytes=len(body))
         return body, b"application/octet-stream"
     if kind is BodyKind.JSON_LIST:
         return _json_list(body, max_items), b"application/json"
