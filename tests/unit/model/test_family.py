@@ -11,8 +11,9 @@ import pytest
 from hub_cache import cache_hub_model, use_empty_hub_cache
 
 from clipvec.errors import ModelLoadError, UnsupportedModelFamily
+from clipvec.model import checkpoint
 from clipvec.model.checkpoint import family_at_hand, folder_problems, resolve_model
-from clipvec.model.facts import facts_at_hand, require_facts
+from clipvec.model.facts import ModelIdentity, facts_at_hand, require_facts
 from clipvec.model.family import CLIP, FAMILIES, family_named, family_of, supported
 from clipvec.model.shapes import SHAPES_MODEL
 
@@ -139,3 +140,49 @@ def test_a_cached_hub_checkpoint_of_another_family_is_named_by_its_hub_id(monkey
         with pytest.raises(UnsupportedModelFamily) as err:
             ask("google/siglip-base-patch16-224")
         assert_family_error(err.value, "the model google/siglip-base-patch16-224 has model_type 'siglip'")
+
+
+def test_a_collection_naming_another_familys_checkpoint_is_not_recognised(tmp_path):
+    """A collection made before content ids names a folder that now holds another family's model."""
+    folder = checkpoint_of(tmp_path / "m", "siglip", corrupt_weights=True)
+    assert ModelIdentity("/some/clip", 64, "sha256:aaa").recognises(str(folder)) is False
+
+
+def test_a_hub_download_fetches_config_json_first_and_stops_at_another_family(monkeypatch, tmp_path):
+    """Another family's weights are never downloaded: its config.json is fetched alone first.
+
+    The hub is a local folder served through ``snapshot_download``'s own signature.
+    """
+    import huggingface_hub
+
+    use_empty_hub_cache(monkeypatch, tmp_path)
+    repos = {
+        "google/siglip-base-patch16-224": checkpoint_of(tmp_path / "siglip", "siglip"),
+        "org/clip": checkpoint_of(tmp_path / "clip", "clip"),
+    }
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def snapshot_download(repo_id, allow_patterns=None, local_files_only=False, **kwargs):
+        if local_files_only:
+            raise FileNotFoundError("not cached")  # the cache is empty: a download is needed
+        asked.append((repo_id, tuple(allow_patterns)))
+        snapshot = tmp_path / "downloads" / repo_id
+        snapshot.mkdir(parents=True, exist_ok=True)
+        for path in repos[repo_id].iterdir():
+            if any(Path(path.name).match(pattern) for pattern in allow_patterns):
+                shutil.copy(path, snapshot / path.name)
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(checkpoint, "_hub_offline", lambda: False)
+    monkeypatch.setattr(checkpoint, "hub_unreachable", lambda: None)
+    with pytest.raises(UnsupportedModelFamily) as err:
+        resolve_model("google/siglip-base-patch16-224")
+    assert_family_error(err.value, "the model google/siglip-base-patch16-224 has model_type 'siglip'")
+    assert asked == [("google/siglip-base-patch16-224", ("config.json",))]
+    assert not (tmp_path / "downloads" / "google/siglip-base-patch16-224" / "model.safetensors").exists()
+
+    asked.clear()
+    folder = resolve_model("org/clip")  # a CLIP one: config.json, then the rest
+    assert [patterns for _, patterns in asked] == [("config.json",), ("*.json", "*.txt", "*.safetensors")]
+    assert (folder / "model.safetensors").is_file() and family_at_hand(str(folder)) is CLIP
