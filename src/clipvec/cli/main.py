@@ -35,7 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from clipvec.cli.bench import main as bench_main
 
         rest = argv[1:]
-        return bench_main(rest[1:] if rest[:1] == ["--"] else rest)
+        try:
+            return bench_main(rest[1:] if rest[:1] == ["--"] else rest)
+        except ClipvecError as err:  # a model it cannot run: one line, as every command says it
+            print(f"clipvec: {err.detail}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # huggingface_hub prints its warnings with its own handler and passes them on to the root
