@@ -91,6 +91,10 @@ class ModelLoadError(ClipvecError):
     status, code = 503, "model_unavailable"
 
 
+class UnsupportedModelFamily(ModelLoadError):
+    """A checkpoint of a family clipvec cannot run (config.json's model_type): one line, no weights read."""
+
+
 class StorageFull(ClipvecError):
     """A write could not be made durable because a disk (Milvus's or the images folder's) is full."""
 

@@ -231,6 +231,10 @@ def test_text_search_shows_red_circles_first(page, populated, test_output):
     info = page.inner_text("#info")
     assert f"{len(COLORS) * len(SHAPES) * PER_CLASS} images" in info
     assert "shapes-clip" in info
+    # Issue 18.4: the page says which collection it searches, and the model's family.
+    assert "in collection images · model shapes-clip" in info
+    assert page.eval_on_selector("#info", "el => el.dataset.collection") == "images"
+    assert page.eval_on_selector("#info-model", "el => el.title").endswith("shapes-clip (clip)")
     assert page.locator("#error").is_hidden()
 
     paths = text_search(page, "a red circle")

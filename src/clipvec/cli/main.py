@@ -25,6 +25,8 @@ from clipvec.settings import CONFIG_FILE, Settings, config_path, setting_origins
 from clipvec.shell import shown_command
 
 _LOADS_A_MODEL = frozenset({"vectorize", "import", "search", "make-model", "demo"})
+# Commands that run the configured model here (search with --service asks the service's).
+_RUNS_THE_MODEL = frozenset({"vectorize", "import", "search", "serve"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from clipvec.cli.bench import main as bench_main
 
         rest = argv[1:]
-        return bench_main(rest[1:] if rest[:1] == ["--"] else rest)
+        try:
+            return bench_main(rest[1:] if rest[:1] == ["--"] else rest)
+        except ClipvecError as err:  # a model it cannot run: one line, as every command says it
+            print(f"clipvec: {err.detail}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # huggingface_hub prints its warnings with its own handler and passes them on to the root
@@ -67,6 +73,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_init(flag_settings(args), args.force)
     settings = settings_from_args(args)
+    if args.command in _RUNS_THE_MODEL and not (args.command == "search" and settings.service_url):
+        _family_supported(settings.model)
     if args.command == "search" and not settings.service_url and (missing := _missing_lite_db(settings)):
         print(
             f"clipvec: there is no database at {missing} (CLIPVEC_MILVUS_URI); nothing was created. "
@@ -113,6 +121,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_search(settings, args)
     raise AssertionError(args.command)
+
+
+def _family_supported(model: str) -> None:
+    """Another family's checkpoint is refused in one line (``UnsupportedModelFamily``: exit 2)
+    before anything else is opened, and before torch is imported or a weight read."""
+    from clipvec.model.checkpoint import family_at_hand
+
+    family_at_hand(model)
 
 
 def _model_at_hand(model: str) -> None:

@@ -224,6 +224,7 @@ class RayStage:
             # What the driver's check accepted: workers need no model folder to agree with it.
             "model_name": self.store.recorded_model_name,
             "model_id": self.store.model_id,
+            "family": self.store.family,
             "dim": self.store.dim,
             "metric": self.store.metric,
             "token": self.settings.milvus_token,

@@ -3,11 +3,13 @@
 A model is a local folder or a Hugging Face hub id. ``resolve_model`` finds its folder (the
 folder itself, the hub cache, or a download now) and checks it file by file, so that a
 missing or damaged checkpoint is one clear message (``model_help``) instead of a library
-traceback from every BentoML worker. ``read_clip_config`` is the one reader of config.json.
+traceback from every BentoML worker. ``read_model_config`` is the one reader of config.json;
+it refuses a family clipvec cannot run (``model/family.py``) before any weights are looked at.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 from clipvec.errors import ModelLoadError
 from clipvec.model.advice import model_help
+from clipvec.model.family import Family, family_of, shown_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +41,21 @@ HUB_PROBE_TIMEOUT_S = 1.0
 
 
 class UnusableConfig(ValueError):
-    """config.json is missing, unreadable or not a CLIP model's; the message says which."""
+    """config.json is missing or unreadable; the message says which."""
 
 
-def read_clip_config(folder: Path) -> dict[str, Any]:
-    """The parsed config.json of a CLIP checkpoint folder; ``UnusableConfig`` says why not."""
+def read_model_config(folder: Path) -> dict[str, Any]:
+    """The parsed config.json of a checkpoint folder of a supported family.
+
+    ``UnusableConfig`` says why it cannot be read; ``UnsupportedModelFamily`` (a
+    ``ModelLoadError``, one line) when it is another family's (``family_of``).
+    """
+    config = _parsed_config(folder)
+    family_of(config, shown_checkpoint(folder))
+    return config
+
+
+def _parsed_config(folder: Path) -> dict[str, Any]:
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -51,10 +64,24 @@ def read_clip_config(folder: Path) -> dict[str, Any]:
         raise UnusableConfig(f"config.json cannot be read: {exc}") from exc
     if not isinstance(config, dict):
         raise UnusableConfig("config.json cannot be read: it is not a JSON object")
-    model_type = config.get("model_type")
-    if model_type not in (None, "clip"):
-        raise UnusableConfig(f"config.json describes a {model_type!r} model, not CLIP")
     return config
+
+
+def family_at_hand(model: str) -> Family | None:
+    """The family of ``model`` when its config.json is on this machine (never downloads).
+
+    ``UnsupportedModelFamily`` for a family clipvec cannot run: every entry point asks this
+    before torch is imported or a weight is read. None: not here yet, or no readable
+    config.json; the load (``resolve_model``) then says why with the ways out.
+    """
+    folder = local_folder(model)
+    if folder is None:
+        return None
+    try:
+        config = _parsed_config(folder)
+    except UnusableConfig:
+        return None
+    return family_of(config, shown_checkpoint(folder))
 
 
 def looks_like_path(model: str) -> bool:
@@ -80,12 +107,15 @@ def _safetensors_problem(path: Path) -> str | None:
 
 
 def folder_problems(folder: Path) -> list[str]:
-    """What a CLIP checkpoint folder lacks (empty when it looks loadable)."""
+    """What a checkpoint folder lacks (empty when it looks loadable).
+
+    ``UnsupportedModelFamily`` first, for another family's checkpoint: its files are not looked at.
+    """
     if not folder.is_dir():
         return [f"{folder} is not a folder"]
     problems: list[str] = []
     try:
-        read_clip_config(folder)
+        read_model_config(folder)
     except UnusableConfig as exc:
         problems.append(str(exc))
     weights = [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
@@ -200,19 +230,27 @@ def resolve_model(model: str) -> Path:
                 f"cannot be reached ({unreachable})",
             )
         )
-    from huggingface_hub import snapshot_download
-
-    try:
-        folder = Path(snapshot_download(model, allow_patterns=_HUB_PATTERNS))
-        if not any((folder / name).is_file() for name in WEIGHT_FILES):
-            folder = Path(snapshot_download(model, allow_patterns=_HUB_PATTERNS + ["pytorch_model.bin*"]))
-    except Exception as exc:  # noqa: BLE001 - network, auth, unknown repo: all end in the same advice
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(
-            model_help(model, f"it is not a local folder and the Hugging Face hub gave no copy ({reason})")
-        ) from exc
+    # config.json first: another family's checkpoint is refused before its weights are fetched.
+    with contextlib.suppress(UnusableConfig):  # none, or unreadable: said with the rest below
+        family_of(_parsed_config(_download(model, ["config.json"])), model)
+    folder = _download(model, _HUB_PATTERNS)
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        folder = _download(model, _HUB_PATTERNS + ["pytorch_model.bin*"])
     if problems := folder_problems(folder):
         raise ModelLoadError(
             model_help(model, "the downloaded checkpoint is incomplete: " + "; ".join(problems))
         )
     return folder
+
+
+def _download(model: str, patterns: list[str]) -> Path:
+    """The hub snapshot of ``model`` with the files matching ``patterns``; ``ModelLoadError`` if none."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model, allow_patterns=patterns))
+    except Exception as exc:  # noqa: BLE001 - network, auth, unknown repo: all end in the same advice
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            model_help(model, f"it is not a local folder and the Hugging Face hub gave no copy ({reason})")
+        ) from exc

@@ -26,9 +26,10 @@ from clipvec.images.preprocess import Preprocessor
 from clipvec.locations import model_shown
 from clipvec.model.advice import model_help
 from clipvec.model.chatter import before_transformers
-from clipvec.model.checkpoint import folder_problems, local_folder, resolve_model
+from clipvec.model.checkpoint import family_at_hand, folder_problems, local_folder, resolve_model
 from clipvec.model.device import resolve_device, resolve_precision
 from clipvec.model.facts import ModelIdentity, facts_at_hand, recorded_model_name
+from clipvec.model.family import DEFAULT_FAMILY, Family
 from clipvec.model.identity import content_id
 from clipvec.model.text import clip_prefix
 from clipvec.settings import Settings
@@ -57,6 +58,7 @@ class ClipEncoder:
         precision: str,
         batch_size: int = 32,
         content_id: str | None = None,
+        family: Family = DEFAULT_FAMILY,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -69,7 +71,8 @@ class ClipEncoder:
         cfg = model.config
         self.dim: int = int(cfg.projection_dim)
         # What a collection checks: the same weights match from any folder (model/identity.py).
-        self.identity = ModelIdentity(name, self.dim, content_id)
+        self.family = family
+        self.identity = ModelIdentity(name, self.dim, content_id, family.name)
         self.context_length: int = int(cfg.text_config.max_position_embeddings)
         self._eos_id: int = int(tokenizer.eos_token_id)
         self._bos_id: int | None = tokenizer.bos_token_id
@@ -93,8 +96,11 @@ class ClipEncoder:
         batch_size: int = 32,
     ) -> ClipEncoder:
         """Load a CLIP checkpoint by hub id or local folder; errors say what to do offline."""
+        # Another family's checkpoint is refused here, in one line, before a weight is read.
+        family = family_at_hand(model) or DEFAULT_FAMILY  # None: not here yet (resolve_model checks)
         before_transformers()
-        from transformers import AutoTokenizer, CLIPModel
+        import transformers
+        from transformers import AutoTokenizer
 
         if threads > 0:
             torch.set_num_threads(threads)
@@ -108,8 +114,9 @@ class ClipEncoder:
         folder = local_folder(model)
         if folder is None or (not Path(model).expanduser().is_dir() and folder_problems(folder)):
             folder = resolve_model(model)
+            family = family_at_hand(str(folder)) or family
         try:
-            clip = CLIPModel.from_pretrained(str(folder), dtype=dtype)
+            clip = getattr(transformers, family.model_class).from_pretrained(str(folder), dtype=dtype)
             tokenizer = AutoTokenizer.from_pretrained(str(folder))
         except Exception as exc:  # noqa: BLE001 - broken checkpoints raise anything (IndexError, RuntimeError ...)
             first_line = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
@@ -143,6 +150,7 @@ class ClipEncoder:
             precision=prec,
             batch_size=batch_size,
             content_id=content_id(facts.folder) if facts else None,
+            family=family,
         )
 
     @classmethod

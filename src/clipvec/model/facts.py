@@ -8,11 +8,14 @@ without loading 600 MB of weights (seconds) or asking the hub.
 Two ways to ask, for two kinds of caller:
 
 * ``facts_at_hand(model)``: the facts, or None when config.json is not on this machine (a hub
-  id not cached yet) or not a CLIP one. For callers that then load the model the usual way,
+  id not cached yet) or cannot be read. For callers that then load the model the usual way,
   which downloads it or fails with the full reason.
 * ``require_facts(model)``: the facts, cached per process, or ``ModelLoadError`` with the
   model help text. For callers that cannot go on without them (a Ray import's driver and
   tasks, which never load the weights themselves).
+
+Both raise ``UnsupportedModelFamily`` (one line) for a checkpoint of a family clipvec cannot
+run (``model/family.py``), before any weights are read.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from typing import Any
 from clipvec.errors import ModelLoadError
 from clipvec.images.preprocess import Preprocessor
 from clipvec.model.advice import model_help
-from clipvec.model.checkpoint import UnusableConfig, local_folder, looks_like_path, read_clip_config
+from clipvec.model.checkpoint import UnusableConfig, local_folder, looks_like_path, read_model_config
+from clipvec.model.family import DEFAULT_FAMILY, family_of
 from clipvec.model.identity import content_id
 
 # What transformers' CLIPConfig fills in when config.json leaves them out, so that the facts
@@ -46,24 +50,26 @@ def recorded_model_name(model: str) -> str:
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """A CLIP checkpoint as a collection and the image pipeline see it."""
+    """A checkpoint as a collection and the image pipeline see it."""
 
     name: str  # what a collection records (``recorded_model_name``)
     dim: int  # length of its vectors (projection_dim)
     image_size: int  # side of the square the vision tower takes
     folder: Path  # where its files are (absolute): the local folder, or its copy in the hub cache
+    family: str = DEFAULT_FAMILY.name  # its family's name (``model/family.py``), from config.json
 
     @classmethod
     def from_folder(cls, folder: Path, name: str) -> ModelFacts:
         """Read the facts from ``folder``'s config.json; ``UnusableConfig`` says why they cannot be."""
-        config = read_clip_config(folder)
+        config = read_model_config(folder)  # UnsupportedModelFamily: another family's
         vision = config.get("vision_config") or {}
         try:
             dim = int(config.get("projection_dim", DEFAULT_PROJECTION_DIM))
             image_size = int(vision.get("image_size", DEFAULT_IMAGE_SIZE))
         except (TypeError, ValueError, AttributeError) as exc:
             raise UnusableConfig(f"config.json cannot be read: {exc}") from exc
-        return cls(name=name, dim=dim, image_size=image_size, folder=folder)
+        family = family_of(config, name).name
+        return cls(name=name, dim=dim, image_size=image_size, folder=folder, family=family)
 
     def preprocessor(self) -> Preprocessor:
         """Its image preprocessing: preprocessor_config.json when the checkpoint has one, else CLIP's."""
@@ -71,23 +77,27 @@ class ModelFacts:
 
     def identity(self) -> ModelIdentity:
         """Who this model is to a collection: its name, dimension and content (reads the weights once)."""
-        return ModelIdentity(self.name, self.dim, content_id(self.folder))
+        return ModelIdentity(self.name, self.dim, content_id(self.folder), self.family)
 
 
 @dataclass(frozen=True)
 class ModelIdentity:
-    """What a collection is checked against: same content (any folder, any name), same dimension."""
+    """What a collection is checked against: same family, same content (any folder, any name), same dimension."""
 
     name: str
     dim: int
     content_id: str | None  # None: the weights are not readable here; the name decides
+    family: str = DEFAULT_FAMILY.name
 
     def recognises(self, stored_name: str) -> bool:
         """Whether a collection that recorded only ``stored_name`` (made before content ids) is this model:
         the folder or cached hub id it names holds the same content."""
         if self.content_id is None:
             return False
-        other = facts_at_hand(stored_name)
+        try:
+            other = facts_at_hand(stored_name)
+        except ModelLoadError:  # it names another family's checkpoint now: not this model
+            return False
         return other is not None and content_id(other.folder) == self.content_id
 
     def store_options(self) -> dict[str, Any]:
@@ -96,6 +106,7 @@ class ModelIdentity:
             "model_name": self.name,
             "dim": self.dim,
             "model_id": self.content_id,
+            "family": self.family,
             "recognises": self.recognises,
         }
 
@@ -115,7 +126,7 @@ def _read(model: str) -> ModelFacts | str:
 
 
 def facts_at_hand(model: str) -> ModelFacts | None:
-    """The facts of ``model`` read now, or None when its config.json is not here or not CLIP's."""
+    """The facts of ``model`` read now, or None when its config.json is not here or unreadable."""
     facts = _read(model)
     return facts if isinstance(facts, ModelFacts) else None
 

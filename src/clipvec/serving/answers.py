@@ -68,6 +68,7 @@ def collection_answer(encoder: ClipEncoder, store: ImageStore, collection: str) 
         "collection": collection,
         "count": store.count(),
         "model": encoder.shown_name,
+        "family": encoder.family.name,
         "dim": encoder.dim,
         "metric": store.metric,
         "higher_is_better": store.higher_is_better,

@@ -21,7 +21,7 @@ from clipvec.store.nearest import Nearest
 from clipvec.store.reads import Reader
 from clipvec.store.records import Hit, ImageRecord, higher_is_better
 from clipvec.store.roots import RootsRegistry
-from clipvec.store.schema import CollectionSpec, open_collection
+from clipvec.store.schema import FAMILY_BEFORE_FAMILIES, CollectionSpec, open_collection
 from clipvec.store.writes import Writer
 
 if TYPE_CHECKING:
@@ -48,13 +48,15 @@ class ImageStore:
         reload_timeout: float = LOAD_TIMEOUT,
         model_id: str | None = None,
         recognises: Callable[[str], bool] | None = None,
+        family: str = FAMILY_BEFORE_FAMILIES,
     ) -> None:
-        # ValueError: nothing opened. model_id / recognises: see CollectionSpec.
-        spec = CollectionSpec.checked(collection, model_name, dim, metric, model_id, recognises)
+        # ValueError: nothing opened. model_id / recognises / family: see CollectionSpec.
+        spec = CollectionSpec.checked(collection, model_name, dim, metric, model_id, recognises, family)
         self.uri = uri
         self.collection = spec.collection
         self.model_name = spec.model_name
         self.model_id = spec.model_id
+        self.family = spec.family
         self.dim = spec.dim
         self.metric = spec.metric
         self.higher_is_better = higher_is_better(spec.metric)

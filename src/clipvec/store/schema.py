@@ -1,7 +1,8 @@
 """The collection's schema, its index and the check that an existing one fits this process.
 
-The model, dimension, metric and schema version are kept in the collection description
-(JSON), which both backends store; the vector field's dim and the index's metric are
+The model, its family, dimension, metric and schema version are kept in the collection
+description (JSON), which both backends store (a collection made before families were
+recorded has none: it was made by a CLIP model, the only family clipvec ran then); the vector field's dim and the index's metric are
 checked too. ``index_type="auto"``: exact FLAT on Lite (which offers only FLAT, IVF_FLAT,
 AUTOINDEX; ~15 ms at 100k rows, IVF_FLAT ~1 ms at ~99% recall), HNSW (M 16,
 efConstruction 200, search ef max(128, top_k)) on a server.
@@ -24,6 +25,8 @@ from clipvec.store.records import FORMAT_MAX_LEN, MODEL_MAX_LEN, PATH_MAX_LEN, P
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
 
 SCHEMA_VERSION = 1
+# The family a collection without one in its description was made by (``clipvec.model.family``).
+FAMILY_BEFORE_FAMILIES = "clip"
 METRICS = ("COSINE", "L2", "IP")
 LITE_INDEXES = ("FLAT", "IVF_FLAT", "AUTOINDEX")
 
@@ -44,6 +47,7 @@ class CollectionSpec:
     # For a collection that records only a name: whether that name is this same checkpoint
     # (e.g. the hub id of the folder this process loads). Asked only when the names differ.
     recognises: Callable[[str], bool] | None = field(default=None, compare=False)
+    family: str = FAMILY_BEFORE_FAMILIES  # the model's family: vectors of two families never compare
 
     @classmethod
     def checked(
@@ -54,6 +58,7 @@ class CollectionSpec:
         metric: str,
         model_id: str | None = None,
         recognises: Callable[[str], bool] | None = None,
+        family: str = FAMILY_BEFORE_FAMILIES,
     ) -> CollectionSpec:
         """The spec, or ``ValueError`` before anything is opened."""
         metric = metric.upper()
@@ -68,7 +73,9 @@ class CollectionSpec:
             )
         if not model_name or len(model_name.encode()) > MODEL_MAX_LEN:
             raise ValueError("model_name must be a non-empty string of at most 1024 bytes")
-        return cls(collection, model_name, int(dim), metric, model_id or None, recognises)
+        if not family:
+            raise ValueError("family must be a non-empty string")
+        return cls(collection, model_name, int(dim), metric, model_id or None, recognises, family)
 
     def same_model(self, stored_name: Any, stored_id: Any) -> bool:
         """Whether a collection that recorded ``stored_name`` / ``stored_id`` was made by this model."""
@@ -85,6 +92,7 @@ class CollectionSpec:
                 "clipvec": {
                     "schema_version": SCHEMA_VERSION,
                     "model": self.model_name,
+                    "family": self.family,
                     **({"model_id": self.model_id} if self.model_id else {}),
                     "dim": self.dim,
                     "metric": self.metric,
@@ -205,14 +213,15 @@ def check_existing(conn: Connection, spec: CollectionSpec) -> str:
     for fld in desc.get("fields", []):
         if fld.get("name") == "vector":
             stored_dim = int(fld.get("params", {}).get("dim", stored_dim))
-    stored = (meta.get("model"), stored_dim, str(meta.get("metric", "")).upper())
-    wanted = (spec.model_name, spec.dim, spec.metric)
+    family = str(meta.get("family") or FAMILY_BEFORE_FAMILIES)
+    stored = (meta.get("model"), family, stored_dim, str(meta.get("metric", "")).upper())
+    wanted = (spec.model_name, spec.family, spec.dim, spec.metric)
     if not spec.same_model(stored[0], meta.get("model_id")) or stored[1:] != wanted[1:]:
-        built = f"model {model_shown(str(stored[0]))!r} (dim {stored[1]}, {stored[2]})"
-        uses = f"model {model_shown(wanted[0])!r} (dim {wanted[1]}, {wanted[2]})"
+        built = f"model {model_shown(str(stored[0]))!r} ({stored[1]}, dim {stored[2]}, {stored[3]})"
+        uses = f"model {model_shown(wanted[0])!r} ({wanted[1]}, dim {wanted[2]}, {wanted[3]})"
         raise ModelMismatch(
-            f"{where} was built with model {stored[0]!r} (dim {stored[1]}, {stored[2]}), "
-            f"but this process uses model {wanted[0]!r} (dim {wanted[1]}, {wanted[2]}); "
+            f"{where} was built with model {stored[0]!r} ({stored[1]}, dim {stored[2]}, {stored[3]}), "
+            f"but this process uses model {wanted[0]!r} ({wanted[1]}, dim {wanted[2]}, {wanted[3]}); "
             "vectors from different models cannot be compared. Use the same model, another "
             f"collection (CLIPVEC_COLLECTION), or delete this one with `clipvec drop --collection "
             f"{spec.collection}` and import again.",

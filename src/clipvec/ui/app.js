@@ -206,13 +206,17 @@
       const modelEl = document.createElement("span");
       modelEl.id = "info-model";
       modelEl.textContent = shortModel(info.model);
-      modelEl.title = String(info.model);
+      modelEl.title = String(info.model) + (info.family ? ` (${info.family})` : "");
+      const collectionEl = document.createElement("span");
+      collectionEl.id = "info-collection";
+      collectionEl.textContent = String(info.collection);
       const metricEl = document.createElement("span");
       metricEl.textContent = info.metric;
       metricEl.title = state.higherIsBetter ? "higher scores are closer matches" : "lower scores are closer matches";
-      el.info.append(countEl, " · model ", modelEl, " · ", metricEl);
+      el.info.append(countEl, " in collection ", collectionEl, " · model ", modelEl, " · ", metricEl);
       el.info.dataset.count = String(count);
       el.info.dataset.model = String(info.model);
+      el.info.dataset.collection = String(info.collection);
       el.minScoreLabel.textContent = state.higherIsBetter ? "Minimum score" : "Maximum distance";
       if (count === 0) {
         showError(

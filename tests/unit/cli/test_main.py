@@ -137,3 +137,22 @@ def test_a_setting_out_of_range_is_one_line_and_exit_2(run_cli, monkeypatch):
     assert result.code == 2
     assert result.err.strip().startswith("clipvec: invalid setting: CLIPVEC_TOP_K (--top-k):")
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_bench_refuses_another_model_family_in_one_line(run_cli, tmp_path):
+    """Issue 18.1: ``clipvec bench --model`` with another family's checkpoint: one line, exit 2."""
+    import shutil
+
+    from clipvec.model.shapes import SHAPES_MODEL
+
+    model = tmp_path / "siglip"
+    shutil.copytree(SHAPES_MODEL, model)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "model_type": "siglip"}))
+    result = run_cli("bench", "--model", model, "--cache", tmp_path / "cache")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"clipvec: the model {model} has model_type 'siglip' in its config.json; "
+        "clipvec supports only these model families today: clip (model_type 'clip')\n"
+    )
+    assert not (tmp_path / "cache").exists()

@@ -106,6 +106,26 @@ def test_a_model_that_cannot_load_stops_before_bentoml(run_cli, tmp_path, monkey
     assert list(tmp_path.iterdir()) == []
 
 
+def test_another_model_family_stops_before_bentoml_in_one_line(run_cli, tmp_path, monkeypatch):
+    """Issue 18.1: a checkpoint whose config.json names another family, weights corrupt."""
+    monkeypatch.setattr(serve_cmd.os, "execvpe", lambda *args: pytest.fail("BentoML was started"))
+    model = tmp_path / "siglip"
+    shutil.copytree(SHAPES_MODEL, model)
+    config = (model / "config.json").read_text().replace('"model_type": "clip"', '"model_type": "siglip"')
+    (model / "config.json").write_text(config)
+    (model / "model.safetensors").write_bytes(b"\xff" * 64)
+    start = tmp_path / "start"
+    start.mkdir()
+    monkeypatch.chdir(start)
+    result = run_cli("serve", "--model", str(model))
+    assert result.code == 2 and result.out == ""
+    assert result.err == (
+        f"clipvec: the model {model} has model_type 'siglip' in its config.json; "
+        "clipvec supports only these model families today: clip (model_type 'clip')\n"
+    )
+    assert list(start.iterdir()) == []
+
+
 def test_the_newcomer_default_model_offline_stops_before_bentoml(run_cli, tmp_path, monkeypatch):
     """No CLIPVEC_MODEL, offline, not in the hub cache: one message with the ways out.
 

@@ -199,6 +199,7 @@ def test_workers_write_to_a_server_only(lite_store):
         model_name="/here/m",  # this driver's folder of the model
         recorded_model_name="m",  # what the collection records (the same weights, checked by content)
         model_id="sha256:abc",
+        family="clip",
         dim=512,
         metric="L2",
     )
@@ -208,6 +209,7 @@ def test_workers_write_to_a_server_only(lite_store):
         "collection": "images",
         "model_name": "m",
         "model_id": "sha256:abc",
+        "family": "clip",
         "dim": 512,
         "metric": "L2",
         "token": "root:Milvus",

@@ -13,11 +13,14 @@ import numpy as np
 
 from clipvec.images import PreparedImage
 from clipvec.model.encoder import TextEncoding
+from clipvec.model.family import CLIP
 from clipvec.search import HIT_PATHS_SHOWN
 from clipvec.serving import answers
 from clipvec.store import Hit
 
-ENCODER = SimpleNamespace(name="/srv/x/models/tiny", shown_name="tiny", dim=4)  # a folder: shown by name
+ENCODER = SimpleNamespace(
+    name="/srv/x/models/tiny", shown_name="tiny", dim=4, family=CLIP
+)  # a folder: shown by name
 STORE = SimpleNamespace(metric="L2", higher_is_better=False, count=lambda: 7)
 VECTORS = np.array([[0.5, 0.5, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0]], dtype=np.float64)
 ENCODED = TextEncoding(vectors=VECTORS, truncated=[False, True], token_counts=[3, 77])
@@ -110,6 +113,7 @@ def test_collection_answer():
         "collection": "images",
         "count": 7,
         "model": "tiny",
+        "family": "clip",
         "dim": 4,
         "metric": "L2",
         "higher_is_better": False,
@@ -118,6 +122,7 @@ def test_collection_answer():
         "collection": str,
         "count": int,
         "model": str,
+        "family": str,
         "dim": int,
         "metric": str,
         "higher_is_better": bool,

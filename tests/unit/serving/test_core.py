@@ -180,6 +180,7 @@ def test_add_search_and_info(serving_encoder, tiny_model_dir, tmp_path):
             "collection": "images",
             "count": 0,
             "model": tiny_model_dir.name,
+            "family": "clip",
             "dim": 512,
             "metric": "COSINE",
             "higher_is_better": True,

@@ -54,8 +54,19 @@ def test_the_longest_names_are_fine():
 def test_description_is_stable_json():
     spec = CollectionSpec("images", "org/clip", 512, "COSINE")
     text = spec.description()
-    assert text == '{"clipvec": {"dim": 512, "metric": "COSINE", "model": "org/clip", "schema_version": 1}}'
+    assert text == (
+        '{"clipvec": {"dim": 512, "family": "clip", "metric": "COSINE", "model": "org/clip", "schema_version": 1}}'
+    )
     assert json.loads(text)["clipvec"]["schema_version"] == SCHEMA_VERSION == 1
+
+
+def test_the_description_records_the_models_family():
+    """Issue 18.4: a collection knows its model's family; clip unless told (the only one before)."""
+    assert json.loads(CollectionSpec.checked("c", "m", 8, "IP").description())["clipvec"]["family"] == "clip"
+    spec = CollectionSpec.checked("c", "m", 8, "IP", family="siglip")
+    assert json.loads(spec.description())["clipvec"]["family"] == "siglip"
+    with pytest.raises(ValueError, match="family"):
+        CollectionSpec.checked("c", "m", 8, "IP", family="")
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from clipvec.cli.bench.original import OriginalPath
 from clipvec.cli.bench.ours import encode_files, run_import, run_ours, timed
 from clipvec.cli.bench.table import format_table
 from clipvec.model.chatter import silence_transformers
+from clipvec.model.checkpoint import family_at_hand
 
 __all__ = [
     "DEFAULT_CACHE",
@@ -91,6 +92,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.model is not None:  # another family: refused in one line before the photos are made
+        family_at_hand(str(args.model))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
