@@ -163,7 +163,7 @@ def _show(settings: Settings, args: argparse.Namespace, found: Found) -> int:
         if missing := missing_files(names):
             print(
                 f"clipvec: {len(missing)} of these paths are not files here (first: {missing[0]!r}); "
-                "stored paths are relative to the folder they were imported from (CLIPVEC_IMAGES_DIR)",
+                f"a relative stored path is below the images folder, here {settings.images_dir} (CLIPVEC_IMAGES_DIR)",
                 file=sys.stderr,
             )
     elif args.json:
