@@ -1,0 +1,169 @@
+"""Near-duplicates: groups of stored images whose vectors are at least ``threshold`` alike.
+
+Exact copies (the same bytes) are already one record with several paths; this finds the
+resized, re-encoded, cropped and burst shots. The threshold is always a cosine
+similarity of the stored vectors, normalised here, whatever the collection's metric: for
+COSINE it is the metric itself, for IP and L2 on CLIP's unit vectors it is the same order
+(IP = cosine, L2² = 2 - 2·cosine), so one threshold means the same on every collection.
+
+Every vector is read once (``ImageStore.iter_records``), then compared block by block
+(:data:`BLOCK` rows against :data:`BLOCK` columns, the upper triangle only): memory stays
+at the vectors plus one block² of similarities, never an n x n matrix. Pairs above the
+threshold are merged with a vectorised union-find, so groups are transitive-closed (a~b
+and b~c put a, b and c in one group even when a and c are further apart) and a library
+where thousands of shots are alike costs rounds of array operations, not a Python loop
+per pair. Nothing is deleted: the groups are for a person to choose from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from clipvec.search.options import _path_prefix, bad_parameter
+from clipvec.store import ImageRecord
+
+DEFAULT_THRESHOLD = 0.95
+BLOCK = 2048  # rows (and columns) per matrix product: 16 MiB of float32 similarities
+
+
+def checked_threshold(threshold: float) -> float:
+    """``threshold`` if it is a cosine in (0, 1]; ``bad_parameter`` otherwise (400 / exit 2)."""
+    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0 < threshold <= 1):
+        raise bad_parameter("threshold must be a cosine similarity above 0 and at most 1, e.g. 0.95")
+    return float(threshold)
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Records that are near-duplicates of each other; the biggest picture first."""
+
+    records: tuple[ImageRecord, ...]
+
+    def as_json(self, paths_shown: int = 5) -> dict[str, Any]:
+        return {"count": len(self.records), "images": [member_json(r, paths_shown) for r in self.records]}
+
+
+def member_json(record: ImageRecord, paths_shown: int = 5) -> dict[str, Any]:
+    """What a person needs to pick the copy to keep: its paths, size, dimensions and date."""
+    return {
+        "content_hash": record.content_hash,
+        "path": record.path,
+        "paths": record.paths[:paths_shown],
+        "path_count": len(record.paths),
+        "size": record.size,
+        "width": record.width,
+        "height": record.height,
+        "format": record.format,
+        "mtime": iso_date(record.mtime),
+    }
+
+
+def iso_date(mtime: float) -> str | None:
+    """The file's modification time in ISO 8601 (UTC), or None when it is unknown."""
+    if not math.isfinite(mtime) or mtime <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(mtime, tz=timezone.utc).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def find_duplicates(
+    records: Iterable[ImageRecord],
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    path_prefix: str | None = None,
+    block: int = BLOCK,
+) -> list[DuplicateGroup]:
+    """The groups of two or more records at least ``threshold`` alike, biggest group first.
+
+    ``records`` must carry their vectors (``iter_records(with_vectors=True)``); records
+    whose primary path does not start with ``path_prefix`` (as in search) are left out,
+    and so are records without a usable vector (none, zero or not finite).
+    """
+    threshold = checked_threshold(threshold)
+    prefix = _path_prefix(path_prefix)
+    kept: list[ImageRecord] = []
+    rows: list[np.ndarray] = []
+    for record in records:
+        if prefix is not None and not record.path.startswith(prefix):
+            continue
+        if record.vector is None:
+            continue
+        vector = np.asarray(record.vector, dtype=np.float32).reshape(-1)
+        norm = float(np.linalg.norm(vector))
+        if not math.isfinite(norm) or norm == 0.0 or (rows and vector.shape != rows[0].shape):
+            continue
+        kept.append(record)
+        rows.append(vector / norm)
+    if len(kept) < 2:
+        return []
+    labels = component_labels(np.stack(rows), threshold, block=block)
+    return _groups(kept, labels)
+
+
+def component_labels(vectors: np.ndarray, threshold: float, *, block: int = BLOCK) -> np.ndarray:
+    """For unit row vectors, each row's group label (its smallest row index in the group)."""
+    n = len(vectors)
+    parent = np.arange(n, dtype=np.int64)
+    step = max(1, int(block))
+    for top in range(0, n, step):
+        rows = vectors[top : top + step]
+        for left in range(top, n, step):
+            sims = rows @ vectors[left : left + step].T
+            close = sims >= threshold
+            if left == top:  # the diagonal block: each pair once, never a row with itself
+                close = np.triu(close, k=1)
+            i, j = np.nonzero(close)
+            if len(i):
+                parent = _union(parent, i + top, j + left)
+    return _flatten(parent)
+
+
+def _flatten(parent: np.ndarray) -> np.ndarray:
+    """Point every row straight at its root (roots are fixed points)."""
+    while True:
+        grand = parent[parent]
+        if np.array_equal(grand, parent):
+            return parent
+        parent = grand
+
+
+def _union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Merge the groups of each pair (a[k], b[k]), in rounds of array operations.
+
+    Each round hooks the larger root of every still-separate pair under the smaller one;
+    a root only ever points to a smaller index, so no cycle can form, and every round joins
+    at least one pair, so the loop ends.
+    """
+    while True:
+        parent = _flatten(parent)
+        ra, rb = parent[a], parent[b]
+        apart = ra != rb
+        if not apart.any():
+            return parent
+        ra, rb = ra[apart], rb[apart]
+        a, b = a[apart], b[apart]
+        parent[np.maximum(ra, rb)] = np.minimum(ra, rb)
+
+
+def _groups(records: list[ImageRecord], labels: np.ndarray) -> list[DuplicateGroup]:
+    members: dict[int, list[ImageRecord]] = {}
+    for index, label in enumerate(labels.tolist()):
+        members.setdefault(label, []).append(records[index])
+    groups = [
+        DuplicateGroup(tuple(sorted(found, key=_keep_first))) for found in members.values() if len(found) > 1
+    ]
+    groups.sort(key=lambda g: (-len(g.records), g.records[0].path))
+    return groups
+
+
+def _keep_first(record: ImageRecord) -> tuple[int, int, str]:
+    """The likeliest keeper first: most pixels, then the biggest file, then by path."""
+    return (-record.width * record.height, -record.size, record.path)
