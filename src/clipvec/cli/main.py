@@ -67,7 +67,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_init(flag_settings(args), args.force)
     settings = settings_from_args(args)
-    if args.command == "search" and not settings.service_url and (missing := _missing_lite_db(settings)):
+    if (args.command == "duplicates" or (args.command == "search" and not settings.service_url)) and (
+        missing := _missing_lite_db(settings)
+    ):
         print(
             f"clipvec: there is no database at {missing} (CLIPVEC_MILVUS_URI); nothing was created. "
             "Import images first (clipvec import DIR), or point --milvus-uri at your database.",
@@ -99,7 +101,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clipvec.cli.vectorize_cmd import run_vectorize
 
         return run_vectorize(settings, args)
-    _quiet_pymilvus(args.verbose)  # import, search, drop
+    _quiet_pymilvus(args.verbose)  # import, search, drop, duplicates
     if args.command == "drop":
         from clipvec.cli.drop_cmd import run_drop
 
@@ -112,6 +114,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clipvec.cli.search_cmd import run_search
 
         return run_search(settings, args)
+    if args.command == "duplicates":
+        from clipvec.cli.duplicates_cmd import run_duplicates
+
+        return run_duplicates(settings, args)
     raise AssertionError(args.command)
 
 

@@ -18,18 +18,21 @@ per pair. Nothing is deleted: the groups are for a person to choose from.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-from clipvec.search.options import _path_prefix, bad_parameter
+from clipvec.search.options import _NUMBER, _path_prefix, bad_parameter
 from clipvec.store import ImageRecord
 
 DEFAULT_THRESHOLD = 0.95
 BLOCK = 2048  # rows (and columns) per matrix product: 16 MiB of float32 similarities
+LIMIT_MAX = 1000  # groups in one HTTP answer at most (the CLI prints them all unless told)
+_DIGITS = re.compile(r"[0-9]{1,7}")
 
 
 def checked_threshold(threshold: float) -> float:
@@ -37,6 +40,36 @@ def checked_threshold(threshold: float) -> float:
     if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0 < threshold <= 1):
         raise bad_parameter("threshold must be a cosine similarity above 0 and at most 1, e.g. 0.95")
     return float(threshold)
+
+
+@dataclass(frozen=True)
+class DuplicateOptions:
+    """The options of a duplicates run, checked once for the CLI flags and the query string."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    path_prefix: str | None = None
+    limit: int | None = None  # groups shown (the biggest); None: all
+
+    @classmethod
+    def checked(
+        cls, threshold: float = DEFAULT_THRESHOLD, path_prefix: str | None = None, limit: int | None = None
+    ) -> DuplicateOptions:
+        if limit is not None and not 1 <= limit <= 10_000_000:
+            raise bad_parameter("limit must be a number of groups, at least 1")
+        return cls(checked_threshold(threshold), _path_prefix(path_prefix), limit)
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str], default_limit: int) -> DuplicateOptions:
+        """From ``threshold=0.95&path_prefix=a/&limit=50`` (limit 1 to :data:`LIMIT_MAX`)."""
+        raw = params.get("threshold")
+        if raw is not None and not _NUMBER.fullmatch(raw):
+            raise bad_parameter("threshold must be a number, e.g. threshold=0.95")
+        raw_limit = params.get("limit")
+        if raw_limit is not None and not (_DIGITS.fullmatch(raw_limit) and 1 <= int(raw_limit) <= LIMIT_MAX):
+            raise bad_parameter(f"limit must be plain digits, 1 to {LIMIT_MAX}, e.g. limit=50")
+        limit = default_limit if raw_limit is None else int(raw_limit)
+        threshold = DEFAULT_THRESHOLD if raw is None else float(raw)
+        return cls.checked(threshold, params.get("path_prefix"), limit)
 
 
 @dataclass(frozen=True)
