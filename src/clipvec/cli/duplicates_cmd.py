@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
 
 from clipvec.model.facts import require_facts
 from clipvec.search.duplicates import DuplicateGroup, DuplicateOptions, find_duplicates, iso_date
@@ -36,30 +35,13 @@ def run_duplicates(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        compared = 0
-
-        def counted(records: Any) -> Any:
-            nonlocal compared
-            for record in records:
-                compared += 1
-                yield record
-
-        groups = find_duplicates(
-            counted(store.iter_records(with_vectors=True)), threshold, path_prefix=prefix
-        )
+        found = find_duplicates(store.iter_records(with_vectors=True), threshold, path_prefix=prefix)
     seconds = time.perf_counter() - started
-    shown = groups if options.limit is None else groups[: options.limit]
     if args.json:
-        answer = {
-            "threshold": threshold,
-            "path_prefix": prefix,
-            "images": compared,
-            "group_count": len(groups),
-            "groups": [g.as_json(paths_shown=PATHS_KEPT) for g in shown],
-        }
-        print(json.dumps(answer))
+        print(json.dumps(found.as_json(options, paths_shown=PATHS_KEPT)))
     else:
-        _print_groups(shown, len(groups), compared, threshold, seconds)
+        groups = found.groups if options.limit is None else found.groups[: options.limit]
+        _print_groups(groups, len(found.groups), found.compared, threshold, seconds)
     return 0
 
 

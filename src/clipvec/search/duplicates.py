@@ -107,13 +107,32 @@ def iso_date(mtime: float) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class Duplicates:
+    """The groups found, biggest first, and how many images were compared."""
+
+    groups: list[DuplicateGroup]
+    compared: int
+
+    def as_json(self, options: DuplicateOptions, paths_shown: int = 5) -> dict[str, Any]:
+        """The answer of ``GET /duplicates`` and ``clipvec duplicates --json``: the biggest groups."""
+        shown = self.groups if options.limit is None else self.groups[: options.limit]
+        return {
+            "threshold": options.threshold,
+            "path_prefix": options.path_prefix,
+            "images": self.compared,
+            "group_count": len(self.groups),
+            "groups": [group.as_json(paths_shown) for group in shown],
+        }
+
+
 def find_duplicates(
     records: Iterable[ImageRecord],
     threshold: float = DEFAULT_THRESHOLD,
     *,
     path_prefix: str | None = None,
     block: int = BLOCK,
-) -> list[DuplicateGroup]:
+) -> Duplicates:
     """The groups of two or more records at least ``threshold`` alike, biggest group first.
 
     ``records`` must carry their vectors (``iter_records(with_vectors=True)``); records
@@ -136,9 +155,9 @@ def find_duplicates(
         kept.append(record)
         rows.append(vector / norm)
     if len(kept) < 2:
-        return []
+        return Duplicates([], len(kept))
     labels = component_labels(np.stack(rows), threshold, block=block)
-    return _groups(kept, labels)
+    return Duplicates(_groups(kept, labels), len(kept))
 
 
 def component_labels(vectors: np.ndarray, threshold: float, *, block: int = BLOCK) -> np.ndarray:

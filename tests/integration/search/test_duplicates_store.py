@@ -51,7 +51,7 @@ def test_groups_from_stored_vectors(make_store, milvus_backend, metric):
     read = list(store.iter_records(with_vectors=True, batch=3))  # pages of 3 rows
     assert len(read) == 12
 
-    groups = find_duplicates(read, 0.95)
+    groups = find_duplicates(read, 0.95).groups
     assert [[r.content_hash[-1] for r in g.records] for g in groups] == [
         ["1", "2", "3"],
         ["5", "4"],
@@ -60,6 +60,6 @@ def test_groups_from_stored_vectors(make_store, milvus_backend, metric):
     assert first.paths == ["trip/a.jpg", "backup/a.jpg"]
     assert (first.width, first.height, first.size, first.mtime) == (4000, 3000, 1001, MTIME + 1)
 
-    under_home = find_duplicates(store.iter_records(with_vectors=True), 0.95, path_prefix="home/")
+    under_home = find_duplicates(store.iter_records(with_vectors=True), 0.95, path_prefix="home/").groups
     assert [[r.path for r in g.records] for g in under_home] == [["home/b_burst.jpg", "home/b.jpg"]]
-    assert find_duplicates(store.iter_records(with_vectors=True), 0.999) == []
+    assert find_duplicates(store.iter_records(with_vectors=True), 0.999).groups == []

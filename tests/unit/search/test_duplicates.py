@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from clipvec.errors import ClipvecError
-from clipvec.search.duplicates import component_labels, find_duplicates, iso_date, member_json
+from clipvec.search.duplicates import (
+    DuplicateOptions,
+    component_labels,
+    find_duplicates,
+    iso_date,
+    member_json,
+)
 from clipvec.store import ImageRecord
 
 DIM = 16
@@ -47,7 +53,7 @@ def test_groups_are_exact_and_biggest_first():
         record("b2.jpg", at_cosine(b, 0.97, 11), size=500),
         record("a3.jpg", at_cosine(a, 0.98, 12), size=900),
     ]
-    groups = find_duplicates(records, 0.95)
+    groups = find_duplicates(records, 0.95).groups
     # members: most pixels first, then the biggest file, then by path
     assert paths(groups) == [["a2.jpg", "a3.jpg", "a1.jpg"], ["b2.jpg", "b1.jpg"]]
 
@@ -58,7 +64,7 @@ def test_groups_are_transitive_closed():
     b = at_cosine(a, 0.96, 6)
     c = at_cosine(b, 0.96, 7)
     assert float(a @ c) < 0.95
-    groups = find_duplicates([record("a", a), record("b", b), record("c", c)], 0.95)
+    groups = find_duplicates([record("a", a), record("b", b), record("c", c)], 0.95).groups
     assert paths(groups) == [["a", "b", "c"]]
 
 
@@ -67,10 +73,10 @@ def test_threshold_edges():
     close = at_cosine(a, 0.9, 9)
     cosine = float(a @ close)
     pair = [record("a", a), record("b", close)]
-    assert paths(find_duplicates(pair, cosine - 1e-4)) == [["a", "b"]]
-    assert find_duplicates(pair, min(1.0, cosine + 1e-4)) == []
+    assert paths(find_duplicates(pair, cosine - 1e-4).groups) == [["a", "b"]]
+    assert find_duplicates(pair, min(1.0, cosine + 1e-4)).groups == []
     identical = [record("x", a), record("y", a.copy())]
-    assert paths(find_duplicates(identical, 1.0 - 1e-6)) == [["x", "y"]]
+    assert paths(find_duplicates(identical, 1.0 - 1e-6).groups) == [["x", "y"]]
 
 
 @pytest.mark.parametrize("bad", [0, -0.5, 1.5, math.nan, math.inf])
@@ -82,7 +88,7 @@ def test_a_threshold_outside_0_to_1_is_refused(bad):
 
 def test_vectors_need_not_be_normalised():
     a = unit(13)
-    groups = find_duplicates([record("a", a * 7.0), record("b", at_cosine(a, 0.99, 14) * 0.01)], 0.95)
+    groups = find_duplicates([record("a", a * 7.0), record("b", at_cosine(a, 0.99, 14) * 0.01)], 0.95).groups
     assert paths(groups) == [["a", "b"]]
 
 
@@ -93,19 +99,22 @@ def test_path_prefix_keeps_only_records_under_it():
         record("trip/b.jpg", at_cosine(a, 0.99, 16)),
         record("home/c.jpg", at_cosine(a, 0.99, 17)),
     ]
-    assert paths(find_duplicates(records, 0.95, path_prefix="trip/")) == [["trip/a.jpg", "trip/b.jpg"]]
-    assert len(find_duplicates(records, 0.95, path_prefix="")[0].records) == 3  # empty: no prefix
-    assert find_duplicates(records, 0.95, path_prefix="home/") == []
+    assert paths(find_duplicates(records, 0.95, path_prefix="trip/").groups) == [["trip/a.jpg", "trip/b.jpg"]]
+    assert len(find_duplicates(records, 0.95, path_prefix="").groups[0].records) == 3  # empty: no prefix
+    assert find_duplicates(records, 0.95, path_prefix="home/").groups == []
     with pytest.raises(ClipvecError):
         find_duplicates(records, 0.95, path_prefix="bad\nprefix")
 
 
 def test_empty_and_vectorless_collections_have_no_groups():
     a = unit(18)
-    assert find_duplicates([], 0.95) == []
-    assert find_duplicates([record("a", a)], 0.95) == []
+    assert find_duplicates([], 0.95).groups == []
+    assert find_duplicates([record("a", a)], 0.95).groups == []
     zero = np.zeros(DIM, dtype=np.float32)
-    assert find_duplicates([record("a", None), record("b", None), record("z", zero), record("c", a)]) == []
+    assert (
+        find_duplicates([record("a", None), record("b", None), record("z", zero), record("c", a)]).groups
+        == []
+    )
 
 
 def test_groups_across_block_boundaries_match_one_block():
@@ -154,3 +163,24 @@ def test_member_json_lists_what_a_person_chooses_by():
     }
     assert iso_date(0.0) is None
     assert iso_date(math.nan) is None
+
+
+def test_options_from_the_query_string():
+    options = DuplicateOptions.from_query({"threshold": "0.9", "path_prefix": "trip/", "limit": "7"}, 50)
+    assert options == DuplicateOptions(0.9, "trip/", 7)
+    assert DuplicateOptions.from_query({}, 50) == DuplicateOptions(0.95, None, 50)
+    for bad in ({"threshold": "abc"}, {"threshold": "nan"}, {"threshold": "0"}, {"threshold": "1.01"},
+                {"limit": "0"}, {"limit": "-1"}, {"limit": "1001"}, {"limit": "5.0"},
+                {"path_prefix": "a\x00b"}):  # fmt: skip
+        with pytest.raises(ClipvecError) as err:
+            DuplicateOptions.from_query(bad, 50)
+        assert err.value.code == "bad_parameter" and err.value.status == 400, bad
+
+
+def test_the_answer_shows_the_biggest_groups_and_counts_them_all():
+    a, b = unit(40), unit(41)
+    records = [record("a1", a), record("a2", a), record("a3", a), record("b1", b), record("b2", b)]
+    answer = find_duplicates(records, 0.95).as_json(DuplicateOptions(0.95, None, 1))
+    assert answer["images"] == 5 and answer["group_count"] == 2
+    assert [[m["path"] for m in g["images"]] for g in answer["groups"]] == [["a1", "a2", "a3"]]
+    assert answer["groups"][0]["count"] == 3
