@@ -109,6 +109,7 @@ def main() -> int:
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, numpy {np.__version__}"
     )
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print("| method | vectors | time | peak memory | groups found of planted |")
     print("|---|---|---|---|---|")
     for n in args.sizes:
@@ -127,6 +128,7 @@ def main() -> int:
         sys.stdout.flush()
     if args.lite:
         lite_run(args.lite)
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
     return 0
 
 

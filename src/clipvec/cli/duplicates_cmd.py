@@ -50,7 +50,7 @@ def _print_groups(
 ) -> None:
     more = f" (the {len(groups)} biggest shown)" if len(groups) < total else ""
     print(
-        f"{total} groups of near-duplicates (cosine >= {threshold:g}) among {compared} images, "
+        f"{total} group{'' if total == 1 else 's'} of near-duplicates (cosine >= {threshold:g}) among {compared} images, "
         f"found in {seconds:.1f} s{more}; nothing was deleted."
     )
     for number, group in enumerate(groups, 1):
