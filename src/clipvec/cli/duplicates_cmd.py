@@ -38,7 +38,7 @@ def run_duplicates(settings: Settings, args: argparse.Namespace) -> int:
         found = find_duplicates(store.iter_records(with_vectors=True), threshold, path_prefix=prefix)
     seconds = time.perf_counter() - started
     if args.json:
-        print(json.dumps(found.as_json(options, paths_shown=PATHS_KEPT)))
+        print(json.dumps(found.as_json(options, paths_shown=PATHS_KEPT, members_shown=None)))
     else:
         groups = found.groups if options.limit is None else found.groups[: options.limit]
         _print_groups(groups, len(found.groups), found.compared, threshold, seconds)

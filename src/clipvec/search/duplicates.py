@@ -32,6 +32,7 @@ from clipvec.store import ImageRecord
 DEFAULT_THRESHOLD = 0.95
 BLOCK = 2048  # rows (and columns) per matrix product: 16 MiB of float32 similarities
 LIMIT_MAX = 1000  # groups in one HTTP answer at most (the CLI prints them all unless told)
+MEMBERS_SHOWN = 200  # images listed per group in an HTTP answer (its count says how many there are)
 _DIGITS = re.compile(r"[0-9]{1,7}")
 
 
@@ -78,8 +79,10 @@ class DuplicateGroup:
 
     records: tuple[ImageRecord, ...]
 
-    def as_json(self, paths_shown: int = 5) -> dict[str, Any]:
-        return {"count": len(self.records), "images": [member_json(r, paths_shown) for r in self.records]}
+    def as_json(self, paths_shown: int = 5, members_shown: int | None = None) -> dict[str, Any]:
+        """``count`` is the group's size; ``images`` its first ``members_shown`` (all for None)."""
+        shown = self.records if members_shown is None else self.records[:members_shown]
+        return {"count": len(self.records), "images": [member_json(r, paths_shown) for r in shown]}
 
 
 def member_json(record: ImageRecord, paths_shown: int = 5) -> dict[str, Any]:
@@ -114,15 +117,18 @@ class Duplicates:
     groups: list[DuplicateGroup]
     compared: int
 
-    def as_json(self, options: DuplicateOptions, paths_shown: int = 5) -> dict[str, Any]:
-        """The answer of ``GET /duplicates`` and ``clipvec duplicates --json``: the biggest groups."""
+    def as_json(
+        self, options: DuplicateOptions, paths_shown: int = 5, members_shown: int | None = MEMBERS_SHOWN
+    ) -> dict[str, Any]:
+        """The answer of ``GET /duplicates`` and ``clipvec duplicates --json``: the biggest groups
+        (an HTTP answer stays bounded: ``limit`` groups of at most ``members_shown`` images)."""
         shown = self.groups if options.limit is None else self.groups[: options.limit]
         return {
             "threshold": options.threshold,
             "path_prefix": options.path_prefix,
             "images": self.compared,
             "group_count": len(self.groups),
-            "groups": [group.as_json(paths_shown) for group in shown],
+            "groups": [group.as_json(paths_shown, members_shown) for group in shown],
         }
 
 

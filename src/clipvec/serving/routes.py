@@ -145,7 +145,9 @@ DUPLICATES = GetRoute(
         QueryParam(
             "threshold",
             "Cosine similarity at or above which two images are near-duplicates (0 < t <= 1; default 0.95).",
-            MappingProxyType({"type": "number", "exclusiveMinimum": 0, "maximum": 1}),
+            MappingProxyType(
+                {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
+            ),  # OpenAPI 3.0
         ),
         SEARCH_QUERY[2],  # path_prefix, checked as in search
         QueryParam(

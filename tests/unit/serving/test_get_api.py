@@ -79,3 +79,13 @@ def test_before_a_worker_attaches_its_core_the_answer_is_503():
     with TestClient(make_get_app()) as test_client:
         resp = test_client.get("/duplicates")
     assert resp.status_code == 503 and resp.json()["error"] == "unavailable"
+
+
+def test_the_openapi_document_declares_the_get_route():
+    from clipvec.serving.openapi import patch_openapi
+
+    operation = patch_openapi({"openapi": "3.0.2", "paths": {}})["paths"]["/duplicates"]["get"]
+    params = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert params["threshold"] == {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
+    assert params["limit"]["maximum"] == 1000 and "path_prefix" in params
+    assert {"200", "400", "401", "409", "503"} <= set(operation["responses"])
