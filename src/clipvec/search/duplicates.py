@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -158,11 +158,13 @@ def find_duplicates(
         norm = float(np.linalg.norm(vector))
         if not math.isfinite(norm) or norm == 0.0 or (rows and vector.shape != rows[0].shape):
             continue
-        kept.append(record)
+        kept.append(replace(record, vector=None))  # the vector lives on only in ``rows``
         rows.append(vector / norm)
     if len(kept) < 2:
         return Duplicates([], len(kept))
-    labels = component_labels(np.stack(rows), threshold, block=block)
+    matrix = np.stack(rows)
+    del rows
+    labels = component_labels(matrix, threshold, block=block)
     return Duplicates(_groups(kept, labels), len(kept))
 
 
