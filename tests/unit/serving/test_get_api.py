@@ -89,3 +89,11 @@ def test_the_openapi_document_declares_the_get_route():
     assert params["threshold"] == {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
     assert params["limit"]["maximum"] == 1000 and "path_prefix" in params
     assert {"200", "400", "401", "409", "503"} <= set(operation["responses"])
+
+
+def test_the_get_app_serves_exactly_the_get_routes_of_the_table():
+    from clipvec.serving.routes import API_BY_PATH, GET_ROUTES
+
+    served = {(route.path, tuple(sorted(route.methods))) for route in make_get_app().routes}
+    assert served == {(r.path, ("GET", "HEAD")) for r in GET_ROUTES}
+    assert not {r.path for r in GET_ROUTES} & set(API_BY_PATH)  # one path, one method
