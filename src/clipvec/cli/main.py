@@ -75,7 +75,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if args.command in _RUNS_THE_MODEL and not (args.command == "search" and settings.service_url):
         _family_supported(settings.model)
-    if args.command == "search" and not settings.service_url and (missing := _missing_lite_db(settings)):
+    if (args.command == "duplicates" or (args.command == "search" and not settings.service_url)) and (
+        missing := _missing_lite_db(settings)
+    ):
         print(
             f"clipvec: there is no database at {missing} (CLIPVEC_MILVUS_URI); nothing was created. "
             "Import images first (clipvec import DIR), or point --milvus-uri at your database.",
@@ -107,7 +109,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clipvec.cli.vectorize_cmd import run_vectorize
 
         return run_vectorize(settings, args)
-    _quiet_pymilvus(args.verbose)  # import, search, drop
+    _quiet_pymilvus(args.verbose)  # import, search, drop, duplicates
     if args.command == "drop":
         from clipvec.cli.drop_cmd import run_drop
 
@@ -120,6 +122,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clipvec.cli.search_cmd import run_search
 
         return run_search(settings, args)
+    if args.command == "duplicates":
+        from clipvec.cli.duplicates_cmd import run_duplicates
+
+        return run_duplicates(settings, args)
     raise AssertionError(args.command)
 
 

@@ -185,6 +185,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "duplicates",
+        help="list groups of near-duplicate images (resized, re-encoded, cropped, bursts); deletes nothing",
+    )
+    p.add_argument(
+        "--model", help="the collection's model, for its name and dimension; not loaded (CLIPVEC_MODEL)"
+    )
+    _add_store_flags(p)
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.95,
+        help="cosine similarity at or above which two images are near-duplicates (default 0.95)",
+    )
+    p.add_argument("--path-prefix", help="only images whose path starts with this")
+    p.add_argument("--limit", type=int, help="print only the N biggest groups")
+    p.add_argument("--json", action="store_true", help="print the groups as JSON")
+
+    p = sub.add_parser(
         "make-model", help="write a random-weight CLIP folder (for offline trials and benchmarks)"
     )
     p.add_argument("out", type=Path)

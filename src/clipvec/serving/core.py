@@ -20,6 +20,7 @@ from clipvec.images import PixelBudget, PreparedImage, prepare_image
 from clipvec.model.encoder import ClipEncoder, TextEncoding
 from clipvec.search import SearchOptions
 from clipvec.search.arithmetic import combine, parse_parts, search_combined, stored_example
+from clipvec.search.duplicates import DuplicateOptions, find_duplicates
 from clipvec.serving import answers, metrics
 from clipvec.serving.adding import add_image
 from clipvec.serving.batcher import MicroBatcher
@@ -30,6 +31,7 @@ from clipvec.serving.routes import ITEM_ERROR
 from clipvec.serving.store_handle import StoreHandle
 from clipvec.settings import Settings
 from clipvec.sources import Source, open_source
+from clipvec.store import ImageStore
 
 
 class ServingCore:
@@ -174,6 +176,17 @@ class ServingCore:
         return self.store.run(
             lambda store: answers.collection_answer(self.encoder, store, self.settings.collection)
         )
+
+    def duplicates(self, options: DuplicateOptions) -> dict[str, Any]:
+        """Groups of near-duplicate images from the stored vectors (CPU seconds: run it in a lane)."""
+
+        def run(store: ImageStore) -> dict[str, Any]:
+            records = store.iter_records(with_vectors=True)
+            return find_duplicates(records, options.threshold, path_prefix=options.path_prefix).as_json(
+                options
+            )
+
+        return self.store.run(run)
 
     def import_folder(self) -> tuple[bool, dict[str, Any]]:
         """Start importing the images folder in the background: ``(started, status)``."""

@@ -47,9 +47,19 @@ class ImagesBusy(ClipvecError):
 class ImageLane:
     """A bounded set of threads for image work, entered by waiting on the event loop."""
 
-    def __init__(self, threads: int = IMAGE_THREADS, max_wait: float = LANE_MAX_WAIT) -> None:
+    def __init__(
+        self,
+        threads: int = IMAGE_THREADS,
+        max_wait: float = LANE_MAX_WAIT,
+        *,
+        busy: type[ClipvecError] | None = None,
+        what: str = "image",
+    ) -> None:
+        """``busy`` and ``what``: the 503 and its words, for a lane of other heavy work (duplicates)."""
         self.threads = max(1, int(threads))
         self.max_wait = max_wait
+        self.busy = busy or ImagesBusy
+        self.what = what
         self.waiting = 0  # requests queued for a slot (one event loop: no lock needed)
         # Made on first use: an anyio limiter belongs to the event loop that uses it.
         self._slots: anyio.CapacityLimiter | None = None
@@ -70,9 +80,9 @@ class ImageLane:
         finally:
             self.waiting -= 1
         if wait.cancelled_caught:
-            raise ImagesBusy(
-                f"no image slot came free within {self.max_wait:.0f} s "
-                f"({self.threads} images in work, {self.waiting} waiting); try again shortly"
+            raise self.busy(
+                f"no {self.what} slot came free within {self.max_wait:.0f} s "
+                f"({self.threads} in work, {self.waiting} waiting); try again shortly"
             )
         try:
             return await anyio.to_thread.run_sync(functools.partial(func, *args), limiter=self._threads)

@@ -16,7 +16,15 @@ from typing import Any
 
 from clipvec import __version__
 from clipvec.search.arithmetic import MAX_PARTS, MAX_TEXT_CHARS, MAX_WEIGHT
-from clipvec.serving.routes import API_BY_PATH, API_ROUTES, IMPORT_FOLDER, ApiRoute, BodyKind
+from clipvec.serving.routes import (
+    API_BY_PATH,
+    API_ROUTES,
+    GET_ROUTES,
+    IMPORT_FOLDER,
+    ApiRoute,
+    BodyKind,
+    GetRoute,
+)
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 BINARY = {"type": "string", "format": "binary"}
@@ -131,7 +139,7 @@ BODIES: dict[BodyKind, dict[str, Any]] = {
 }
 
 
-def _parameters(route: ApiRoute) -> list[dict[str, Any]]:
+def _parameters(route: ApiRoute | GetRoute) -> list[dict[str, Any]]:
     """The route's query parameters (all optional) as OpenAPI parameter objects."""
     return [
         {
@@ -162,7 +170,7 @@ ERRORS = {
 }
 
 
-def _error_responses(route: ApiRoute) -> dict[str, Any]:
+def _error_responses(route: ApiRoute | GetRoute) -> dict[str, Any]:
     codes = dict(ERRORS)
     if route.writes:
         codes["507"] = "The images folder or the store's disk is full"
@@ -210,7 +218,20 @@ def patch_openapi(doc: dict[str, Any]) -> dict[str, Any]:
                 operation["responses"] = {"200": ok, **_error_responses(route)}
                 if route is IMPORT_FOLDER:  # a run started; 200 when one was already going on
                     operation["responses"]["202"] = {**ok, "description": "An import run started"}
+    for get in GET_ROUTES:  # served beside BentoML (clipvec.serving.get_api): not in its document
+        doc.setdefault("paths", {})[get.path] = {"get": _get_operation(get)}
     return doc
+
+
+def _get_operation(route: GetRoute) -> dict[str, Any]:
+    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    return {
+        "operationId": route.name,
+        "summary": "Groups of near-duplicate images (resized, re-encoded, cropped, bursts), biggest first",
+        "parameters": _parameters(route),
+        "security": [{}, {"bearer": []}],
+        "responses": {"200": ok, **_error_responses(route)},
+    }
 
 
 # What BentoML's own client (``bentoml.SyncHTTPClient``) reads from ``/schema.json`` to build

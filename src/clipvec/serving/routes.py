@@ -126,6 +126,47 @@ API_ROUTES: tuple[ApiRoute, ...] = (
 )
 API_BY_PATH: Mapping[str, ApiRoute] = MappingProxyType({r.path: r for r in API_ROUTES})
 
+
+# ------------------------------------------------------------------ GET routes
+@dataclass(frozen=True)
+class GetRoute:
+    """A ``GET`` API. BentoML's APIs are POST only: these are served by a small Starlette app
+    mounted at the root (:mod:`clipvec.serving.get_api`), behind the same guard and key."""
+
+    path: str
+    name: str
+    query: tuple[QueryParam, ...] = ()
+    uses_store: bool = False
+    writes: bool = False  # never, but the OpenAPI patch reads it like an ApiRoute's
+
+    @property
+    def query_names(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.query)
+
+
+DUPLICATES = GetRoute(
+    "/duplicates",
+    "duplicates",
+    (
+        QueryParam(
+            "threshold",
+            "Cosine similarity at or above which two images are near-duplicates (0 < t <= 1; default 0.95).",
+            MappingProxyType(
+                {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
+            ),  # OpenAPI 3.0
+        ),
+        SEARCH_QUERY[2],  # path_prefix, checked as in search
+        QueryParam(
+            "limit",
+            "How many groups, the biggest first (plain digits, 1-1000; default 100).",
+            MappingProxyType({"type": "integer", "minimum": 1, "maximum": 1000}),
+        ),
+    ),
+    uses_store=True,
+)
+GET_ROUTES: tuple[GetRoute, ...] = (DUPLICATES,)
+GET_BY_PATH: Mapping[str, GetRoute] = MappingProxyType({r.path: r for r in GET_ROUTES})
+
 # ------------------------------------------------------------------ BentoML's own routes
 HEALTH_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics"})
 SWAGGER_PATH = "/"  # BentoML's Swagger page (its Google Tag Manager snippet is removed)

@@ -22,6 +22,7 @@ from clipvec.search import SearchOptions
 from clipvec.serving import metrics, routes
 from clipvec.serving.core import ServingCore
 from clipvec.serving.error_bodies import error_response
+from clipvec.serving.get_api import attach_get_api, get_app
 from clipvec.serving.guard import RequestGuard, bound_connections, json_protocol_errors, parse_multipart
 from clipvec.serving.routes import MULTIPART_BOUNDARY, UI_MOUNT
 from clipvec.serving.startup import prepare_to_serve, raise_open_files_limit, stop_server_from_worker
@@ -70,6 +71,7 @@ def json_errors(func: F) -> F:
 
 
 @bentoml.asgi_app(web_app, path=UI_MOUNT)  # the search page: GET /ui
+@bentoml.asgi_app(get_app, path="/")  # GET /duplicates (BentoML's APIs are POST only)
 @bentoml.service(
     name="clip_image_vectorizer",
     # CLIPVEC_WORKERS processes per replica; each loads its own model (README "Scaling out").
@@ -102,6 +104,7 @@ class Vectorization:
             raise
         metrics.start_at_zero()
         attach(web_app, self.core)  # the page serves this worker's collection and images
+        attach_get_api(get_app, self.core)
         # Says at start (in the log) when the collection belongs to another model or cannot be
         # reached; in a thread, so that a Milvus outage does not hold up the worker's start.
         threading.Thread(

@@ -12,7 +12,7 @@ from clipvec.serving.guard.config import GuardConfig
 from clipvec.serving.guard.errors import TooManyRequests, WebSocketRefused
 from clipvec.serving.guard.multipart import boundary
 from clipvec.serving.guard.responses import ShapedSend, refuse_websocket, send_error
-from clipvec.serving.routes import API_BY_PATH, MULTIPART_BOUNDARY, ApiRoute, BodyKind, is_public
+from clipvec.serving.routes import API_BY_PATH, GET_BY_PATH, MULTIPART_BOUNDARY, ApiRoute, BodyKind, is_public
 
 log = logging.getLogger("clipvec.http")
 
@@ -82,6 +82,8 @@ class RequestGuard:
         route = API_BY_PATH.get(path)
         if method == "POST" and route is not None:
             scope, receive = await self._vet_body(scope, receive, route)
+        if method == "GET" and path in GET_BY_PATH:
+            normalise.check_query(scope, GET_BY_PATH[path])
         images = route is not None and route.takes_images
         await self._run_limited(scope, receive, send, images)
 

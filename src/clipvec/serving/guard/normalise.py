@@ -17,13 +17,13 @@ from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarg
 from clipvec.search.arithmetic import parse_parts
 from clipvec.serving.guard.asgi import Scope
 from clipvec.serving.guard.errors import InvalidJson
-from clipvec.serving.routes import ITEM_ERROR, ApiRoute, BodyKind
+from clipvec.serving.routes import ITEM_ERROR, ApiRoute, BodyKind, GetRoute
 
 _IMAGE_OK = ("image/", "application/octet-stream", "binary/")
 _TEXT_OK = ("text/plain", "application/json", "")
 
 
-def check_query(scope: Scope, route: ApiRoute) -> None:
+def check_query(scope: Scope, route: ApiRoute | GetRoute) -> None:
     """400 ``bad_parameter`` for a query parameter the route does not read (e.g. ``topk=5``)."""
     allowed = route.query_names
     query = scope.get("query_string", b"").decode("latin-1")
