@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from clipvec.search.options import _NUMBER, _path_prefix, bad_parameter
+from clipvec.search.options import NUMBER, bad_parameter, checked_path_prefix
 from clipvec.store import ImageRecord
 
 DEFAULT_THRESHOLD = 0.95
@@ -57,13 +57,13 @@ class DuplicateOptions:
     ) -> DuplicateOptions:
         if limit is not None and not 1 <= limit <= 10_000_000:
             raise bad_parameter("limit must be a number of groups, at least 1")
-        return cls(checked_threshold(threshold), _path_prefix(path_prefix), limit)
+        return cls(checked_threshold(threshold), checked_path_prefix(path_prefix), limit)
 
     @classmethod
     def from_query(cls, params: Mapping[str, str], default_limit: int) -> DuplicateOptions:
         """From ``threshold=0.95&path_prefix=a/&limit=50`` (limit 1 to :data:`LIMIT_MAX`)."""
         raw = params.get("threshold")
-        if raw is not None and not _NUMBER.fullmatch(raw):
+        if raw is not None and not NUMBER.fullmatch(raw):
             raise bad_parameter("threshold must be a number, e.g. threshold=0.95")
         raw_limit = params.get("limit")
         if raw_limit is not None and not (_DIGITS.fullmatch(raw_limit) and 1 <= int(raw_limit) <= LIMIT_MAX):
@@ -146,7 +146,7 @@ def find_duplicates(
     and so are records without a usable vector (none, zero or not finite).
     """
     threshold = checked_threshold(threshold)
-    prefix = _path_prefix(path_prefix)
+    prefix = checked_path_prefix(path_prefix)
     kept: list[ImageRecord] = []
     rows: list[np.ndarray] = []
     for record in records:

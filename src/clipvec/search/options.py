@@ -20,7 +20,7 @@ from clipvec.settings import TOP_K_MAX
 PATH_PREFIX_MAX = 1024
 _DIGITS = re.compile(r"[0-9]{1,7}")
 _CONTENT_HASH = re.compile(r"[0-9a-f]{64}")
-_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
+NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 
 
 def bad_parameter(detail: str) -> ClipvecError:
@@ -43,7 +43,7 @@ class SearchOptions:
         exclude: str | None = None,
     ) -> SearchOptions:
         """The options if every one is in range; ``bad_parameter`` names the first that is not."""
-        return cls(_top_k(top_k), _min_score(min_score), _path_prefix(path_prefix), _exclude(exclude))
+        return cls(_top_k(top_k), _min_score(min_score), checked_path_prefix(path_prefix), _exclude(exclude))
 
     @classmethod
     def from_query(cls, params: Mapping[str, str], default_top_k: int) -> SearchOptions:
@@ -56,10 +56,12 @@ class SearchOptions:
         else:
             raise bad_parameter("top_k must be plain digits, e.g. top_k=10")
         raw_min = params.get("min_score")
-        if raw_min is not None and not _NUMBER.fullmatch(raw_min):
+        if raw_min is not None and not NUMBER.fullmatch(raw_min):
             raise bad_parameter(_MIN_SCORE)
         min_score = _min_score(None if raw_min is None else float(raw_min))
-        return cls(top_k, min_score, _path_prefix(params.get("path_prefix")), _exclude(params.get("exclude")))
+        return cls(
+            top_k, min_score, checked_path_prefix(params.get("path_prefix")), _exclude(params.get("exclude"))
+        )
 
     def as_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of ``ImageStore.search``."""
@@ -88,7 +90,7 @@ def _min_score(min_score: float | None) -> float | None:
     return min_score
 
 
-def _path_prefix(prefix: str | None) -> str | None:
+def checked_path_prefix(prefix: str | None) -> str | None:
     """An empty prefix is no prefix."""
     if prefix and (len(prefix) > PATH_PREFIX_MAX or any(ord(ch) < 32 or ord(ch) == 127 for ch in prefix)):
         raise bad_parameter(
