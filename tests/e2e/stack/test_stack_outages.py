@@ -254,9 +254,11 @@ def before(service) -> dict[str, list[tuple[str, float]]]:
     return {q: hits(a.body) for q, a in answers.items()}
 
 
-def import_env(stack: Stack, collection: str, model: Path) -> dict[str, str]:
+def import_env(stack: Stack, collection: str, model: Path, images: Path) -> dict[str, str]:
+    """The import of ``images`` as the images folder: its files are stored by their names."""
     return {
         **os.environ,
+        "CLIPVEC_IMAGES_DIR": str(images),
         "HF_HUB_OFFLINE": "1",
         "CLIPVEC_MODEL": str(model),
         "CLIPVEC_MILVUS_URI": stack.uri,
@@ -297,7 +299,7 @@ def run_outage(
     recover: Callable[[], None],
     writers: Writers | None = None,
 ) -> None:
-    env = import_env(stack, collection, model)
+    env = import_env(stack, collection, model, folder)
     t0 = time.monotonic()
     phases: dict[str, float] = {}
     # The import first: starting Python, torch and the model on 2 busy cores takes long.
