@@ -193,8 +193,8 @@ class FolderWatcher:
         while not self.stop.is_set():
             if self._identity() is None:
                 return
-            self._try_pass()
-            self._set("polling", f"every {self.interval:.0f} s (the watch limit is reached)")
+            if self._try_pass():
+                self._set("polling", f"every {self.interval:.0f} s (the watch limit is reached)")
             self.stop.wait(self.interval)
 
     # ------------------------------------------------------------------ one pass

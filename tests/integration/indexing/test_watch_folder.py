@@ -68,7 +68,15 @@ class Running:
         self.thread.start()
 
     def wait_passes(self, count: int) -> None:
-        eventually(lambda: len(self.reports) >= count, f"{count} passes")
+        eventually(lambda: len(self.reports) >= count and self.idle(), f"{count} passes")
+
+    def idle(self) -> bool:
+        """Between passes: the report of the pass that made what the store shows is in ``reports``."""
+        return self.watcher.status.state == "watching"
+
+    def until(self, check: Callable[[], bool], what: str) -> None:
+        """``check`` holds (the store shows a change) and the pass that made it has ended."""
+        eventually(lambda: check() and self.idle(), what)
 
     def since(self, start: int) -> ImportReport:
         """The passes from ``start`` on, summed."""
@@ -129,18 +137,18 @@ def test_follows_create_modify_touch_rename_move_and_delete(folder, store, watch
     b = shape(folder / "b.png", 2, "blue", "square")
     c = shape(folder / "sub" / "c.png", 3, "green", "star")
     w = watching()
-    eventually(
+    w.until(
         lambda: by_path(store) == {"a.png": sha(a), "b.png": sha(b), "sub/c.png": sha(c)}, "start-up pass"
     )
 
     n = len(w.reports)
     d = shape(folder / "d.png", 4, "yellow", "cross")  # created
-    eventually(lambda: by_path(store).get("d.png") == sha(d), "created file")
+    w.until(lambda: by_path(store).get("d.png") == sha(d), "created file")
     assert w.since(n).imported == 1
 
     n = len(w.reports)
     a2 = shape(folder / "a.png", 5, "orange", "triangle")  # content changed: re-encoded
-    eventually(lambda: by_path(store).get("a.png") == sha(a2), "modified file")
+    w.until(lambda: by_path(store).get("a.png") == sha(a2), "modified file")
     assert w.since(n).imported == 1
     assert sha(a) not in by_path(store).values()  # the old content had only this path
 
@@ -151,25 +159,21 @@ def test_follows_create_modify_touch_rename_move_and_delete(folder, store, watch
 
     n = len(w.reports)
     os.rename(folder / "d.png", folder / "renamed.png")  # the path follows, no encoding
-    eventually(
-        lambda: "d.png" not in by_path(store) and by_path(store).get("renamed.png") == sha(d), "rename"
-    )
+    w.until(lambda: "d.png" not in by_path(store) and by_path(store).get("renamed.png") == sha(d), "rename")
     assert w.since(n).imported == 0
 
     n = len(w.reports)
     os.rename(folder / "sub", folder / "moved")  # a whole sub-folder
-    eventually(
-        lambda: by_path(store).get("moved/c.png") == sha(c) and "sub/c.png" not in by_path(store), "move"
-    )
+    w.until(lambda: by_path(store).get("moved/c.png") == sha(c) and "sub/c.png" not in by_path(store), "move")
     assert w.since(n).imported == 0
 
     (folder / "b.png").unlink()  # deleted: pruned, its record gone
-    eventually(lambda: "b.png" not in by_path(store), "delete")
+    w.until(lambda: "b.png" not in by_path(store), "delete")
     assert by_path(store) == {"a.png": sha(a2), "renamed.png": sha(d), "moved/c.png": sha(c)}
     assert store.count() == 3
 
     shutil.rmtree(folder / "moved")  # a sub-folder deleted
-    eventually(lambda: store.count() == 2, "sub-folder deleted")
+    w.until(lambda: store.count() == 2, "sub-folder deleted")
     assert set(by_path(store)) == {"a.png", "renamed.png"}
 
 
@@ -184,7 +188,7 @@ def test_a_file_still_being_written_is_indexed_once_complete(folder, store, watc
         f.flush()
         time.sleep(0.8)
         f.write(data[len(data) // 2 :])
-    eventually(lambda: by_path(store).get("slow.png") == sha(data), "the slow file")
+    w.until(lambda: by_path(store).get("slow.png") == sha(data), "the slow file")
     done = w.since(n)
     assert (done.imported, done.failed, done.files_read) == (1, [], 1)  # read once, whole
 
@@ -197,7 +201,7 @@ def test_a_burst_is_indexed_in_a_few_batched_passes(folder, store, watching):
     count = 2000
     for i in range(count):  # tiny distinct images
         Image.new("RGB", (8, 8), (i % 256, (i // 256) % 256, 7)).save(folder / f"burst-{i:04d}.png")
-    eventually(lambda: store.count() == count + 1, f"{count} files stored")
+    w.until(lambda: store.count() == count + 1, f"{count} files stored")
     assert w.since(n).imported == count
     # One pass per settled batch of changes, not one per file (the machine may pause the writer).
     assert len(w.reports) - n <= 20
@@ -207,7 +211,7 @@ def test_a_folder_removed_or_emptied_keeps_the_collection_then_resumes(folder, s
     a = shape(folder / "a.png", 20)
     b = shape(folder / "b.png", 21, "blue", "square")
     w = watching()
-    eventually(lambda: store.count() == 2, "start-up pass")
+    w.until(lambda: store.count() == 2, "start-up pass")
     kept = by_path(store)
 
     away = tmp_path / "away"
@@ -221,5 +225,5 @@ def test_a_folder_removed_or_emptied_keeps_the_collection_then_resumes(folder, s
     folder.rmdir()
     os.rename(away, folder)  # back, with a new file made meanwhile
     c = shape(folder / "c.png", 22, "green", "star")
-    eventually(lambda: by_path(store) == {"a.png": sha(a), "b.png": sha(b), "c.png": sha(c)}, "resumed")
+    w.until(lambda: by_path(store) == {"a.png": sha(a), "b.png": sha(b), "c.png": sha(c)}, "resumed")
     eventually(lambda: w.watcher.status.state == "watching", "watching again")
