@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from clipvec.errors import StoreUnavailable
 from clipvec.indexing.importer import Importer
 from clipvec.indexing.report import ImportReport
 from clipvec.indexing.watcher import FolderWatcher
@@ -227,3 +228,37 @@ def test_a_folder_removed_or_emptied_keeps_the_collection_then_resumes(folder, s
     c = shape(folder / "c.png", 22, "green", "star")
     w.until(lambda: by_path(store) == {"a.png": sha(a), "b.png": sha(b), "c.png": sha(c)}, "resumed")
     eventually(lambda: w.watcher.status.state == "watching", "watching again")
+
+
+@pytest.mark.server
+def test_changes_made_while_milvus_is_down_are_retried_not_lost(folder, encoder, milvus_private_server):
+    server = milvus_private_server
+    a = shape(folder / "a.png", 40)
+    with ImageStore(
+        server.uri,
+        collection="watched",
+        model_name=encoder.name,
+        dim=encoder.dim,
+        timeout=5.0,
+        connect_timeout=5.0,
+    ) as store:
+        w = Running(folder, encoder, store, settle=0.5)
+        try:
+            w.until(lambda: by_path(store) == {"a.png": sha(a)}, "start-up pass")
+            server.stop()
+            b = shape(folder / "b.png", 41, "blue", "square")  # changed while Milvus is down
+            eventually(lambda: w.watcher.status.failed >= 1, "a failed pass")
+            assert w.watcher.status.state == "retrying"
+            server.start()
+
+            def stored_now() -> dict[str, str]:
+                try:
+                    return by_path(store)
+                except StoreUnavailable:  # the server is still loading the collection
+                    return {}
+
+            w.until(
+                lambda: stored_now() == {"a.png": sha(a), "b.png": sha(b)}, "retried after Milvus is back"
+            )
+        finally:
+            w.close()
