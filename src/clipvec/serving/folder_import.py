@@ -167,7 +167,7 @@ class FolderImports:
             if started:
                 break
             if self._stop.is_set():
-                raise ImportStopped
+                raise ClipvecError("the service is stopping", code="stopped")
         with self.status.lock:
             report, error = self.status.report, self.status.error
         if report is None:
