@@ -65,10 +65,14 @@ def run_watch(settings: Settings, args: argparse.Namespace) -> int:
 
 @contextmanager
 def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM end the watch after the pass going on (its writes are kept either way)."""
+    """SIGINT and SIGTERM end the watch after the pass going on; a second one stops at once
+    (what was written is kept either way: the next start's pass finishes the rest)."""
 
     def handler(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
         stop.set()
+        print("clipvec: stopping after the current pass (again: stop now)", file=sys.stderr, flush=True)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
