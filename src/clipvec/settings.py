@@ -160,6 +160,20 @@ class Settings(BaseSettings):
     )
     workers: int = Field(1, ge=1, le=64, description="BentoML worker processes per service replica.")
 
+    # --- issue 19: watch mode ---
+    watch: bool = Field(
+        False,
+        description="clipvec serve keeps the images folder indexed while it runs (clipvec serve --watch).",
+    )
+    watch_settle: float = Field(
+        2.0, gt=0, description="Seconds a changed file must stay the same (size, mtime) before it is indexed."
+    )
+    watch_interval: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between incremental passes when the folder cannot be watched (watch limit reached).",
+    )
+
     def resolved_threads(self) -> int:
         """Threads torch should use: the configured number or the cores this process may use."""
         if self.threads > 0:

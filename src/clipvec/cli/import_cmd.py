@@ -42,6 +42,25 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
     if source is None:
         return 2
     scanned = scan_ahead(source)  # while the store opens
+    store, importer = open_local_import(settings, float(getattr(args, "wait", 0) or 0))
+    bar = ProgressBar(disabled=getattr(args, "no_progress", False))
+    try:
+        say_what_it_adds_to(store, source, settings)
+        report = importer.run(
+            source, prune=args.prune, progress=bar.update, on_total=bar.set_total, scanned=scanned
+        )
+        total = store.count()
+    finally:
+        bar.close()
+        store.close()
+    return print_report(report, source, total, args.errors_file)
+
+
+def open_local_import(settings: Settings, wait: float = 0.0) -> tuple[ImageStore, Importer]:
+    """The store and a local importer for it (``clipvec import`` and ``clipvec watch``).
+
+    ``wait``: how long to wait for a Milvus Lite file another process holds (else StoreLocked).
+    """
     # The checkpoint's config.json alone says which collection fits: a re-import with nothing
     # to do never loads the model (seconds). A hub id not cached yet is loaded (downloaded) now.
     facts = facts_at_hand(settings.model)
@@ -64,9 +83,7 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
         return encoder
 
     with gc_paused():  # the scan runs meanwhile
-        store = ImageStore.from_settings(
-            settings, **identity.store_options(), lock_wait=float(getattr(args, "wait", 0) or 0)
-        )
+        store = ImageStore.from_settings(settings, **identity.store_options(), lock_wait=wait)
     importer = Importer.local(
         load_encoder,
         store,
@@ -76,17 +93,7 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
         upsert_batch=settings.upsert_batch,
         max_file_bytes=settings.max_file_bytes,
     )
-    bar = ProgressBar(disabled=getattr(args, "no_progress", False))
-    try:
-        say_what_it_adds_to(store, source, settings)
-        report = importer.run(
-            source, prune=args.prune, progress=bar.update, on_total=bar.set_total, scanned=scanned
-        )
-        total = store.count()
-    finally:
-        bar.close()
-        store.close()
-    return print_report(report, source, total, args.errors_file)
+    return store, importer
 
 
 def _run_ray_import(settings: Settings, args: argparse.Namespace) -> int:

@@ -24,9 +24,9 @@ from clipvec.model.chatter import silence_transformers
 from clipvec.settings import CONFIG_FILE, Settings, config_path, setting_origins
 from clipvec.shell import shown_command
 
-_LOADS_A_MODEL = frozenset({"vectorize", "import", "search", "make-model", "demo"})
+_LOADS_A_MODEL = frozenset({"vectorize", "import", "watch", "search", "make-model", "demo"})
 # Commands that run the configured model here (search with --service asks the service's).
-_RUNS_THE_MODEL = frozenset({"vectorize", "import", "search", "serve"})
+_RUNS_THE_MODEL = frozenset({"vectorize", "import", "watch", "search", "serve"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,7 +86,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 1
     if args.command in _LOADS_A_MODEL and not args.verbose:
         silence_transformers()
-    if args.command in ("serve", "import"):  # search and vectorize: the encoder checks the same, later
+    if args.command in ("serve", "import", "watch"):  # search, vectorize: the encoder checks later
         _model_at_hand(settings.model)
     if args.command == "serve" and settings.serving_conflict() is None:  # refused otherwise: no tip
         # make run: the first-run advice's CLIPVEC_MODEL=... make run
@@ -109,7 +109,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clipvec.cli.vectorize_cmd import run_vectorize
 
         return run_vectorize(settings, args)
-    _quiet_pymilvus(args.verbose)  # import, search, drop, duplicates
+    _quiet_pymilvus(args.verbose)  # import, watch, search, drop, duplicates
     if args.command == "drop":
         from clipvec.cli.drop_cmd import run_drop
 
@@ -118,6 +118,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clipvec.cli.import_cmd import run_import
 
         return run_import(settings, args)
+    if args.command == "watch":
+        from clipvec.cli.watch_cmd import run_watch
+
+        return run_watch(settings, args)
     if args.command == "search":
         from clipvec.cli.search_cmd import run_search
 

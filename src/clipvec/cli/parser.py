@@ -26,6 +26,7 @@ first steps:
   clipvec demo                            serve a folder of generated shapes with a small CLIP
                                           (offline), then search "a red circle" in the page
   clipvec import ~/Pictures               store the vectors of a folder (incremental)
+  clipvec watch ~/Pictures                keep them current while the folder changes
   clipvec search "a dog on a beach"       nearest images to a text
   clipvec serve                           HTTP API and search page on http://127.0.0.1:3000/ui
   clipvec config                          the effective settings and where each came from
@@ -49,6 +50,9 @@ _SETTING_FLAGS: dict[str, str] = {
     "index_type": "index_type",
     "service_url": "service_url",
     "images_dir": "images_dir",
+    "watch": "watch",
+    "settle": "watch_settle",
+    "interval": "watch_interval",
 }
 
 
@@ -71,6 +75,20 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--collection", help="collection name (CLIPVEC_COLLECTION)")
     g.add_argument("--metric", choices=["COSINE", "L2", "IP"], help="for new collections (CLIPVEC_METRIC)")
     g.add_argument("--index-type", help="auto, FLAT, IVF_FLAT, HNSW, ... (CLIPVEC_INDEX_TYPE)")
+
+
+def _add_watch_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("watch mode (env CLIPVEC_*)")
+    g.add_argument(
+        "--settle",
+        type=float,
+        help="seconds a changed file must stay the same before it is read (CLIPVEC_WATCH_SETTLE)",
+    )
+    g.add_argument(
+        "--interval",
+        type=float,
+        help="seconds between passes when the folder cannot be watched (CLIPVEC_WATCH_INTERVAL)",
+    )
 
 
 def flag_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -107,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0: every interface)",
     )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        default=None,
+        help="keep the images folder indexed while the service runs (CLIPVEC_WATCH)",
+    )
+    _add_watch_flags(p)
 
     p = sub.add_parser("vectorize", help="print the vector of a text or an image file as JSON")
     _add_model_flags(p)
@@ -141,6 +166,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the import as a Ray Data pipeline on a Ray cluster (pip install -e '.[ray]'); "
         "ADDRESS: ray://host:10001, host:6379 or auto (RAY_ADDRESS, else a new local Ray)",
     )
+
+    p = sub.add_parser(
+        "watch",
+        help="keep a folder indexed: one incremental pass, then its changes as they happen (Ctrl-C stops)",
+    )
+    _add_model_flags(p)
+    _add_store_flags(p)
+    p.add_argument("folder", nargs="?", help="a folder; default: CLIPVEC_IMAGES_DIR (images)")
+    p.add_argument("--decode-workers", type=int, help="decoder threads (CLIPVEC_DECODE_WORKERS)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="if another process has the Milvus Lite file open, wait this long for it (default: refuse at once)",
+    )
+    _add_watch_flags(p)
 
     p = sub.add_parser("search", help="search the collection by text or by an example image")
     _add_model_flags(p)

@@ -55,6 +55,8 @@ class ServingCore:
         self.images = images if images is not None else open_source(settings.images_dir)
         self.store = StoreHandle(settings, **encoder.identity.store_options())
         self.imports = FolderImports(settings, encoder, self.store, self.images)
+        if settings.watch:
+            self.imports.start_watching()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingCore:
@@ -193,7 +195,10 @@ class ServingCore:
         return self.imports.start()
 
     def import_status(self) -> dict[str, Any]:
-        return self.imports.status.as_json()
+        answer = self.imports.status.as_json()
+        if self.imports.watcher is not None:
+            answer["watch"] = self.imports.watcher.status.as_json()
+        return answer
 
     def is_ready(self) -> bool:
         """``/readyz``: false while the store cannot be opened or read (vectorizing still works)."""

@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clipvec.errors import ClipvecError, error_json
 from clipvec.indexing.importer import Importer
 from clipvec.indexing.report import ImportReport
+from clipvec.indexing.watcher import FolderWatcher
+from clipvec.sources import FolderSource, Scanned
 from clipvec.store import ImageStore
 
 if TYPE_CHECKING:
@@ -95,14 +98,21 @@ class FolderImports:
         self.status = ImportStatus(source=settings.images_dir)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.watcher: FolderWatcher | None = None  # serve --watch
+        self._watch_thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> tuple[bool, dict[str, Any]]:
+    def start(
+        self, prune: bool = False, scanned: Future[Scanned] | None = None
+    ) -> tuple[bool, dict[str, Any]]:
         """Start a run unless one is going on; ``(started, status)``. Opens the store first,
-        so that a store that cannot be opened is answered now (503/409), not later in the status."""
+        so that a store that cannot be opened is answered now (503/409), not later in the status.
+
+        ``prune`` and ``scanned`` (the folder's scan, already made): for the watcher's passes.
+        """
         self.store.get()
         with self.status.lock:
             if self._thread is not None and self._thread.is_alive():
@@ -113,7 +123,9 @@ class FolderImports:
                 self.status.report, self.status.error = None, None
                 self.status.runs += 1
                 self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="clipvec-import", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, args=(prune, scanned), name="clipvec-import", daemon=True
+                )
                 self._thread.start()
                 started = True
         return started, self.status.as_json()
@@ -121,15 +133,53 @@ class FolderImports:
     def stop(self, timeout: float = 10.0) -> None:
         """On shutdown: the run stops at its next file; what it wrote is kept (a re-run finishes it)."""
         self._stop.set()
+        if self.watcher is not None:
+            self.watcher.stop.set()
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
+        if self._watch_thread is not None:
+            self._watch_thread.join(timeout)
+
+    # ------------------------------------------------------------------ watch mode (issue 19)
+    def start_watching(self) -> None:
+        """``serve --watch``: follow the images folder in a thread; its passes are runs like
+        ``POST /import``'s (never two at once), with pruning (``clipvec.indexing.watcher``)."""
+        if not isinstance(self.source, FolderSource):
+            log.warning("CLIPVEC_WATCH: %s is not a local folder; it is not watched", self.source.display)
+            return
+        self.watcher = FolderWatcher(
+            self.source,
+            self.run_and_wait,
+            settle=self.settings.watch_settle,
+            interval=self.settings.watch_interval,
+        )
+        self._watch_thread = threading.Thread(target=self.watcher.run, name="clipvec-watch", daemon=True)
+        self._watch_thread.start()
+
+    def run_and_wait(self, prune: bool, scanned: Future[Scanned]) -> ImportReport:
+        """One run, waited for; after the one going on, if any (its scan may predate the changes)."""
+        while True:
+            started, _ = self.start(prune, scanned)
+            thread = self._thread
+            if thread is not None:
+                thread.join()
+            if started:
+                break
+            if self._stop.is_set():
+                raise ClipvecError("the service is stopping", code="stopped")
+        with self.status.lock:
+            report, error = self.status.report, self.status.error
+        if report is None:
+            error = error or {}
+            raise ClipvecError(error.get("detail", "the import failed"), code=error.get("error", "internal"))
+        return report
 
     # ------------------------------------------------------------------ the run
-    def _run(self) -> None:
+    def _run(self, prune: bool, scanned: Future[Scanned] | None) -> None:
         outcome, report, error = "failed", None, None
         try:
-            report = self.store.run(self._import)
+            report = self.store.run(lambda store: self._import(store, prune, scanned))
             outcome = "done"
             log.info("import of %s: %s", self.status.source, report.summary())
         except ImportStopped:
@@ -145,7 +195,7 @@ class FolderImports:
             self.status.state, self.status.report, self.status.error = outcome, report, error
             self.status.finished_at = time.time()
 
-    def _import(self, store: ImageStore) -> ImportReport:
+    def _import(self, store: ImageStore, prune: bool, scanned: Future[Scanned] | None) -> ImportReport:
         settings = self.settings
         importer = Importer.local(
             self.encoder,
@@ -156,7 +206,9 @@ class FolderImports:
             upsert_batch=settings.upsert_batch,
             max_file_bytes=settings.max_file_bytes,
         )
-        return importer.run(self.source, progress=self._progress, on_total=self._total)
+        return importer.run(
+            self.source, prune=prune, progress=self._progress, on_total=self._total, scanned=scanned
+        )
 
     def _progress(self, files: int) -> None:
         if self._stop.is_set():

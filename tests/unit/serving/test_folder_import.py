@@ -132,3 +132,27 @@ def test_shutdown_during_a_run_keeps_what_was_written(serving_encoder, tiny_mode
         assert done["state"] == "done", done
         assert done["result"]["imported"] == 12 - stored
         assert core.collection_info()["count"] == 12
+
+
+def test_serve_watch_passes_are_import_runs_never_two_at_once(serving_encoder, tiny_model_dir, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.jpg").write_bytes(jpeg_bytes(200, 160, seed=1))
+    with open_core(serving_encoder, tiny_model_dir, tmp_path, watch=True, watch_settle=0.3) as core:
+        deadline = time.monotonic() + 120
+        while core.import_status()["watch"]["passes"] < 1:  # the start-up pass
+            assert time.monotonic() < deadline, core.import_status()
+            time.sleep(0.05)
+        status = core.import_status()
+        assert status["runs"] == 1 and status["result"]["imported"] == 1, status
+
+        put(core, "b.jpg", jpeg_bytes(180, 160, seed=2))
+        core.import_folder()  # POST /import while the watcher has a change to index
+        most = 0
+        while core.collection_info()["count"] < 2 or core.import_status()["watch"]["passes"] < 2:
+            assert time.monotonic() < deadline + 120, core.import_status()
+            runs = [t for t in threading.enumerate() if t.name == "clipvec-import" and t.is_alive()]
+            most = max(most, len(runs))
+            time.sleep(0.01)
+        assert most <= 1
+        assert wait_finished(core)["state"] == "done"
