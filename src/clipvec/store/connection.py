@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,11 @@ def existing_lite_file(uri: str) -> Path:
     return db
 
 
+# What pymilvus says when a Lite helper's socket does not exist yet, and the pause between tries.
+LITE_NOT_LISTENING = "Fail connecting to server on unix:"
+LITE_RETRY_PAUSE = 0.25
+
+
 def _nothing() -> None:
     return None
 
@@ -105,11 +111,21 @@ class Connection:
             target = str(db)
             lite_registry.acquire(str(db.resolve()), lock_wait)  # StoreLocked / StoreDamaged
             self.lite_path = str(db.resolve())
+        deadline = time.monotonic() + connect_timeout
         try:
-            with lite_registry.helpers_changing() if db is not None else contextlib.nullcontext():
-                self.client = MilvusClient(
-                    uri=target, token=token or "", timeout=connect_timeout, dedicated=True
-                )
+            while True:
+                try:
+                    with lite_registry.helpers_changing() if db is not None else contextlib.nullcontext():
+                        self.client = MilvusClient(
+                            uri=target, token=token or "", timeout=connect_timeout, dedicated=True
+                        )
+                    break
+                except Exception as exc:
+                    # milvus-lite waits 0.5 s for its helper, then connects once; a helper slower
+                    # to make its socket (a busy machine) fails at once. Ask again until the timeout.
+                    if db is None or LITE_NOT_LISTENING not in str(exc) or time.monotonic() >= deadline:
+                        raise
+                    time.sleep(LITE_RETRY_PAUSE)
         except Exception as exc:  # noqa: BLE001 - every failure to connect is "unavailable"
             if self.lite_path:
                 lite_registry.release(self.lite_path)
