@@ -19,7 +19,14 @@ from clipvec.locations import is_s3_uri
 from clipvec.sources.folder import FolderSource, scan_folder
 from clipvec.sources.opened import as_read
 from clipvec.sources.paths import escape_path, fs_path, is_junk, unescape_path
-from clipvec.sources.roots import IMAGES_FOLDER_ROOT, absolute_root_of, folder_prefix, root_name, root_prefix
+from clipvec.sources.roots import (
+    IMAGES_FOLDER_ROOT,
+    absolute_root_of,
+    folder_prefix,
+    is_absolute_stored,
+    root_name,
+    root_prefix,
+)
 from clipvec.sources.s3 import S3Source, bucket_source, s3_filesystem, split_s3_uri, version_stamp
 from clipvec.sources.scanning import Scanned, scan_ahead, scan_source
 from clipvec.sources.types import FoundFile, IndexedFile, SavedUpload, SkippedEntry, Source, SourceUnavailable
@@ -40,6 +47,7 @@ __all__ = [
     "escape_path",
     "folder_prefix",
     "fs_path",
+    "is_absolute_stored",
     "is_junk",
     "open_source",
     "root_name",
@@ -76,7 +84,7 @@ def source_of_stored_path(path: str, images: Source, roots: Iterable[str] = ()) 
     """
     if is_s3_uri(path):
         return bucket_source(path)
-    if path.startswith("/"):
+    if is_absolute_stored(path):
         name = absolute_root_of(path, roots)
         return None if name is None else FolderSource(Path(unescape_path(name) or "/"), root_prefix(name))
     return images

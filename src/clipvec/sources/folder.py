@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from clipvec.locations import is_s3_uri
 from clipvec.sources.paths import escape_path, fs_path, is_junk, unescape_path
+from clipvec.sources.roots import is_absolute_stored
 from clipvec.sources.types import FoundFile, IndexedFile, SavedUpload, SkippedEntry
 from clipvec.sources.uploads import remove_upload, save_upload
 
@@ -134,7 +135,7 @@ class FolderSource:
         """Prune and renames touch only these: the folder's own paths, never another folder's."""
         if self.stored_prefix:
             return path.startswith(self.stored_prefix)
-        return not (is_s3_uri(path) or path.startswith("/"))  # the images folder: relative paths
+        return not (is_s3_uri(path) or is_absolute_stored(path))  # the images folder: relative paths
 
     def legacy_path(self, path: str) -> str | None:
         """The path an older clipvec stored for this file (relative to the folder), if it differs."""

@@ -27,7 +27,7 @@ from PIL import Image
 from clipvec.errors import ClipvecError
 from clipvec.images import decode_image
 from clipvec.serving.web.paths import requested_path
-from clipvec.sources import IndexedFile, Source, absolute_root_of, source_of_stored_path
+from clipvec.sources import IndexedFile, Source, absolute_root_of, is_absolute_stored, source_of_stored_path
 
 if TYPE_CHECKING:
     from clipvec.serving.core import ServingCore
@@ -105,7 +105,7 @@ class PageFiles:
     def _roots(self, rel: str) -> list[str]:
         """The collection's recorded roots, for an absolute ``rel`` only (cached; asked again
         when one is missing, at most every ``ROOTS_RECHECK`` seconds)."""
-        if not rel.startswith("/"):
+        if not is_absolute_stored(rel):
             return []
         names, fetched = self._root_names
         now = time.monotonic()
