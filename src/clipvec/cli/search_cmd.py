@@ -26,9 +26,9 @@ from clipvec.cli.search_parts import (
     resolve_here,
     wants_arithmetic,
 )
-from clipvec.images.prepare import prepare_image
 from clipvec.search import SearchOptions, hit_json, hit_line, metric_line, search_image_bytes, search_text
 from clipvec.search.arithmetic import QueryPart, combine, search_combined, stored_example
+from clipvec.search.query import image_vector
 from clipvec.settings import Settings
 
 if TYPE_CHECKING:
@@ -148,9 +148,7 @@ def _search_combination(
     combined = combine(
         parts,
         encode_texts=lambda texts: encoder.encode_texts(texts).vectors,
-        encode_image=lambda data: encoder.encode_pixels(
-            prepare_image(data, encoder.preprocessor, max_pixels=settings.max_pixels).pixels[None]
-        )[0],
+        encode_image=lambda data: image_vector(encoder, data, max_pixels=settings.max_pixels),
         stored=lambda path: stored_example(store, path),
     )
     return search_combined(store, combined, options)

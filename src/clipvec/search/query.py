@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from clipvec.images.prepare import prepare_image
 from clipvec.model.encoder import ClipEncoder
 from clipvec.search.options import SearchOptions
@@ -13,9 +15,13 @@ def search_text(encoder: ClipEncoder, store: ImageStore, query: str, options: Se
     return store.search(vector, **options.as_kwargs())
 
 
+def image_vector(encoder: ClipEncoder, data: bytes, *, max_pixels: int) -> np.ndarray:
+    """An image's bytes -> its unit vector (decoded and prepared as every path does)."""
+    prepared = prepare_image(data, encoder.preprocessor, max_pixels=max_pixels)
+    return encoder.encode_pixels(prepared.pixels[None])[0]
+
+
 def search_image_bytes(
     encoder: ClipEncoder, store: ImageStore, data: bytes, options: SearchOptions, *, max_pixels: int
 ) -> list[Hit]:
-    prepared = prepare_image(data, encoder.preprocessor, max_pixels=max_pixels)
-    vector = encoder.encode_pixels(prepared.pixels[None])[0]
-    return store.search(vector, **options.as_kwargs())
+    return store.search(image_vector(encoder, data, max_pixels=max_pixels), **options.as_kwargs())
