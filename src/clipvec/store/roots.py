@@ -3,7 +3,7 @@
 Milvus cannot change a collection's description once made (Lite has no
 ``alter_collection_properties`` either), so the roots live in a small companion collection,
 ``<collection>__roots``: one row per root (its name from ``clipvec.sources.roots``, when it
-was last imported), with the 2-d vector every Milvus collection must have. It is made by the
+was first imported), with the 2-d vector every Milvus collection must have. It is made by the
 first import that records a root, read by the page (which serves a stored absolute path only
 from inside a recorded root) and by ``clipvec import`` (which says what else the collection
 holds), and dropped with its collection. Names are compared on the client: a folder's name
@@ -54,7 +54,13 @@ class RootsRegistry:
         return [row["root"] for row in sorted(self._rows(), key=lambda r: (r["imported_at"], r["root"]))]
 
     def record(self, name: str) -> None:
-        """Record (or refresh) root ``name``; ``StoreUnavailable`` unless it is then read back."""
+        """Record root ``name`` unless it is already; ``StoreUnavailable`` unless it is then read back.
+
+        A root already recorded costs one read, no write: every import (and every watch pass)
+        records its root.
+        """
+        if name in self._names():
+            return
         try:
             if not self._exists():
                 self._create()
@@ -66,10 +72,13 @@ class RootsRegistry:
             if self._write_lost is None:
                 raise
             self._write_lost(1, f"the import root {name!r}: {exc}")
-        if name not in {r["root"] for r in self._rows()}:
+        if name not in self._names():
             raise StoreUnavailable(
                 f"the import root {name!r} was not stored in {self.name!r} at {self._conn.uri}"
             )
+
+    def _names(self) -> set[str]:
+        return {row["root"] for row in self._rows()}
 
     def drop(self) -> None:
         """Drop the companion collection, if there is one (with its collection)."""
