@@ -122,6 +122,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.extend(last)
 
 
+LOST_GROUPS: list[str] = []  # set on an xdist worker whose test groups were lost (below)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Notice when ``--dist loadgroup`` lost the groups set above.
+
+    pytest 9.2 with pytest-xdist 3.8 did, silently: each test went to any worker, so every
+    worker started its own Milvus server, full stack, services and Ray cluster, the suite
+    took 20 minutes on two cores and a Ray node timed out starting under that load.
+    """
+    config = session.config
+    if _xdist_worker(config) and config.getvalue("loadgroup"):
+        ungrouped = [item.nodeid for item in session.items if "@" not in item.nodeid]
+        if ungrouped:
+            LOST_GROUPS.append(
+                f"pytest-xdist --dist loadgroup did not group {len(ungrouped)} tests (e.g. "
+                f"{ungrouped[0]}) with pytest {pytest.__version__}: see the pytest pin in pyproject.toml"
+            )
+
+
+@pytest.fixture(autouse=True)
+def _test_groups_kept() -> None:
+    """Every test fails, with the reason, when its worker's groups were lost (a worker that
+    raised instead would crash with xdist's internal error and no message)."""
+    if LOST_GROUPS:
+        pytest.fail(LOST_GROUPS[0], pytrace=False)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not _xdist_controller(session.config):
         return
