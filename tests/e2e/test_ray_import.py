@@ -29,7 +29,7 @@ from clipvec.store import ImageRecord, ImageStore
 REPO = Path(__file__).resolve().parents[2]
 COLORS = ("red", "green", "blue", "yellow", "purple", "orange")
 SHAPES = ("circle", "square", "triangle", "star")
-N_KILL = 240
+N_KILL = 120
 
 
 @pytest.fixture(scope="module")
