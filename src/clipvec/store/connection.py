@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,10 @@ def new_lite_file(uri: str) -> Path:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreUnavailable(f"cannot create the folder for Milvus Lite file {uri}: {exc}") from exc
+    # Milvus Lite's helper logs with glog, into the system temp folder by default: two files
+    # per start (an "mmap manager has been inited" warning) that pile up in /tmp. Only its
+    # errors are logged unless the user asks for more (GLOG_minloglevel, GLOG_log_dir).
+    os.environ.setdefault("GLOG_minloglevel", "2")
     try:
         import milvus_lite.server_manager  # noqa: F401
     except ImportError as exc:
