@@ -16,9 +16,18 @@ METRIC_WORDS = {
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
+    """A hit as JSON (the service's and ``clipvec search --json``'s), with its photo's metadata:
+    ``taken`` (ISO 8601, with its offset when the file recorded one), ``camera``, ``lens``,
+    ``lat``/``lon``; null (or "") when unknown."""
     answer = asdict(hit)
+    del answer["meta"]  # shown as the fields below, never as the stored sentinels
     answer["paths"] = hit.paths[:HIT_PATHS_SHOWN]
     answer["path_count"] = len(hit.paths)
+    answer["taken"] = hit.meta.taken_iso()
+    answer["camera"] = hit.meta.camera
+    answer["lens"] = hit.meta.lens
+    answer["lat"] = hit.meta.lat
+    answer["lon"] = hit.meta.lon
     return answer
 
 

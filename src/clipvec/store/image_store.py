@@ -67,7 +67,6 @@ class ImageStore:
         self._writer = Writer(
             self._conn, self._consistency, dim=spec.dim, model_name=spec.model_name, verify=verify_writes
         )
-        self._reader = Reader(self._conn, self._consistency)
         self._roots = RootsRegistry(self._conn, self._writer.write_lost)
         try:
             if self.is_lite:
@@ -75,12 +74,22 @@ class ImageStore:
                 self._conn.open(token, connect_timeout, db=db, lock_wait=lock_wait, hint=LITE_OPEN_HINT)
             else:
                 self._conn.open(token, connect_timeout)
-            self.index_type, self.recorded_model_name = open_collection(self._conn, spec, index_type)
+            self.index_type, self.recorded_model_name, version = open_collection(self._conn, spec, index_type)
         except BaseException:
             self.close()
             raise
+        # The collection's schema version (``SCHEMA_VERSION`` for a new one): a version-1
+        # collection is read and searched without the metadata columns, and written without them.
+        self.schema_version = version
+        self._writer.version = version
+        self._reader = Reader(self._conn, self._consistency, version=version)
         self._nearest = Nearest(
-            self._conn, self._consistency, dim=spec.dim, metric=spec.metric, index_type=self.index_type
+            self._conn,
+            self._consistency,
+            dim=spec.dim,
+            metric=spec.metric,
+            index_type=self.index_type,
+            version=version,
         )
 
     @classmethod

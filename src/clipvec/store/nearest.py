@@ -7,10 +7,8 @@ import numpy as np
 from clipvec.store.connection import Connection
 from clipvec.store.consistency import ReadConsistency
 from clipvec.store.filters import first_control, has_control, literal, prefix_filter
-from clipvec.store.records import MAX_TOP_K, Hit, higher_is_better, parse_hit
-from clipvec.store.schema import search_params
-
-_HIT_FIELDS = ["path", "paths", "size", "width", "height", "format"]
+from clipvec.store.records import MAX_TOP_K, Hit, higher_is_better, hit_fields, parse_hit
+from clipvec.store.schema import SCHEMA_VERSION, search_params
 
 
 def prefix_plan(path_prefix: str | None) -> tuple[str, str | None]:
@@ -35,13 +33,21 @@ class Nearest:
     """Vector search on one collection with its metric and index."""
 
     def __init__(
-        self, conn: Connection, consistency: ReadConsistency, *, dim: int, metric: str, index_type: str
+        self,
+        conn: Connection,
+        consistency: ReadConsistency,
+        *,
+        dim: int,
+        metric: str,
+        index_type: str,
+        version: int = SCHEMA_VERSION,
     ) -> None:
         self._conn = conn
         self._consistency = consistency
         self._dim = dim
         self._metric = metric
         self._index_type = index_type
+        self._fields = hit_fields(version)  # a version-1 collection has no metadata columns
 
     def search(
         self,
@@ -74,7 +80,7 @@ class Nearest:
                 data=[query.tolist()],
                 filter=expr,
                 limit=limit,
-                output_fields=list(_HIT_FIELDS),
+                output_fields=list(self._fields),
                 search_params=search_params(self._index_type, self._metric, limit),
                 anns_field="vector",
                 **self._consistency.read_options(),
