@@ -40,15 +40,20 @@ The parts, each with one job (``ImageStore`` composes them):
 * ``writes``: verified, batched, deduplicated upserts, and deletes;
 * ``names``: adding one name to a content's record, atomic per hash and read back;
 * ``reads``: count, get, get by path, every record a page at a time;
-* ``nearest``: vector search with path prefix and minimum score;
+* ``nearest``: vector search with path prefix, photo filter and minimum score;
+* ``meta_filter``: the photo filter (``MetaFilter``) compiled into one expression;
+* ``geo``: great-circle distances and the lat/lon box of a circle (``near``);
+* ``facets``: cameras, lenses, formats and dates with counts, and the distinct keys;
 * ``image_store``: the ``ImageStore`` facade;
 * ``roots``: the folders and S3 prefixes imported into a collection (a companion collection);
 * ``drop``: deleting a whole collection (needs no model).
 """
 
 from clipvec.store.drop import drop_collection
+from clipvec.store.facets import FacetCount, Facets
 from clipvec.store.filters import literal, prefix_filter
 from clipvec.store.image_store import ImageStore
+from clipvec.store.meta_filter import MetaFilter, Near
 from clipvec.store.names import NameAdded
 from clipvec.store.records import (
     MAX_TOP_K,
@@ -62,6 +67,10 @@ from clipvec.store.records import (
 from clipvec.store.schema import METRICS, SCHEMA_VERSION
 
 __all__ = [
+    "FacetCount",
+    "Facets",
+    "MetaFilter",
+    "Near",
     "MAX_TOP_K",
     "METRICS",
     "PATHS_KEPT",

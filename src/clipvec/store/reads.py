@@ -42,8 +42,8 @@ class Reader:
         self._fields = output_fields(version)  # a version-1 collection has no metadata columns
         self._in_chunk = in_chunk_size(conn.is_lite)
 
-    def count(self) -> int:
-        """Number of stored records.
+    def count(self, expr: str = 'content_hash != ""') -> int:
+        """Number of stored records (those matching ``expr``, when given).
 
         ``count(*)`` with an always-true filter: a 2.3 server answers an *unfiltered*
         ``count(*)`` from segment statistics that miss a delete made a moment ago (Session
@@ -54,7 +54,7 @@ class Reader:
         rows = conn.call(
             conn.client.query,
             conn.collection,
-            filter='content_hash != ""',
+            filter=expr,
             output_fields=["count(*)"],
             **self._consistency.read_options(),
         )
@@ -163,6 +163,12 @@ class Reader:
         for row in self._drain(everything):
             paths = more_paths.get(str(row["content_hash"]))
             yield from_row({**row, "paths": paths} if paths else row, with_vectors)
+
+    def scan(self, fields: list[str], *, page: int = MAX_TOP_K) -> Iterator[dict[str, Any]]:
+        """Every row's ``fields`` (scalar ones: never ``paths``, see ``iter_records``), a page at a time."""
+        if self._consistency.stale:
+            self.count()  # a Strong read first, as in iter_records
+        return self._drain(self._iterator(fields, "", page))
 
     def _iterator(self, fields: list[str], expr: str, page: int) -> Any:
         """A query iterator over the rows matching ``expr`` (all rows for ""), ``page`` at a time."""
