@@ -100,7 +100,10 @@ class Nearest:
         if filters:
             if filters.meta_terms() and not self._has_meta:
                 raise needs_migration(filters.meta_terms(), self._conn.collection)
-            compiled = compile_filter(filters, self._keys)
+            strong = self._consistency.stale
+            compiled = compile_filter(filters, self._keys)  # may read (the distinct keys)
+            if strong:  # that read took the Strong turn a delete or a foreign write asked for: the search needs it too
+                self._consistency.strong_next_read()
             if compiled.nothing:
                 return []
             expr = all_of([expr, compiled.expr])
