@@ -100,6 +100,11 @@ def test_hits_answer():
         "height": int,
         "format": str,
         "path_count": int,
+        "taken": type(None),  # unknown metadata (issue 17): null, or "" for the names
+        "camera": str,
+        "lens": str,
+        "lat": type(None),
+        "lon": type(None),
     }
     assert first["paths"] == ["a.png"] and first["path_count"] == 1
     assert second["paths"] == many[:HIT_PATHS_SHOWN] and second["path_count"] == len(many)
