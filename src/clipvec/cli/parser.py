@@ -264,6 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("bench", help="benchmark the original code path against ours (clipvec bench --help)")
 
+    p = sub.add_parser(
+        "migrate",
+        help="upgrade a collection to schema version 2 (date, camera, lens, place) in place, no re-encoding",
+        description="Re-read each record's photo metadata from its file (a file that is gone keeps its "
+        "record, metadata unknown) and rewrite the records with their stored vectors into the current "
+        "schema. No model is loaded. Safe to interrupt and run again: it resumes.",
+    )
+    _add_store_flags(p)
+    p.add_argument("--images-dir", help="where the collection's relative paths live (CLIPVEC_IMAGES_DIR)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines")
+
     p = sub.add_parser("drop", help="delete a collection (all its records), after asking")
     _add_store_flags(p)
     p.add_argument("--yes", action="store_true", help="do not ask")

@@ -8,9 +8,10 @@ store keeps it in sentinel columns (``clipvec.store.records``); answers show it 
 
 from __future__ import annotations
 
+import json
 import math
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
 
 __all__ = ["TEXT_MAX_BYTES", "UNKNOWN_META", "PhotoMeta", "clean_text"]
@@ -56,6 +57,20 @@ class PhotoMeta:
             return datetime.fromtimestamp(self.taken, tz=zone).isoformat()
         except (OverflowError, OSError, ValueError):
             return None
+
+    def to_json(self) -> str:
+        """As text, for a column of strings (the Ray import's batches)."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> PhotoMeta:
+        """The value :meth:`to_json` wrote (unknown for anything else)."""
+        try:
+            got = json.loads(text)
+            known = {f.name for f in fields(cls)}
+            return cls(**{k: v for k, v in got.items() if k in known}).checked()
+        except (ValueError, TypeError, AttributeError):
+            return UNKNOWN_META
 
     def checked(self) -> PhotoMeta:
         """The same value with every field inside its limits (out of range -> unknown).

@@ -38,6 +38,7 @@ def add_image(
             height=prepared.height,
             format=prepared.format,
             vector=vector,
+            meta=prepared.meta,
         )
         added = store.add_name(record, saved.rel_path)
         paths = list(added.record.paths)

@@ -23,7 +23,13 @@ from clipvec.store.nearest import Nearest
 from clipvec.store.reads import Reader
 from clipvec.store.records import Hit, ImageRecord, has_meta, higher_is_better
 from clipvec.store.roots import RootsRegistry
-from clipvec.store.schema import FAMILY_BEFORE_FAMILIES, CollectionSpec, open_collection
+from clipvec.store.schema import (
+    FAMILY_BEFORE_FAMILIES,
+    MIGRATE_HINT,
+    SCHEMA_VERSION,
+    CollectionSpec,
+    open_collection,
+)
 from clipvec.store.writes import Writer
 
 if TYPE_CHECKING:
@@ -124,6 +130,13 @@ class ImageStore:
         self.close()
 
     # ---- settings kept by the parts --------------------------------------------------
+    @property
+    def migrate_hint(self) -> str | None:
+        """One line saying how to upgrade a collection of an older schema; None when it is current."""
+        if self.schema_version >= SCHEMA_VERSION:
+            return None
+        return f"collection {self.collection!r} has schema version {self.schema_version}: {MIGRATE_HINT}"
+
     @property
     def timeout(self) -> float:
         """Seconds each Milvus call may take."""

@@ -30,6 +30,7 @@ log = logging.getLogger("clipvec.store")  # one logger name for the package, as 
 
 SCHEMA_VERSION = 2  # what new collections get
 SCHEMA_VERSIONS = (1, 2)  # what this clipvec opens
+# What a user of an older collection is told (by ``clipvec import`` and ``/collection_info``).
 MIGRATE_HINT = "run `clipvec migrate` to add date, camera, lens and place to its records (no re-encoding)"
 # The family a collection without one in its description was made by (``clipvec.model.family``).
 FAMILY_BEFORE_FAMILIES = "clip"
