@@ -41,6 +41,10 @@ class Near:
     def holds(self, lat: float | None, lon: float | None) -> bool:
         return lat is not None and lon is not None and haversine_km(self.lat, self.lon, lat, lon) <= self.km
 
+    def keeps(self, hit: Hit) -> bool:
+        """The exact test on a hit the box let through."""
+        return self.holds(hit.meta.lat, hit.meta.lon)
+
 
 @dataclass(frozen=True)
 class MetaFilter:
@@ -97,8 +101,7 @@ def compile_filter(spec: MetaFilter, keys: Callable[[str], Collection[str]]) -> 
     check = None
     if spec.near is not None:
         terms.append(box_term(spec.near))
-        near = spec.near
-        check = lambda hit: near.holds(hit.meta.lat, hit.meta.lon)  # noqa: E731 - a closure over near
+        check = spec.near.keeps
     if spec.orientation:
         terms.append(ORIENTATIONS[spec.orientation])
     if spec.min_width:
