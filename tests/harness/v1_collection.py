@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,9 @@ def create_v1_collection(
     """Create ``collection`` at ``uri`` exactly as schema version 1 did, and insert ``records``."""
     from pymilvus import DataType, MilvusClient
 
+    lite = uri.endswith(".db")
+    if lite:
+        uri = str(Path(uri).resolve())
     client = MilvusClient(uri=uri, timeout=60)
     try:
         schema = MilvusClient.create_schema(
@@ -47,7 +51,6 @@ def create_v1_collection(
         schema.add_field("model", DataType.VARCHAR, max_length=1024)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         index = client.prepare_index_params()
-        lite = uri.endswith(".db")
         kind, params = ("FLAT", {}) if lite else ("HNSW", {"M": 16, "efConstruction": 200})
         index.add_index("vector", index_type=kind, metric_type="COSINE", params=params)
         client.create_collection(collection, schema=schema, index_params=index, consistency_level="Session")
@@ -58,6 +61,10 @@ def create_v1_collection(
             client.flush(collection)
     finally:
         client.close()
+        if lite:  # stop milvus-lite's helper: the file may be opened by another process next
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(uri)
 
 
 def v1_row(record: ImageRecord, model: str = MODEL) -> dict:

@@ -39,9 +39,11 @@ class PhotoMeta:
 
     @property
     def camera(self) -> str:
-        """Make and model as a person says it: "Canon EOS R5", not "Canon Canon EOS R5"."""
+        """Make and model as a person says it: "Canon EOS R5", not "Canon Canon EOS R5", and
+        "NIKON Z 6", not "NIKON CORPORATION NIKON Z 6" (the model already names the maker)."""
         make, model = self.camera_make, self.camera_model
-        if make and model.casefold().startswith(make.casefold()):
+        brand = make.split(" ", 1)[0].casefold()
+        if brand and model.casefold().startswith(brand):
             return model
         return f"{make} {model}".strip()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from clipvec.images import PhotoMeta
 from clipvec.store import Hit
 
 HIT_PATHS_SHOWN = 5  # a hit lists this many of its paths, plus how many it has (path_count)
@@ -23,12 +24,19 @@ def hit_json(hit: Hit) -> dict[str, Any]:
     del answer["meta"]  # shown as the fields below, never as the stored sentinels
     answer["paths"] = hit.paths[:HIT_PATHS_SHOWN]
     answer["path_count"] = len(hit.paths)
-    answer["taken"] = hit.meta.taken_iso()
-    answer["camera"] = hit.meta.camera
-    answer["lens"] = hit.meta.lens
-    answer["lat"] = hit.meta.lat
-    answer["lon"] = hit.meta.lon
+    answer.update(meta_json(hit.meta))
     return answer
+
+
+def meta_json(meta: PhotoMeta) -> dict[str, Any]:
+    """A photo's metadata as every JSON answer shows it (search hits, ``/add_image``)."""
+    return {
+        "taken": meta.taken_iso(),
+        "camera": meta.camera,
+        "lens": meta.lens,
+        "lat": meta.lat,
+        "lon": meta.lon,
+    }
 
 
 def hit_line(path: str, score: float) -> str:

@@ -16,15 +16,10 @@ import numpy as np
 
 from clipvec.images.photo_meta import UNKNOWN_META, PhotoMeta
 from clipvec.store.filters import has_control
-from clipvec.store.meta_columns import (
-    GPS_UNKNOWN,
-    META_FIELDS,
-    META_SINCE,
-    OFFSET_UNKNOWN,
-    TAKEN_UNKNOWN,
-    meta_columns,
-    meta_from_row,
-)
+from clipvec.store.meta_columns import GPS_UNKNOWN as GPS_UNKNOWN  # the contract's names, from here
+from clipvec.store.meta_columns import META_FIELDS, META_SINCE, meta_columns, meta_from_row
+from clipvec.store.meta_columns import OFFSET_UNKNOWN as OFFSET_UNKNOWN
+from clipvec.store.meta_columns import TAKEN_UNKNOWN as TAKEN_UNKNOWN
 
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
 
@@ -43,17 +38,6 @@ MAX_TOP_K = 16384
 OUTPUT_FIELDS = ["content_hash", "path", "paths", "size", "mtime", "width", "height", "format"]
 # The fields a search hit carries from a version-1 collection.
 HIT_FIELDS = ["path", "paths", "size", "width", "height", "format"]
-
-__all__ = [
-    "GPS_UNKNOWN",
-    "META_FIELDS",
-    "OFFSET_UNKNOWN",
-    "TAKEN_UNKNOWN",
-    "Hit",
-    "ImageRecord",
-    "hit_fields",
-    "output_fields",
-]
 
 
 META_TEXTS = ("camera_make", "camera_model", "lens", "camera_key", "lens_key")

@@ -72,6 +72,9 @@ def test_json_shows_the_photos_metadata_not_the_stored_form():
     wall_clock = dataclasses.replace(hit("b.jpg", 0.1), meta=PhotoMeta(taken=1714564800, camera_make="NIKON"))
     assert hit_json(wall_clock)["taken"] == "2024-05-01T12:00:00"  # no offset recorded: none shown
     assert hit_json(wall_clock)["camera"] == "NIKON"
+    assert PhotoMeta(camera_make="NIKON CORPORATION", camera_model="NIKON Z 6").camera == "NIKON Z 6"
+    assert PhotoMeta(camera_make="Apple", camera_model="iPhone 13").camera == "Apple iPhone 13"
+    assert PhotoMeta(camera_model="X100V").camera == "X100V"
 
 
 def test_the_metric_line_says_which_way_is_better():
