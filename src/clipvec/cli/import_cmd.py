@@ -172,11 +172,14 @@ def import_source(settings: Settings, args: argparse.Namespace) -> Source | None
 
 
 def say_what_it_adds_to(store: ImageStore, source: Source, settings: Settings) -> None:
-    """On stderr, before a long import: the other folders this collection already holds (issue 22).
+    """On stderr, before a long import: the other folders this collection already holds (issue 22),
+    and how to upgrade it when it has an older schema (issue 17; the import still works).
 
     Folders mix in one collection by design (each record keeps where its file is), but a
     user who imports ``~/Pictures`` should hear that ``./images`` is in there too.
     """
+    if store.migrate_hint:
+        print(f"clipvec: {store.migrate_hint}", file=sys.stderr)
     this = root_name(source.stored_prefix)
     roots = store.roots()
     others = [shown_root(name, settings.images_dir) for name in roots if name != this]

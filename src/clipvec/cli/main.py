@@ -75,9 +75,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if args.command in _RUNS_THE_MODEL and not (args.command == "search" and settings.service_url):
         _family_supported(settings.model)
-    if (args.command == "duplicates" or (args.command == "search" and not settings.service_url)) and (
-        missing := _missing_lite_db(settings)
-    ):
+    if (
+        args.command in ("duplicates", "migrate", "facets")
+        or (args.command == "search" and not settings.service_url)
+    ) and (missing := _missing_lite_db(settings)):
         print(
             f"clipvec: there is no database at {missing} (CLIPVEC_MILVUS_URI); nothing was created. "
             "Import images first (clipvec import DIR), or point --milvus-uri at your database.",
@@ -109,7 +110,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clipvec.cli.vectorize_cmd import run_vectorize
 
         return run_vectorize(settings, args)
-    _quiet_pymilvus(args.verbose)  # import, watch, search, drop, duplicates
+    _quiet_pymilvus(args.verbose)  # import, watch, search, drop, duplicates, migrate, facets
+    if args.command == "migrate":
+        from clipvec.cli.migrate_cmd import run_migrate
+
+        return run_migrate(settings, quiet=args.no_progress)
     if args.command == "drop":
         from clipvec.cli.drop_cmd import run_drop
 
@@ -130,6 +135,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clipvec.cli.duplicates_cmd import run_duplicates
 
         return run_duplicates(settings, args)
+    if args.command == "facets":
+        from clipvec.cli.facets_cmd import run_facets
+
+        return run_facets(settings, args)
     raise AssertionError(args.command)
 
 

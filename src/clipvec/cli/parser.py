@@ -209,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     arithmetic.add_argument(
         "--unlike", action="append", metavar="IMAGE", help="subtract this image (as --like)"
     )
+    _add_filter_flags(p)
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help='print {"hits": [...]} as JSON')
     shown.add_argument(
@@ -245,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the groups as JSON")
 
     p = sub.add_parser(
+        "facets",
+        help="list the cameras, lenses and formats with counts, and the range of dates taken",
+    )
+    p.add_argument(
+        "--model", help="the collection's model, for its name and dimension; not loaded (CLIPVEC_MODEL)"
+    )
+    _add_store_flags(p)
+    p.add_argument("--json", action="store_true", help="print them as JSON (as GET /facets answers)")
+
+    p = sub.add_parser(
         "make-model", help="write a random-weight CLIP folder (for offline trials and benchmarks)"
     )
     p.add_argument("out", type=Path)
@@ -252,6 +263,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("bench", help="benchmark the original code path against ours (clipvec bench --help)")
+
+    p = sub.add_parser(
+        "migrate",
+        help="upgrade a collection to schema version 2 (date, camera, lens, place) in place, no re-encoding",
+        description="Re-read each record's photo metadata from its file (a file that is gone keeps its "
+        "record, metadata unknown) and rewrite the records with their stored vectors into the current "
+        "schema. No model is loaded. Safe to interrupt and run again: it resumes.",
+    )
+    _add_store_flags(p)
+    p.add_argument("--images-dir", help="where the collection's relative paths live (CLIPVEC_IMAGES_DIR)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines")
 
     p = sub.add_parser("drop", help="delete a collection (all its records), after asking")
     _add_store_flags(p)
@@ -295,3 +317,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="change an existing clipvec.toml (the settings given; the others stay)",
     )
     return parser
+
+
+def _add_filter_flags(p: argparse.ArgumentParser) -> None:
+    """``clipvec search``'s photo filters; their values are read as the HTTP query's (search.filter_params)."""
+    group = p.add_argument_group(
+        "photo filters", "applied inside the search: the best matches among these photos"
+    )
+    group.add_argument("--taken-after", metavar="DATE", help="taken at or after this ISO date or date-time")
+    group.add_argument("--taken-before", metavar="DATE", help="taken before this ISO date or date-time")
+    group.add_argument("--camera", metavar="NAME", help="camera make or model contains this (any case)")
+    group.add_argument("--lens", metavar="NAME", help="lens name contains this (any case)")
+    group.add_argument("--near", metavar="LAT,LON,KM", help="taken within KM of this place")
+    group.add_argument("--orientation", choices=["landscape", "portrait", "square"])
+    group.add_argument("--min-width", metavar="PIXELS", help="at least this wide")
+    group.add_argument("--min-height", metavar="PIXELS", help="at least this high")
+    group.add_argument("--format", metavar="FORMATS", help="only these formats, comma-separated (jpeg,heic)")
+    group.add_argument(
+        "--sort",
+        choices=["score", "taken"],
+        help="score (default): best first; taken: the same hits oldest first",
+    )

@@ -28,6 +28,8 @@ from clipvec.cli.search_parts import (
 )
 from clipvec.search import SearchOptions, hit_json, hit_line, metric_line, search_image_bytes, search_text
 from clipvec.search.arithmetic import QueryPart, combine, search_combined, stored_example
+from clipvec.search.filter_params import FILTER_PARAMS
+from clipvec.search.options import SearchFilters
 from clipvec.search.query import image_vector
 from clipvec.settings import Settings
 
@@ -53,7 +55,9 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     # Checked before the model loads: a bad flag costs a second, not the model's load.
     top_k = settings.top_k if args.top_k is None else args.top_k
-    options = SearchOptions.checked(top_k, args.min_score, args.path_prefix)
+    options = SearchOptions.checked(
+        top_k, args.min_score, args.path_prefix, filters=filters_from_args(args), sort=args.sort
+    )
     image = None
     if args.image is not None:
         try:
@@ -75,6 +79,13 @@ def run_search(settings: Settings, args: argparse.Namespace) -> int:
     if found is None:
         return 1
     return _show(settings, args, found)
+
+
+def filters_from_args(args: argparse.Namespace) -> SearchFilters:
+    """The photo filter flags, read as the service reads its query string (``--min-width`` is ``min_width``)."""
+    return SearchFilters.from_query(
+        {name: value for name in FILTER_PARAMS if (value := getattr(args, name, None)) is not None}
+    )
 
 
 def _empty(settings: Settings, where: str) -> None:

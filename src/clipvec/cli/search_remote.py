@@ -80,6 +80,9 @@ def query_params(options: SearchOptions) -> dict[str, str]:
         params["min_score"] = repr(options.min_score)
     if options.path_prefix:
         params["path_prefix"] = options.path_prefix
+    params.update(options.filters.as_query())
+    if options.sort != "score":
+        params["sort"] = options.sort
     return params
 
 

@@ -16,6 +16,8 @@ Data flow::
   :mod:`~clipvec.images.pillow_decode` (most formats), :mod:`~clipvec.images.tiff`
   (TIFFs Pillow cannot read) and :mod:`~clipvec.images.hdr` (Radiance HDR);
 * :mod:`~clipvec.images.decoded`: the decoder result, header size check, EXIF orientation;
+* :mod:`~clipvec.images.photo_meta`: ``PhotoMeta``, when/where/with what a photo was taken;
+* :mod:`~clipvec.images.exif_meta`: reading it from the EXIF block the decoder parsed anyway;
 * :mod:`~clipvec.images.samples`: deep samples to 8 bits, alpha onto white;
 * :mod:`~clipvec.images.failures`: library exceptions -> readable ``ClipvecError`` s;
 * :mod:`~clipvec.images.budget`: the pixel budget shared by concurrent decodes;
@@ -29,7 +31,9 @@ from __future__ import annotations
 
 from clipvec.images.budget import PixelBudget, Reservation
 from clipvec.images.decode import DecodedImage, decode_file, decode_image
+from clipvec.images.exif_meta import read_photo_meta, read_photo_meta_of
 from clipvec.images.formats import SUPPORTED_FORMATS, sniff_format
+from clipvec.images.photo_meta import UNKNOWN_META, PhotoMeta
 from clipvec.images.prepare import (
     SNIFF_BYTES,
     FileTooLarge,
@@ -44,9 +48,11 @@ from clipvec.images.preprocess import Preprocessor
 __all__ = [
     "SNIFF_BYTES",
     "SUPPORTED_FORMATS",
+    "UNKNOWN_META",
     "DecodedImage",
     "FileTooLarge",
     "NotAnImage",
+    "PhotoMeta",
     "PixelBudget",
     "PreparedImage",
     "Preprocessor",
@@ -56,5 +62,7 @@ __all__ = [
     "prepare_decoded",
     "prepare_image",
     "read_image_file",
+    "read_photo_meta",
+    "read_photo_meta_of",
     "sniff_format",
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from clipvec.errors import DecodeError, ImageTooLarge
+from clipvec.images.photo_meta import UNKNOWN_META, PhotoMeta
 
 __all__ = ["ORIENTATION", "DecodedImage", "check_size", "upright"]
 
@@ -23,13 +24,16 @@ class DecodedImage:
     ``image`` is mode ``"RGB"``, 8 bits per channel, upright (EXIF orientation applied),
     with any transparency composited on white. It may be smaller than the original when
     ``min_side`` let a JPEG decode at reduced scale; ``width``/``height`` always describe
-    the original image as displayed (after orientation).
+    the original image as displayed (after orientation). ``meta``: what its header says
+    about when, where and with what it was taken, read from the header the decoder parsed
+    anyway (unknown for decoders without EXIF: Radiance HDR, the TIFF fallback).
     """
 
     image: Image.Image
     format: str
     width: int
     height: int
+    meta: PhotoMeta = UNKNOWN_META
 
 
 # EXIF orientation -> the transpose that displays the image upright (as ImageOps.exif_transpose).

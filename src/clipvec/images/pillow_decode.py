@@ -21,6 +21,7 @@ from PIL import Image
 
 from clipvec.images.budget import Reservation, take_pixels
 from clipvec.images.decoded import ORIENTATION, DecodedImage, check_size, upright
+from clipvec.images.exif_meta import meta_from_exif, read_exif
 from clipvec.images.failures import PIL_ERRORS, is_truncation, pillow_failure
 from clipvec.images.formats import PILLOW_ID, heic_not_enabled
 from clipvec.images.samples import composite_on_white, to_uint8
@@ -65,13 +66,14 @@ def decode_pillow(
             return decode_tiff_fallback(data, max_pixels, exc, reservation)
         raise pillow_failure(exc, fmt, "decoding the pixels", max_pixels) from exc
 
-    orientation = _exif_orientation(im)
+    exif = read_exif(im)  # after load: a PNG's EXIF chunk may follow its pixels
+    orientation = _exif_orientation(exif)
     try:
         rgb = _to_rgb(im, fmt)
     except PIL_ERRORS as exc:
         raise pillow_failure(exc, fmt, f"converting mode {im.mode} to RGB", max_pixels) from exc
     rgb, width, height = upright(rgb, orientation, width, height)
-    return DecodedImage(rgb, fmt, width, height)
+    return DecodedImage(rgb, fmt, width, height, meta_from_exif(exif))
 
 
 def _ensure_heif() -> None:
@@ -90,9 +92,9 @@ def _ensure_heif() -> None:
         _heif_registered = True
 
 
-def _exif_orientation(im: Image.Image) -> int:
+def _exif_orientation(exif: Image.Exif) -> int:
     try:
-        value = im.getexif().get(0x0112, 1)
+        value = exif.get(0x0112, 1)
     except PIL_ERRORS as exc:  # a broken EXIF block must not lose an otherwise fine image
         log.debug("ignoring unreadable EXIF: %s", exc)
         return 1

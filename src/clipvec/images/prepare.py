@@ -17,6 +17,7 @@ from clipvec.errors import ClipvecError, HeicNotEnabled, UnsupportedImageFormat
 from clipvec.images.budget import Reservation
 from clipvec.images.decode import DecodedImage, decode_image
 from clipvec.images.formats import SUPPORTED_FORMATS, heic_not_enabled, sniff_format
+from clipvec.images.photo_meta import UNKNOWN_META, PhotoMeta
 from clipvec.images.preprocess import Preprocessor
 
 __all__ = [
@@ -52,6 +53,7 @@ class PreparedImage:
     format: str
     width: int
     height: int
+    meta: PhotoMeta = UNKNOWN_META  # from the header the decoder read (issue 17)
 
 
 def prepare_decoded(decoded: DecodedImage, preprocessor: Preprocessor) -> PreparedImage:
@@ -59,7 +61,9 @@ def prepare_decoded(decoded: DecodedImage, preprocessor: Preprocessor) -> Prepar
     image = decoded.image
     if image.size != (decoded.width, decoded.height):  # a JPEG decoded at reduced scale
         image = preprocessor.resize_reduced(image, decoded.width, decoded.height)
-    return PreparedImage(preprocessor.to_pixels(image), decoded.format, decoded.width, decoded.height)
+    return PreparedImage(
+        preprocessor.to_pixels(image), decoded.format, decoded.width, decoded.height, decoded.meta
+    )
 
 
 def prepare_image(

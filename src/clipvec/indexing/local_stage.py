@@ -113,5 +113,6 @@ class LocalStage:
             for (work, prepared), vector in zip(ready, vectors, strict=True):
                 work.vector = vector
                 work.format, work.width, work.height = prepared.format, prepared.width, prepared.height
+                work.meta = prepared.meta
         report.seconds["decode"] += sum(seconds for _, _, seconds in batch) / self.decode_workers
         yield from (work for work, _, _ in batch)

@@ -80,6 +80,7 @@ class Merger:
                 height=work.height,
                 format=work.format,
                 vector=work.vector,
+                meta=work.meta,
             )
             report.imported += 1
         self.by_hash[work.content_hash] = record

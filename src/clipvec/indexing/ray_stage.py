@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from clipvec.errors import ClipvecError, UnsupportedImageFormat
+from clipvec.images.photo_meta import UNKNOWN_META, PhotoMeta
 from clipvec.images.prepare import FileTooLarge, NotAnImage, prepare_image, read_image_file
 from clipvec.images.preprocess import Preprocessor
 from clipvec.indexing.report import FileFailure, ImportReport
@@ -54,7 +55,7 @@ from clipvec.store import ImageRecord, ImageStore
 
 log = logging.getLogger(__name__)
 
-_TEXT_COLUMNS = ("hash", "skip", "error", "detail", "format", "pixels")
+_TEXT_COLUMNS = ("hash", "skip", "error", "detail", "format", "meta", "pixels")
 
 
 # ---------------------------------------------------------------------- read, hash, decode (Ray tasks)
@@ -78,7 +79,8 @@ def read_decode_batch(
 ) -> dict[str, np.ndarray]:
     """Ray task: path -> first bytes -> bytes -> sha256 -> (unless stored already) model pixels."""
     cols: dict[str, list[Any]] = {
-        k: [] for k in ("hash", "skip", "error", "detail", "format", "width", "height", "pixels", "seconds")
+        k: []
+        for k in ("hash", "skip", "error", "detail", "format", "width", "height", "meta", "pixels", "seconds")
     }
     cols["size"], cols["mtime"] = [], []  # of the file read (fstat), not the one scanned (issue 21)
     for path, size, mtime in zip(batch["path"], batch["size"], batch["mtime"], strict=True):
@@ -92,6 +94,7 @@ def read_decode_batch(
             "format": "",
             "width": 0,
             "height": 0,
+            "meta": "",  # PhotoMeta.to_json(): the batches are columns of plain values
             "pixels": b"",
         }
         try:
@@ -109,6 +112,7 @@ def read_decode_batch(
                 try:
                     prepared = prepare_image(data, preprocessor, max_pixels=max_pixels)
                     row.update(format=prepared.format, width=prepared.width, height=prepared.height)
+                    row["meta"] = prepared.meta.to_json()
                     row["pixels"] = prepared.pixels.tobytes()
                 except UnsupportedImageFormat as err:
                     row.update(skip=err.skip_reason, detail=err.detail)
@@ -186,7 +190,13 @@ def _record(batch: dict[str, np.ndarray], i: int, vector: np.ndarray) -> ImageRe
         height=int(batch["height"][i]),
         format=str(batch["format"][i]),
         vector=vector,
+        meta=_meta(batch, i),
     )
+
+
+def _meta(batch: dict[str, np.ndarray], i: int) -> PhotoMeta:
+    text = str(batch["meta"][i]) if "meta" in batch else ""
+    return PhotoMeta.from_json(text) if text else UNKNOWN_META
 
 
 # ---------------------------------------------------------------------- the stage
@@ -313,5 +323,6 @@ def _work(batch: dict[str, np.ndarray], i: int, found: FoundFile, report: Import
         work.vector = np.frombuffer(batch["vector"][i], dtype=np.float32).copy()
         work.format = str(batch["format"][i])
         work.width, work.height = int(batch["width"][i]), int(batch["height"][i])
+        work.meta = _meta(batch, i)
         work.stored = bool(batch["stored"][i])
     return work

@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from clipvec.errors import ClipvecError
+from clipvec.images.photo_meta import UNKNOWN_META, PhotoMeta
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.sources import FoundFile, Source
 
@@ -25,7 +26,7 @@ from clipvec.sources import FoundFile, Source
 class Work:
     """One file the stage read, with what became of it (exactly one outcome is set).
 
-    ``vector`` with ``format``/``width``/``height``: a new content, encoded. Only
+    ``vector`` with ``format``/``width``/``height``/``meta``: a new content, encoded. Only
     ``content_hash``: a content already stored (its stored vector is reused). ``skip``: not
     an image, or too large. ``error``: unreadable or undecodable.
     """
@@ -36,6 +37,7 @@ class Work:
     format: str = ""
     width: int = 0
     height: int = 0
+    meta: PhotoMeta = UNKNOWN_META  # what the new content's header says (issue 17)
     error: ClipvecError | None = None
     skip: FileFailure | None = None
     # The stage already stored this new record itself (Ray workers writing to a server in

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from clipvec.search.options import SearchOptions, bad_parameter
+from clipvec.search.query import in_order
 from clipvec.settings import TOP_K_MAX
 from clipvec.store import Hit, ImageStore
 
@@ -142,4 +143,4 @@ def search_combined(store: ImageStore, combined: Combined, options: SearchOption
     kwargs = options.as_kwargs()
     kwargs["top_k"] = min(TOP_K_MAX, options.top_k + len(combined.examples))
     hits = [h for h in store.search(combined.vector, **kwargs) if h.content_hash not in combined.examples]
-    return hits[: options.top_k]
+    return in_order(hits[: options.top_k], options.sort)

@@ -2,8 +2,9 @@
 
 ``top_k`` is 1 to 1000, ``min_score`` a finite number, ``path_prefix`` at most 1024
 characters without control characters, ``exclude`` a content hash (64 lowercase hex digits,
-as a hit gives it: "more like this" leaves out its own example). A bad value is a ``bad_parameter`` error: 400 over
-HTTP, a one-line message and exit 2 on the command line.
+as a hit gives it: "more like this" leaves out its own example), ``sort`` ``score`` or
+``taken``, and the photo filters (:class:`SearchFilters`, :mod:`.filter_params`). A bad value
+is a ``bad_parameter`` error: 400 over HTTP, a one-line message and exit 2 on the command line.
 """
 
 from __future__ import annotations
@@ -14,17 +15,80 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from clipvec.errors import ClipvecError
+from clipvec.search.filter_params import (
+    NUMBER,
+    bad_parameter,
+    near_text,
+    parse_dimension,
+    parse_formats,
+    parse_name,
+    parse_near,
+    parse_orientation,
+    parse_sort,
+    parse_when,
+    when_text,
+)
 from clipvec.settings import TOP_K_MAX
+from clipvec.store.meta_filter import MetaFilter
 
 PATH_PREFIX_MAX = 1024
 _DIGITS = re.compile(r"[0-9]{1,7}")
 _CONTENT_HASH = re.compile(r"[0-9a-f]{64}")
-NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
+__all__ = ["NUMBER", "TOP_K_MAX", "SearchFilters", "SearchOptions", "bad_parameter", "checked_path_prefix"]
 
 
-def bad_parameter(detail: str) -> ClipvecError:
-    return ClipvecError(detail, code="bad_parameter")
+@dataclass(frozen=True)
+class SearchFilters(MetaFilter):
+    """The store's photo filter (``MetaFilter``), read from the text of a query string or flags."""
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> SearchFilters:
+        """From text values (``taken_after=2024-05-01&camera=canon&near=48.85,2.35,10``); an
+        empty value sets nothing. ``bad_parameter`` names the first malformed one."""
+
+        def given(name: str) -> str | None:
+            value = params.get(name)
+            return value if value is not None and value.strip() else None
+
+        after, before = given("taken_after"), given("taken_before")
+        filters = cls(
+            taken_after=None if after is None else parse_when("taken_after", after),
+            taken_before=None if before is None else parse_when("taken_before", before),
+            camera=parse_name("camera", given("camera") or ""),
+            lens=parse_name("lens", given("lens") or ""),
+            near=None if (near := given("near")) is None else parse_near(near),
+            orientation="" if (shape := given("orientation")) is None else parse_orientation(shape),
+            min_width=0 if (width := given("min_width")) is None else parse_dimension("min_width", width),
+            min_height=0
+            if (height := given("min_height")) is None
+            else parse_dimension("min_height", height),
+            formats=() if (formats := given("format")) is None else parse_formats(formats),
+        )
+        if (
+            filters.taken_after is not None
+            and filters.taken_before is not None
+            and filters.taken_after >= filters.taken_before
+        ):
+            raise bad_parameter("taken_after must be earlier than taken_before")
+        return filters
+
+    def as_query(self) -> dict[str, str]:
+        """The text form ``from_query`` reads back to this same value (for a remote search)."""
+        query = {
+            "taken_after": None if self.taken_after is None else when_text(self.taken_after),
+            "taken_before": None if self.taken_before is None else when_text(self.taken_before),
+            "camera": self.camera,
+            "lens": self.lens,
+            "near": None if self.near is None else near_text(self.near),
+            "orientation": self.orientation,
+            "min_width": str(self.min_width) if self.min_width else None,
+            "min_height": str(self.min_height) if self.min_height else None,
+            "format": ",".join(self.formats),
+        }
+        return {name: value for name, value in query.items() if value}
+
+
+NO_FILTERS = SearchFilters()
 
 
 @dataclass(frozen=True)
@@ -33,6 +97,8 @@ class SearchOptions:
     min_score: float | None = None
     path_prefix: str | None = None
     exclude: str | None = None
+    filters: SearchFilters = NO_FILTERS
+    sort: str = "score"  # or "taken": the same hits in time order, unknown dates last
 
     @classmethod
     def checked(
@@ -41,9 +107,19 @@ class SearchOptions:
         min_score: float | None = None,
         path_prefix: str | None = None,
         exclude: str | None = None,
+        *,
+        filters: SearchFilters = NO_FILTERS,
+        sort: str | None = None,
     ) -> SearchOptions:
         """The options if every one is in range; ``bad_parameter`` names the first that is not."""
-        return cls(_top_k(top_k), _min_score(min_score), checked_path_prefix(path_prefix), _exclude(exclude))
+        return cls(
+            _top_k(top_k),
+            _min_score(min_score),
+            checked_path_prefix(path_prefix),
+            _exclude(exclude),
+            filters,
+            parse_sort(sort),
+        )
 
     @classmethod
     def from_query(cls, params: Mapping[str, str], default_top_k: int) -> SearchOptions:
@@ -60,7 +136,12 @@ class SearchOptions:
             raise bad_parameter(_MIN_SCORE)
         min_score = _min_score(None if raw_min is None else float(raw_min))
         return cls(
-            top_k, min_score, checked_path_prefix(params.get("path_prefix")), _exclude(params.get("exclude"))
+            top_k,
+            min_score,
+            checked_path_prefix(params.get("path_prefix")),
+            _exclude(params.get("exclude")),
+            SearchFilters.from_query(params),
+            parse_sort(params.get("sort")),
         )
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -72,6 +153,8 @@ class SearchOptions:
         }
         if self.exclude is not None:
             kwargs["exclude"] = self.exclude
+        if self.filters:
+            kwargs["filters"] = self.filters
         return kwargs
 
 

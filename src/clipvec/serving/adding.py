@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clipvec.images import PreparedImage
-from clipvec.search import HIT_PATHS_SHOWN
+from clipvec.search import HIT_PATHS_SHOWN, meta_json
 from clipvec.serving import answers
 from clipvec.store import ImageRecord, ImageStore
 
@@ -38,6 +38,7 @@ def add_image(
             height=prepared.height,
             format=prepared.format,
             vector=vector,
+            meta=prepared.meta,
         )
         added = store.add_name(record, saved.rel_path)
         paths = list(added.record.paths)
@@ -53,6 +54,7 @@ def add_image(
             width=prepared.width,
             height=prepared.height,
             format=prepared.format,
+            **meta_json(added.record.meta),  # as stored (unknown in a version-1 collection)
         )
         if not added.listed:
             answer["note"] = (

@@ -72,4 +72,6 @@ def collection_answer(encoder: ClipEncoder, store: ImageStore, collection: str) 
         "dim": encoder.dim,
         "metric": store.metric,
         "higher_is_better": store.higher_is_better,
+        "schema_version": store.schema_version,
+        "hint": store.migrate_hint,  # null, or how to upgrade an older collection (issue 17)
     }

@@ -21,6 +21,8 @@ from clipvec.model.encoder import ClipEncoder, TextEncoding
 from clipvec.search import SearchOptions
 from clipvec.search.arithmetic import combine, parse_parts, search_combined, stored_example
 from clipvec.search.duplicates import DuplicateOptions, find_duplicates
+from clipvec.search.facets import facets_json
+from clipvec.search.query import search_vector
 from clipvec.serving import answers, metrics
 from clipvec.serving.adding import add_image
 from clipvec.serving.batcher import MicroBatcher
@@ -190,6 +192,10 @@ class ServingCore:
 
         return self.store.run(run)
 
+    def facets(self) -> dict[str, Any]:
+        """Cameras, lenses, formats and dates with counts (a scan of a few columns, kept while current)."""
+        return self.store.run(lambda store: facets_json(store.facets()))
+
     def import_folder(self) -> tuple[bool, dict[str, Any]]:
         """Start importing the images folder in the background: ``(started, status)``."""
         return self.imports.start()
@@ -207,9 +213,7 @@ class ServingCore:
     # ------------------------------------------------------------------ helpers
     def _search(self, vector: np.ndarray, options: SearchOptions) -> dict[str, Any]:
         return self.store.run(
-            lambda store: answers.hits_answer(
-                self.encoder, store, store.search(vector, **options.as_kwargs())
-            )
+            lambda store: answers.hits_answer(self.encoder, store, search_vector(store, vector, options))
         )
 
     def _check_batch(self, count: int, what: str) -> None:

@@ -227,7 +227,7 @@ def _get_operation(route: GetRoute) -> dict[str, Any]:
     ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
     return {
         "operationId": route.name,
-        "summary": "Groups of near-duplicate images (resized, re-encoded, cropped, bursts), biggest first",
+        "summary": route.summary,
         "parameters": _parameters(route),
         "security": [{}, {"bearer": []}],
         "responses": {"200": ok, **_error_responses(route)},

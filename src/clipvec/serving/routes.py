@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from clipvec.search.filter_params import DIMENSION_MAX, SORTS, TEXT_MAX
 from clipvec.search.options import PATH_PREFIX_MAX
 
 
@@ -85,6 +86,48 @@ SEARCH_QUERY = (
         "Leave out the image with this content_hash (e.g. the example of a search by image).",
         MappingProxyType({"type": "string", "pattern": "^([0-9a-f]{64})?$"}),  # empty: none
     ),
+    # The photo filters (issue 17.3), applied inside the vector search: the true top_k among the matches.
+    QueryParam(
+        "taken_after",
+        "Only photos taken at or after this ISO date or date-time (2024-05-01, 2024-05-01T18:30, "
+        "+02:00 optional; without an offset the photo's own clock). Unknown dates never match.",
+    ),
+    QueryParam("taken_before", "Only photos taken before this ISO date or date-time (exclusive)."),
+    QueryParam(
+        "camera",
+        "Only photos whose camera make or model contains this, any case (e.g. canon, iphone 12).",
+        MappingProxyType({"type": "string", "maxLength": TEXT_MAX}),
+    ),
+    QueryParam(
+        "lens",
+        "Only photos whose lens name contains this, any case.",
+        MappingProxyType({"type": "string", "maxLength": TEXT_MAX}),
+    ),
+    QueryParam(
+        "near",
+        "Only photos taken within km of a place: lat,lon,km (e.g. 48.8566,2.3522,25).",
+    ),
+    QueryParam(
+        "orientation",
+        "Only landscape (wider than high), portrait or square images.",
+        MappingProxyType({"type": "string", "enum": ["landscape", "portrait", "square"]}),
+    ),
+    QueryParam(
+        "min_width",
+        "Only images at least this many pixels wide (upright).",
+        MappingProxyType({"type": "integer", "minimum": 0, "maximum": DIMENSION_MAX}),
+    ),
+    QueryParam(
+        "min_height",
+        "Only images at least this many pixels high (upright).",
+        MappingProxyType({"type": "integer", "minimum": 0, "maximum": DIMENSION_MAX}),
+    ),
+    QueryParam("format", "Only these formats, comma-separated (e.g. jpeg,heic)."),
+    QueryParam(
+        "sort",
+        "score (default): best first; taken: the same hits oldest first, unknown dates last.",
+        MappingProxyType({"type": "string", "enum": list(SORTS)}),
+    ),
 )
 
 VECTORIZE_TEXT = ApiRoute("/vectorize_text", "vectorize_text", BodyKind.TEXT)
@@ -138,6 +181,7 @@ class GetRoute:
     query: tuple[QueryParam, ...] = ()
     uses_store: bool = False
     writes: bool = False  # never, but the OpenAPI patch reads it like an ApiRoute's
+    summary: str = ""  # the OpenAPI operation's one line
 
     @property
     def query_names(self) -> frozenset[str]:
@@ -163,8 +207,16 @@ DUPLICATES = GetRoute(
         ),
     ),
     uses_store=True,
+    summary="Groups of near-duplicate images (resized, re-encoded, cropped, bursts), biggest first",
 )
-GET_ROUTES: tuple[GetRoute, ...] = (DUPLICATES,)
+# Cameras, lenses, formats and the date range with counts (issue 17.4): the page's filter choices.
+FACETS = GetRoute(
+    "/facets",
+    "facets",
+    uses_store=True,
+    summary="Cameras, lenses and formats with counts, and the range of dates taken (filter choices)",
+)
+GET_ROUTES: tuple[GetRoute, ...] = (DUPLICATES, FACETS)
 GET_BY_PATH: Mapping[str, GetRoute] = MappingProxyType({r.path: r for r in GET_ROUTES})
 
 # ------------------------------------------------------------------ BentoML's own routes

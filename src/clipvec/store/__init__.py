@@ -28,25 +28,32 @@ Works the same against Milvus Lite 2.5 (a local ``*.db`` file) and a Milvus 2.3+
 The parts, each with one job (``ImageStore`` composes them):
 
 * ``records``: ``ImageRecord`` and ``Hit``, the size limits, record <-> row, hit parsing;
+* ``meta_columns``: a photo's metadata as schema version 2's columns (unknown = a sentinel);
 * ``filters``: the filter language (literals, prefix ranges, ``content_hash in [...]``);
 * ``lite_file``: the Lite file itself (its lock, damage check, on-disk write check);
 * ``lite_registry``: which Lite files this process holds open, released by the last user;
 * ``outages``: which Milvus errors mean "cannot serve now" (503), by code, then by text;
 * ``connection``: opening the client, every call (timeout, reload, unavailable), closing;
 * ``consistency``: which reads must be Strong;
-* ``schema``: the schema, its index, and the check that an existing collection fits;
+* ``schema``: the schema (version 2; version 1 still opens), its index, and the check that
+  an existing collection fits;
 * ``writes``: verified, batched, deduplicated upserts, and deletes;
 * ``names``: adding one name to a content's record, atomic per hash and read back;
 * ``reads``: count, get, get by path, every record a page at a time;
-* ``nearest``: vector search with path prefix and minimum score;
+* ``nearest``: vector search with path prefix, photo filter and minimum score;
+* ``meta_filter``: the photo filter (``MetaFilter``) compiled into one expression;
+* ``geo``: great-circle distances and the lat/lon box of a circle (``near``);
+* ``facets``: cameras, lenses, formats and dates with counts, and the distinct keys;
 * ``image_store``: the ``ImageStore`` facade;
 * ``roots``: the folders and S3 prefixes imported into a collection (a companion collection);
 * ``drop``: deleting a whole collection (needs no model).
 """
 
 from clipvec.store.drop import drop_collection
+from clipvec.store.facets import FacetCount, Facets
 from clipvec.store.filters import literal, prefix_filter
 from clipvec.store.image_store import ImageStore
+from clipvec.store.meta_filter import MetaFilter, Near
 from clipvec.store.names import NameAdded
 from clipvec.store.records import (
     MAX_TOP_K,
@@ -60,6 +67,10 @@ from clipvec.store.records import (
 from clipvec.store.schema import METRICS, SCHEMA_VERSION
 
 __all__ = [
+    "FacetCount",
+    "Facets",
+    "MetaFilter",
+    "Near",
     "MAX_TOP_K",
     "METRICS",
     "PATHS_KEPT",

@@ -16,12 +16,20 @@ import numpy as np
 
 from clipvec.store.connection import LITE_OPEN_HINT, LOAD_TIMEOUT, Connection, new_lite_file
 from clipvec.store.consistency import ReadConsistency
+from clipvec.store.facets import Facets, Summary
+from clipvec.store.meta_filter import MetaFilter
 from clipvec.store.names import SETTLE, NameAdded, add_name
 from clipvec.store.nearest import Nearest
 from clipvec.store.reads import Reader
-from clipvec.store.records import Hit, ImageRecord, higher_is_better
+from clipvec.store.records import Hit, ImageRecord, has_meta, higher_is_better
 from clipvec.store.roots import RootsRegistry
-from clipvec.store.schema import FAMILY_BEFORE_FAMILIES, CollectionSpec, open_collection
+from clipvec.store.schema import (
+    FAMILY_BEFORE_FAMILIES,
+    MIGRATE_HINT,
+    SCHEMA_VERSION,
+    CollectionSpec,
+    open_collection,
+)
 from clipvec.store.writes import Writer
 
 if TYPE_CHECKING:
@@ -67,7 +75,6 @@ class ImageStore:
         self._writer = Writer(
             self._conn, self._consistency, dim=spec.dim, model_name=spec.model_name, verify=verify_writes
         )
-        self._reader = Reader(self._conn, self._consistency)
         self._roots = RootsRegistry(self._conn, self._writer.write_lost)
         try:
             if self.is_lite:
@@ -75,12 +82,24 @@ class ImageStore:
                 self._conn.open(token, connect_timeout, db=db, lock_wait=lock_wait, hint=LITE_OPEN_HINT)
             else:
                 self._conn.open(token, connect_timeout)
-            self.index_type, self.recorded_model_name = open_collection(self._conn, spec, index_type)
+            self.index_type, self.recorded_model_name, version = open_collection(self._conn, spec, index_type)
         except BaseException:
             self.close()
             raise
+        # The collection's schema version (``SCHEMA_VERSION`` for a new one): a version-1
+        # collection is read and searched without the metadata columns, and written without them.
+        self.schema_version = version
+        self._writer.version = version
+        self._reader = Reader(self._conn, self._consistency, version=version)
+        self._summary = Summary(self._reader.scan, self._reader.count, has_meta=has_meta(version))
         self._nearest = Nearest(
-            self._conn, self._consistency, dim=spec.dim, metric=spec.metric, index_type=self.index_type
+            self._conn,
+            self._consistency,
+            dim=spec.dim,
+            metric=spec.metric,
+            index_type=self.index_type,
+            version=version,
+            keys=self._summary.keys,
         )
 
     @classmethod
@@ -111,6 +130,13 @@ class ImageStore:
         self.close()
 
     # ---- settings kept by the parts --------------------------------------------------
+    @property
+    def migrate_hint(self) -> str | None:
+        """One line saying how to upgrade a collection of an older schema; None when it is current."""
+        if self.schema_version >= SCHEMA_VERSION:
+            return None
+        return f"collection {self.collection!r} has schema version {self.schema_version}: {MIGRATE_HINT}"
+
     @property
     def timeout(self) -> float:
         """Seconds each Milvus call may take."""
@@ -146,6 +172,7 @@ class ImageStore:
         upsert) raises if it failed.
         """
         self._writer.upsert(records, defer_check=defer_check)
+        self._summary.forget()
 
     def add_name(self, record: ImageRecord, name: str) -> NameAdded:
         """Store ``record``'s content with ``name`` among its paths, never dropping a stored name.
@@ -153,7 +180,10 @@ class ImageStore:
         Atomic per content hash within this process, read back and merged again across
         processes (``clipvec.store.names``); ``StoreUnavailable`` if the name would not stick.
         """
-        return add_name(self._reader, self._writer, record, name, settle=0.0 if self.is_lite else SETTLE)
+        try:
+            return add_name(self._reader, self._writer, record, name, settle=0.0 if self.is_lite else SETTLE)
+        finally:
+            self._summary.forget()
 
     def confirm_writes(self) -> None:
         """Wait for the checks of deferred writes (``upsert(defer_check=True)``); raise if one was lost."""
@@ -161,7 +191,10 @@ class ImageStore:
 
     def delete(self, hashes: Sequence[str]) -> int:
         """Delete records by content_hash; returns how many existed (and are now gone)."""
-        return self._writer.delete(hashes)
+        try:
+            return self._writer.delete(hashes)
+        finally:
+            self._summary.forget()
 
     def record_root(self, name: str) -> None:
         """Record that root ``name`` (``clipvec.sources.roots``) is imported into this collection.
@@ -208,6 +241,7 @@ class ImageStore:
         min_score: float | None = None,
         path_prefix: str | None = None,
         exclude: str | None = None,
+        filters: MetaFilter | None = None,
     ) -> list[Hit]:
         """Nearest records to ``vector``, best first.
 
@@ -215,10 +249,22 @@ class ImageStore:
         for L2 it is a maximum (squared) distance. ``path_prefix`` keeps hits whose primary
         path starts with it (any characters; matched exactly, no wildcards). ``exclude``
         leaves out the record with that content hash (the example of "more like this").
+        ``filters`` keeps the photos that match (``meta_filter``), inside the same search, so
+        the hits are the true top-k among them; on a version-1 collection a filter on the
+        photo metadata is a ``bad_parameter`` error that names ``clipvec migrate``.
         """
         return self._nearest.search(
-            vector, top_k=top_k, min_score=min_score, path_prefix=path_prefix, exclude=exclude
+            vector,
+            top_k=top_k,
+            min_score=min_score,
+            path_prefix=path_prefix,
+            exclude=exclude,
+            filters=filters,
         )
+
+    def facets(self) -> Facets:
+        """Cameras, lenses, formats and the date range, with counts (kept while current)."""
+        return self._summary.facets()
 
     # ---- closing ---------------------------------------------------------------------
     def close(self) -> None:

@@ -19,7 +19,8 @@ from clipvec.store.filters import (
     literal,
     prefix_filter,
 )
-from clipvec.store.records import MAX_TOP_K, OUTPUT_FIELDS, ImageRecord, from_row
+from clipvec.store.records import MAX_TOP_K, ImageRecord, from_row, output_fields
+from clipvec.store.schema import SCHEMA_VERSION
 
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
 
@@ -33,13 +34,16 @@ HASH_PREFIX_CANDIDATES = 16
 class Reader:
     """Queries on one collection, each at the consistency level the policy asks for."""
 
-    def __init__(self, conn: Connection, consistency: ReadConsistency) -> None:
+    def __init__(
+        self, conn: Connection, consistency: ReadConsistency, *, version: int = SCHEMA_VERSION
+    ) -> None:
         self._conn = conn
         self._consistency = consistency
+        self._fields = output_fields(version)  # a version-1 collection has no metadata columns
         self._in_chunk = in_chunk_size(conn.is_lite)
 
-    def count(self) -> int:
-        """Number of stored records.
+    def count(self, expr: str = 'content_hash != ""') -> int:
+        """Number of stored records (those matching ``expr``, when given).
 
         ``count(*)`` with an always-true filter: a 2.3 server answers an *unfiltered*
         ``count(*)`` from segment statistics that miss a delete made a moment ago (Session
@@ -50,7 +54,7 @@ class Reader:
         rows = conn.call(
             conn.client.query,
             conn.collection,
-            filter='content_hash != ""',
+            filter=expr,
             output_fields=["count(*)"],
             **self._consistency.read_options(),
         )
@@ -66,7 +70,7 @@ class Reader:
         """
         conn = self._conn
         wanted = list(dict.fromkeys(hashes))
-        fields = OUTPUT_FIELDS + (["vector"] if with_vectors else [])
+        fields = self._fields + (["vector"] if with_vectors else [])
         found: dict[str, ImageRecord] = {}
         for chunk in chunks(wanted, self._in_chunk):
             rows = conn.call(
@@ -108,7 +112,7 @@ class Reader:
             conn.client.query,
             conn.collection,
             filter=f"array_contains(paths, {literal(path)})",
-            output_fields=OUTPUT_FIELDS,
+            output_fields=self._fields,
             limit=1,
             **self._consistency.read_options(),
         )
@@ -120,7 +124,7 @@ class Reader:
             conn.client.query,
             conn.collection,
             filter=prefix_filter("content_hash", hash_prefix),
-            output_fields=OUTPUT_FIELDS,
+            output_fields=self._fields,
             limit=HASH_PREFIX_CANDIDATES,
             **self._consistency.read_options(),
         )
@@ -140,7 +144,7 @@ class Reader:
         cap = MAX_TOP_K if batch is None else max(1, min(int(batch), MAX_TOP_K))
         if self._consistency.stale:
             self.count()  # a Strong read first, so the pages cannot show deleted or miss replayed rows
-        fields = [f for f in OUTPUT_FIELDS if f != "paths"] + (["vector"] if with_vectors else [])
+        fields = [f for f in self._fields if f != "paths"] + (["vector"] if with_vectors else [])
         # Both iterators are made before either is read: a 2.3 server makes the first page of
         # an iterator wait (~1.3 s) until it has caught up with the moment the iterator was
         # made, and made together they wait once, not twice.
@@ -159,6 +163,12 @@ class Reader:
         for row in self._drain(everything):
             paths = more_paths.get(str(row["content_hash"]))
             yield from_row({**row, "paths": paths} if paths else row, with_vectors)
+
+    def scan(self, fields: list[str], *, page: int = MAX_TOP_K) -> Iterator[dict[str, Any]]:
+        """Every row's ``fields`` (scalar ones: never ``paths``, see ``iter_records``), a page at a time."""
+        if self._consistency.stale:
+            self.count()  # a Strong read first, as in iter_records
+        return self._drain(self._iterator(fields, "", page))
 
     def _iterator(self, fields: list[str], expr: str, page: int) -> Any:
         """A query iterator over the rows matching ``expr`` (all rows for ""), ``page`` at a time."""

@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from clipvec.images.photo_meta import UNKNOWN_META, PhotoMeta
 from clipvec.store.filters import has_control
+from clipvec.store.meta_columns import GPS_UNKNOWN as GPS_UNKNOWN  # the contract's names, from here
+from clipvec.store.meta_columns import META_FIELDS, META_SINCE, meta_columns, meta_from_row
+from clipvec.store.meta_columns import OFFSET_UNKNOWN as OFFSET_UNKNOWN
+from clipvec.store.meta_columns import TAKEN_UNKNOWN as TAKEN_UNKNOWN
 
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
 
@@ -28,8 +33,29 @@ FORMAT_MAX_LEN = 64
 MODEL_MAX_LEN = 1024
 MAX_TOP_K = 16384
 
-# The fields a read returns (the vector only when asked for, the model never).
+# The fields a read returns from a version-1 collection (the vector only when asked for,
+# the model never); ``output_fields`` adds the metadata columns of later versions.
 OUTPUT_FIELDS = ["content_hash", "path", "paths", "size", "mtime", "width", "height", "format"]
+# The fields a search hit carries from a version-1 collection.
+HIT_FIELDS = ["path", "paths", "size", "width", "height", "format"]
+
+
+META_TEXTS = ("camera_make", "camera_model", "lens", "camera_key", "lens_key")
+
+
+def has_meta(version: int) -> bool:
+    """Whether a collection of schema ``version`` has the metadata columns."""
+    return version >= META_SINCE
+
+
+def output_fields(version: int) -> list[str]:
+    """The fields a record read returns from a collection of schema ``version``."""
+    return OUTPUT_FIELDS + (list(META_FIELDS) if has_meta(version) else [])
+
+
+def hit_fields(version: int) -> list[str]:
+    """The fields a search hit asks for from a collection of schema ``version``."""
+    return HIT_FIELDS + (list(META_FIELDS) if has_meta(version) else [])
 
 
 @dataclass
@@ -44,6 +70,7 @@ class ImageRecord:
     height: int
     format: str
     vector: np.ndarray | None = field(default=None, repr=False)
+    meta: PhotoMeta = UNKNOWN_META  # what its header says (unknown in a version-1 collection)
 
     @property
     def path(self) -> str:
@@ -62,6 +89,7 @@ class Hit:
     width: int
     height: int
     format: str
+    meta: PhotoMeta = UNKNOWN_META
 
 
 # The range of each metric on unit vectors; float rounding in Milvus can step outside it
@@ -79,8 +107,11 @@ def higher_is_better(metric: str) -> bool:
 
 
 # ---------------------------------------------------------------------- record <-> row
-def to_row(record: ImageRecord, *, dim: int, model_name: str) -> dict[str, Any]:
-    """The row stored for ``record``; ``ValueError`` for what the collection cannot hold."""
+def to_row(record: ImageRecord, *, dim: int, model_name: str, version: int = META_SINCE) -> dict[str, Any]:
+    """The row stored for ``record``; ``ValueError`` for what the collection cannot hold.
+
+    A collection of schema ``version`` 1 has no metadata columns: they are left out.
+    """
     pk = record.content_hash
     if not isinstance(pk, str) or not pk or len(pk.encode()) > PK_MAX_LEN or has_control(pk):
         raise ValueError(f"content_hash must be a non-empty string of at most {PK_MAX_LEN} bytes: {pk!r}")
@@ -104,7 +135,7 @@ def to_row(record: ImageRecord, *, dim: int, model_name: str) -> dict[str, Any]:
     if len(fmt.encode()) > FORMAT_MAX_LEN:
         raise ValueError(f"record {pk}: format name too long: {fmt!r}")
     mtime = float(record.mtime)
-    return {
+    row: dict[str, Any] = {
         "content_hash": pk,
         "path": paths[0],
         "paths": paths,
@@ -116,6 +147,9 @@ def to_row(record: ImageRecord, *, dim: int, model_name: str) -> dict[str, Any]:
         "model": model_name,
         "vector": vector,
     }
+    if has_meta(version):
+        row.update(meta_columns(record.meta if isinstance(record.meta, PhotoMeta) else UNKNOWN_META))
+    return row
 
 
 def from_row(row: dict[str, Any], with_vectors: bool) -> ImageRecord:
@@ -133,12 +167,14 @@ def from_row(row: dict[str, Any], with_vectors: bool) -> ImageRecord:
         height=int(row.get("height", 0)),
         format=str(row.get("format", "")),
         vector=vector,
+        meta=meta_from_row(row),
     )
 
 
 def row_bytes(row: dict[str, Any], dim: int) -> int:
     """Rough wire size of one row (the vector dominates: 4 bytes per dimension)."""
-    return 4 * dim + sum(len(p.encode()) + 8 for p in row["paths"]) + len(row["path"].encode()) + 160
+    texts = sum(len(str(row.get(f, "")).encode()) for f in META_TEXTS)  # 0 in a version-1 row
+    return 4 * dim + sum(len(p.encode()) + 8 for p in row["paths"]) + len(row["path"].encode()) + 160 + texts
 
 
 # ---------------------------------------------------------------------- hits
@@ -178,4 +214,5 @@ def parse_hit(hit: Any, metric: str = "") -> Hit:
         width=int(value("width", 0)),
         height=int(value("height", 0)),
         format=str(value("format", "")),
+        meta=meta_from_row(entity) if isinstance(entity, dict) else UNKNOWN_META,
     )

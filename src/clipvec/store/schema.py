@@ -3,7 +3,10 @@
 The model, its family, dimension, metric and schema version are kept in the collection
 description (JSON), which both backends store (a collection made before families were
 recorded has none: it was made by a CLIP model, the only family clipvec ran then); the vector field's dim and the index's metric are
-checked too. ``index_type="auto"``: exact FLAT on Lite (which offers only FLAT, IVF_FLAT,
+checked too. Schema version 2 (issue 17) adds a photo's metadata columns
+(``store.meta_columns``); a version-1 collection still opens, reads and searches, its rows
+with unknown metadata, and writes to it leave those columns out until ``clipvec migrate``
+upgrades it. ``index_type="auto"``: exact FLAT on Lite (which offers only FLAT, IVF_FLAT,
 AUTOINDEX; ~15 ms at 100k rows, IVF_FLAT ~1 ms at ~99% recall), HNSW (M 16,
 efConstruction 200, search ef max(128, top_k)) on a server.
 """
@@ -20,11 +23,15 @@ from typing import Any
 from clipvec.errors import ModelMismatch, StoreUnavailable
 from clipvec.locations import model_shown
 from clipvec.store.connection import LOAD_TIMEOUT, Connection
+from clipvec.store.meta_columns import CAMERA_KEY_MAX_LEN, META_SINCE, META_TEXT_MAX_LEN
 from clipvec.store.records import FORMAT_MAX_LEN, MODEL_MAX_LEN, PATH_MAX_LEN, PATHS_MAX, PK_MAX_LEN
 
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # what new collections get
+SCHEMA_VERSIONS = (1, 2)  # what this clipvec opens
+# What a user of an older collection is told (by ``clipvec import`` and ``/collection_info``).
+MIGRATE_HINT = "run `clipvec migrate` to add date, camera, lens and place to its records (no re-encoding)"
 # The family a collection without one in its description was made by (``clipvec.model.family``).
 FAMILY_BEFORE_FAMILIES = "clip"
 METRICS = ("COSINE", "L2", "IP")
@@ -85,12 +92,12 @@ class CollectionSpec:
             return True
         return bool(isinstance(stored_name, str) and self.recognises and self.recognises(stored_name))
 
-    def description(self) -> str:
+    def description(self, version: int = SCHEMA_VERSION) -> str:
         """The collection description: clipvec's facts about it, as JSON."""
         return json.dumps(
             {
                 "clipvec": {
-                    "schema_version": SCHEMA_VERSION,
+                    "schema_version": version,
                     "model": self.model_name,
                     "family": self.family,
                     **({"model_id": self.model_id} if self.model_id else {}),
@@ -102,15 +109,15 @@ class CollectionSpec:
         )
 
 
-def open_collection(conn: Connection, spec: CollectionSpec, index_type: str) -> tuple[str, str]:
+def open_collection(conn: Connection, spec: CollectionSpec, index_type: str) -> tuple[str, str, int]:
     """Open (after checking it) or create the collection, load it.
 
-    Returns its index type and the model name it records (which may differ from
-    ``spec.model_name`` for the same weights loaded from another folder).
+    Returns its index type, the model name it records (which may differ from
+    ``spec.model_name`` for the same weights loaded from another folder) and its schema version.
     """
-    recorded = spec.model_name
+    recorded, version = spec.model_name, SCHEMA_VERSION
     if conn.call(conn.client.has_collection, spec.collection):
-        recorded = check_existing(conn, spec)
+        recorded, version = check_existing(conn, spec)
     else:
         try:
             create(conn, spec, index_type)
@@ -120,16 +127,17 @@ def open_collection(conn: Connection, spec: CollectionSpec, index_type: str) -> 
             # Another process (a second worker) may have created it meanwhile.
             if not conn.call(conn.client.has_collection, spec.collection):
                 raise
-            recorded = check_existing(conn, spec)
+            recorded, version = check_existing(conn, spec)
     conn.call(conn.client.load_collection, spec.collection, timeout=max(conn.timeout, LOAD_TIMEOUT))
-    return read_index(conn, spec), recorded
+    return read_index(conn, spec), recorded, version
 
 
-def create(conn: Connection, spec: CollectionSpec, index_type: str) -> None:
+def create(conn: Connection, spec: CollectionSpec, index_type: str, version: int = SCHEMA_VERSION) -> None:
+    """Create the collection at schema ``version`` (1 only for tests and ``clipvec migrate``'s checks)."""
     from pymilvus import DataType, MilvusClient
 
     schema = MilvusClient.create_schema(
-        auto_id=False, enable_dynamic_field=False, description=spec.description()
+        auto_id=False, enable_dynamic_field=False, description=spec.description(version)
     )
     schema.add_field("content_hash", DataType.VARCHAR, max_length=PK_MAX_LEN, is_primary=True)
     schema.add_field("path", DataType.VARCHAR, max_length=PATH_MAX_LEN)
@@ -147,6 +155,14 @@ def create(conn: Connection, spec: CollectionSpec, index_type: str) -> None:
     schema.add_field("format", DataType.VARCHAR, max_length=FORMAT_MAX_LEN)
     schema.add_field("model", DataType.VARCHAR, max_length=MODEL_MAX_LEN)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=spec.dim)
+    if version >= META_SINCE:  # store.meta_columns: META_FIELDS, each unknown as a sentinel
+        schema.add_field("taken", DataType.INT64)
+        schema.add_field("taken_offset", DataType.INT32)
+        for name in ("camera_make", "camera_model", "lens", "lens_key"):
+            schema.add_field(name, DataType.VARCHAR, max_length=META_TEXT_MAX_LEN)
+        schema.add_field("camera_key", DataType.VARCHAR, max_length=CAMERA_KEY_MAX_LEN)
+        schema.add_field("lat", DataType.DOUBLE)
+        schema.add_field("lon", DataType.DOUBLE)
 
     kind, params = index_choice(index_type, is_lite=conn.is_lite, dim=spec.dim)
     index_params = conn.client.prepare_index_params()
@@ -183,9 +199,9 @@ def index_choice(index_type: str, *, is_lite: bool, dim: int) -> tuple[str, dict
     return kind, params
 
 
-def check_existing(conn: Connection, spec: CollectionSpec) -> str:
-    """The model name the collection records; ``ModelMismatch`` unless it is clipvec's, this
-    schema version, model, dim and metric.
+def check_existing(conn: Connection, spec: CollectionSpec) -> tuple[str, int]:
+    """The model name and schema version the collection records; ``ModelMismatch`` unless it
+    is clipvec's, a schema version this clipvec opens, this model, dim and metric.
 
     Its detail (for the log and the CLI) names the collection's URI and the models' folders;
     its public detail (what a client is told, a 409) names neither (issue 21).
@@ -201,13 +217,14 @@ def check_existing(conn: Connection, spec: CollectionSpec) -> str:
             public=f"collection {spec.collection!r} was not created by clipvec",
         ) from None
     version = meta.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in SCHEMA_VERSIONS or isinstance(version, bool):
         raise ModelMismatch(
-            f"{where} has clipvec schema version {version}, this clipvec uses {SCHEMA_VERSION}; "
-            f"import into another collection (CLIPVEC_COLLECTION), or delete this one with "
+            f"{where} has clipvec schema version {version}, this clipvec opens versions "
+            f"{', '.join(map(str, SCHEMA_VERSIONS))}; use the clipvec that made it, import into another "
+            f"collection (CLIPVEC_COLLECTION), or delete this one with "
             f"`clipvec drop --collection {spec.collection}` and import again",
             public=f"collection {spec.collection!r} has clipvec schema version {version}, "
-            f"this clipvec uses {SCHEMA_VERSION}",
+            f"this clipvec opens versions {', '.join(map(str, SCHEMA_VERSIONS))}",
         )
     stored_dim = meta.get("dim")
     for fld in desc.get("fields", []):
@@ -228,7 +245,7 @@ def check_existing(conn: Connection, spec: CollectionSpec) -> str:
             public=f"collection {spec.collection!r} was built with {built}, but this service uses "
             f"{uses}; vectors from different models cannot be compared",
         )
-    return str(stored[0])
+    return str(stored[0]), int(version)
 
 
 def read_index(conn: Connection, spec: CollectionSpec) -> str:

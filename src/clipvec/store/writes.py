@@ -23,6 +23,7 @@ from clipvec.store.consistency import ReadConsistency
 from clipvec.store.filters import chunks, in_chunk_size, in_filter
 from clipvec.store.lite_file import LOW_SPACE_BYTES, LiteWriteCheck, free_bytes, mount_of
 from clipvec.store.records import ImageRecord, row_bytes, to_row
+from clipvec.store.schema import SCHEMA_VERSION
 
 BATCH_ROWS = 512
 BATCH_BYTES = 1 << 20
@@ -32,12 +33,21 @@ class Writer:
     """Upserts and deletes on one collection, each request confirmed (``verify``) before it counts."""
 
     def __init__(
-        self, conn: Connection, consistency: ReadConsistency, *, dim: int, model_name: str, verify: bool
+        self,
+        conn: Connection,
+        consistency: ReadConsistency,
+        *,
+        dim: int,
+        model_name: str,
+        verify: bool,
+        version: int = SCHEMA_VERSION,
     ) -> None:
         self._conn = conn
         self._consistency = consistency
         self._dim = dim
         self._model_name = model_name
+        # The collection's schema version: set when it is opened (a version-1 row has no metadata).
+        self.version = version
         self._in_chunk = in_chunk_size(conn.is_lite)
         # Every write is read back (Lite: from the file on disk; server: by key), see upsert().
         self.verify = verify
@@ -59,7 +69,7 @@ class Writer:
         self.confirm()
         rows_by_pk: dict[str, dict[str, Any]] = {}
         for record in records:
-            row = to_row(record, dim=self._dim, model_name=self._model_name)
+            row = to_row(record, dim=self._dim, model_name=self._model_name, version=self.version)
             rows_by_pk.pop(row["content_hash"], None)  # last one wins, and keeps its place
             rows_by_pk[row["content_hash"]] = row
         batch: list[dict[str, Any]] = []

@@ -33,9 +33,9 @@ def records(n: int) -> list[ImageRecord]:
     ]
 
 
-def description_before_families(spec: CollectionSpec) -> str:
-    """The description clipvec wrote before it recorded families (schema version 1 all the same)."""
-    meta = {"schema_version": 1, "model": spec.model_name, "dim": spec.dim, "metric": spec.metric}
+def description_before_families(spec: CollectionSpec, version: int = 1) -> str:
+    """The description clipvec wrote before it recorded families (no family; the schema version as made)."""
+    meta = {"schema_version": version, "model": spec.model_name, "dim": spec.dim, "metric": spec.metric}
     if spec.model_id:
         meta["model_id"] = spec.model_id
     return json.dumps({"clipvec": meta}, sort_keys=True)

@@ -9,9 +9,10 @@ import types
 
 import numpy as np
 import pytest
+from photo_corpus import photos
 
 from clipvec.images.preprocess import Preprocessor
-from clipvec.indexing.ray_stage import RayStage, _known, _work, read_decode_batch
+from clipvec.indexing.ray_stage import RayStage, _known, _record, _work, read_decode_batch
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.model.shapes import HELD_OUT_SEED_START, draw_shape
 from clipvec.settings import Settings
@@ -103,6 +104,24 @@ def test_read_decode_batch_with_no_stored_contents_decodes_everything(tmp_path):
         known=np.array([], dtype="S32"),
     )
     assert out["format"][0] == "PNG" and len(out["pixels"][0]) == 3 * 16 * 16 * 4
+
+
+def test_read_decode_batch_carries_the_photo_metadata_to_the_record(tmp_path):
+    """Issue 17.1 on the Ray path: the task reads it with the decode; the row becomes the record's."""
+    photo = next(p for p in photos() if p.name == "canon_paris.webp")
+    (tmp_path / "a.webp").write_bytes(photo.data)
+    out = read_decode_batch(
+        {"path": np.array(["a.webp"], dtype=object), "size": np.array([1]), "mtime": np.array([1.5])},
+        source=FolderSource(tmp_path),
+        preprocessor=PRE,
+        max_pixels=1_000_000,
+        max_file_bytes=1_000_000,
+        known=np.array([], dtype="S32"),
+    )
+    assert _record(out, 0, np.zeros(4, np.float32)).meta == photo.expect
+    out["vector"] = np.asarray([np.zeros(4, np.float32).tobytes()], dtype=object)
+    out["stored"], out["encode_seconds"] = np.array([False]), np.array([0.0])
+    assert _work(out, 0, FoundFile("a.webp", 1, 1.5), ImportReport()).meta == photo.expect
 
 
 def batch_of(**rows: dict) -> dict[str, np.ndarray]:

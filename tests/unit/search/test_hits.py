@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from clipvec.images.photo_meta import PhotoMeta
 from clipvec.search.hits import HIT_PATHS_SHOWN, format_hits, hit_json, metric_line
 from clipvec.store import Hit
 
@@ -33,6 +36,11 @@ def test_json_lists_the_first_paths_and_how_many_there_are():
         "width": 640,
         "height": 480,
         "format": "JPEG",
+        "taken": None,
+        "camera": "",
+        "lens": "",
+        "lat": None,
+        "lon": None,
     }
     assert list(answer) == [  # the order of the JSON answer's keys
         "path",
@@ -44,10 +52,29 @@ def test_json_lists_the_first_paths_and_how_many_there_are():
         "height",
         "format",
         "path_count",
+        "taken",
+        "camera",
+        "lens",
+        "lat",
+        "lon",
     ]
     assert len(answer["paths"]) == HIT_PATHS_SHOWN
     one = hit_json(hit("a.jpg", 0.1))
     assert (one["paths"], one["path_count"]) == (["a.jpg"], 1)
+
+
+def test_json_shows_the_photos_metadata_not_the_stored_form():
+    meta = PhotoMeta(1714557600, 120, "Canon", "Canon EOS R5", "RF24-105mm F4 L IS USM", 48.85, 2.35)
+    answer = hit_json(dataclasses.replace(hit("a.jpg", 0.1), meta=meta))
+    assert answer["taken"] == "2024-05-01T12:00:00+02:00"  # true UTC 10:00, shown in its own zone
+    assert (answer["camera"], answer["lens"]) == ("Canon EOS R5", "RF24-105mm F4 L IS USM")
+    assert (answer["lat"], answer["lon"]) == (48.85, 2.35) and "meta" not in answer
+    wall_clock = dataclasses.replace(hit("b.jpg", 0.1), meta=PhotoMeta(taken=1714564800, camera_make="NIKON"))
+    assert hit_json(wall_clock)["taken"] == "2024-05-01T12:00:00"  # no offset recorded: none shown
+    assert hit_json(wall_clock)["camera"] == "NIKON"
+    assert PhotoMeta(camera_make="NIKON CORPORATION", camera_model="NIKON Z 6").camera == "NIKON Z 6"
+    assert PhotoMeta(camera_make="Apple", camera_model="iPhone 13").camera == "Apple iPhone 13"
+    assert PhotoMeta(camera_model="X100V").camera == "X100V"
 
 
 def test_the_metric_line_says_which_way_is_better():

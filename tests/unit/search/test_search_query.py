@@ -75,3 +75,22 @@ def test_an_example_that_is_not_an_image_or_too_large_is_refused(store, encoder)
     with pytest.raises(ClipvecError) as caught:
         search_image_bytes(encoder, store, png(0), SearchOptions.checked(1), max_pixels=64 * 64 - 1)
     assert caught.value.code == "image_too_large"
+
+
+def test_sort_taken_orders_the_same_hits_oldest_first_unknown_last():
+    from clipvec.images.photo_meta import PhotoMeta
+    from clipvec.search.query import in_order
+    from clipvec.store import Hit
+
+    def hit(name: str, score: float, taken: int | None) -> Hit:
+        return Hit(name, [name], score, name * 64, 1, 1, 1, "JPEG", meta=PhotoMeta(taken=taken))
+
+    hits = [
+        hit("a", 0.9, None),
+        hit("b", 0.8, 300),
+        hit("c", 0.7, 100),
+        hit("d", 0.6, None),
+        hit("e", 0.5, 300),
+    ]
+    assert [h.path for h in in_order(hits, "taken")] == ["c", "b", "e", "a", "d"]
+    assert in_order(hits, "score") == hits

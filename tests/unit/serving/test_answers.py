@@ -21,7 +21,9 @@ from clipvec.store import Hit
 ENCODER = SimpleNamespace(
     name="/srv/x/models/tiny", shown_name="tiny", dim=4, family=CLIP
 )  # a folder: shown by name
-STORE = SimpleNamespace(metric="L2", higher_is_better=False, count=lambda: 7)
+STORE = SimpleNamespace(
+    metric="L2", higher_is_better=False, count=lambda: 7, schema_version=2, migrate_hint=None
+)
 VECTORS = np.array([[0.5, 0.5, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0]], dtype=np.float64)
 ENCODED = TextEncoding(vectors=VECTORS, truncated=[False, True], token_counts=[3, 77])
 
@@ -100,6 +102,11 @@ def test_hits_answer():
         "height": int,
         "format": str,
         "path_count": int,
+        "taken": type(None),  # unknown metadata (issue 17): null, or "" for the names
+        "camera": str,
+        "lens": str,
+        "lat": type(None),
+        "lon": type(None),
     }
     assert first["paths"] == ["a.png"] and first["path_count"] == 1
     assert second["paths"] == many[:HIT_PATHS_SHOWN] and second["path_count"] == len(many)
@@ -117,6 +124,8 @@ def test_collection_answer():
         "dim": 4,
         "metric": "L2",
         "higher_is_better": False,
+        "schema_version": 2,
+        "hint": None,
     }
     assert types_of(answer) == {
         "collection": str,
@@ -126,4 +135,10 @@ def test_collection_answer():
         "dim": int,
         "metric": str,
         "higher_is_better": bool,
+        "schema_version": int,
+        "hint": type(None),
     }
+    old = SimpleNamespace(
+        **{**vars(STORE), "schema_version": 1, "migrate_hint": "collection 'images' has..."}
+    )
+    assert answers.collection_answer(ENCODER, old, "images")["hint"] == "collection 'images' has..."

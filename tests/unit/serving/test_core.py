@@ -184,6 +184,8 @@ def test_add_search_and_info(serving_encoder, tiny_model_dir, tmp_path):
             "dim": 512,
             "metric": "COSINE",
             "higher_is_better": True,
+            "schema_version": 2,
+            "hint": None,
         }
         images = [jpeg_bytes(300 + 10 * s, seed=s) for s in range(3)]
         for i, data in enumerate(images):

@@ -16,6 +16,7 @@ import json
 import pytest
 from asgi_driver import echoed, guarded_client
 
+from clipvec.search.filter_params import FILTER_PARAMS
 from clipvec.serving.guard import InvalidJson, parse_json
 from clipvec.serving.routes import API_ROUTES, ITEM_ERROR, MULTIPART_BOUNDARY, BodyKind
 
@@ -230,11 +231,14 @@ def test_images_are_passed_on_as_octet_streams(client):
 
 
 # --------------------------------------------------------------------------- query parameters
+SEARCH_NAMES = ", ".join(sorted({"exclude", "min_score", "path_prefix", "top_k", "sort", *FILTER_PARAMS}))
+
+
 @pytest.mark.parametrize(
     ("route", "query", "names"),
     [
-        ("/search_text", "topk=5", "exclude, min_score, path_prefix, top_k"),
-        ("/search_image", "top_k=5&x=1", "exclude, min_score, path_prefix, top_k"),
+        ("/search_text", "topk=5", SEARCH_NAMES),
+        ("/search_image", "top_k=5&x=1", SEARCH_NAMES),
         ("/add_image", "filename=a.jpg", "name"),
         ("/vectorize_text", "top_k=5", "none"),
         ("/collection_info", "x", "none"),

@@ -15,6 +15,7 @@ import pytest
 from asgi_driver import answering, guarded_client, run
 
 from clipvec.errors import ClipvecError, PayloadTooLarge
+from clipvec.search.filter_params import FILTER_PARAMS
 from clipvec.serving.guard import RequestTimeout, TooManyRequests, Unauthorized, send_error
 from clipvec.serving.guard.responses import TRACKER
 
@@ -123,6 +124,8 @@ def test_docs_json_is_patched():
         "min_score",
         "path_prefix",
         "exclude",
+        "sort",
+        *FILTER_PARAMS,
     }
     assert resp.headers["content-length"] == str(len(resp.content))
 

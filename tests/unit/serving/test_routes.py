@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from clipvec.search.filter_params import FILTER_PARAMS
 from clipvec.serving import routes
 from clipvec.serving.routes import (
     API_BY_PATH,
@@ -77,8 +78,10 @@ def test_query_parameters_are_the_ones_the_service_reads():
     assert (
         routes.SEARCH_TEXT.query_names
         == routes.SEARCH_IMAGE.query_names
-        == {"top_k", "min_score", "path_prefix", "exclude"}
+        == routes.SEARCH_COMBINED.query_names
+        == {"top_k", "min_score", "path_prefix", "exclude", "sort", *FILTER_PARAMS}
     )
+    assert routes.FACETS.query_names == set()
     assert routes.ADD_IMAGE.query_names == {"name"}
     assert all(not r.query for r in API_ROUTES if not r.uses_store)
     assert all(p.description and p.schema.get("type") for r in API_ROUTES for p in r.query)

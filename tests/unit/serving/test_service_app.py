@@ -37,6 +37,7 @@ from payloads import NOT_FOUND, RAW_TARGETS, REPEATED_TARGETS, assert_unit_vecto
 from serving_fixtures import jpeg_bytes, png_bytes, unreachable_uri
 from starlette.testclient import TestClient
 
+from clipvec.search.filter_params import FILTER_PARAMS
 from clipvec.settings import get_settings
 
 OWN_ORIGIN = "http://testserver"  # what TestClient's requests are addressed to
@@ -500,7 +501,8 @@ def test_openapi_document_declares_the_real_api(service):
         assert set(content) == {"image/*", "application/octet-stream"}, content
     assert set(paths["/vectorize_images"]["post"]["requestBody"]["content"]) == {"multipart/form-data"}
     names = {p["name"] for p in paths["/search_text"]["post"]["parameters"]}
-    assert names == {"top_k", "min_score", "path_prefix", "exclude"}
+    assert names == {"top_k", "min_score", "path_prefix", "exclude", "sort", *FILTER_PARAMS}
+    assert "/facets" in paths and paths["/facets"]["get"]["operationId"] == "facets"
     assert {p["name"] for p in paths["/add_image"]["post"]["parameters"]} == {"name"}
     for code in ("400", "413", "415", "503"):
         assert code in paths["/search_image"]["post"]["responses"], code

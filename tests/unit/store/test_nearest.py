@@ -12,6 +12,7 @@ import pytest
 from clipvec.store.connection import Connection
 from clipvec.store.consistency import ReadConsistency
 from clipvec.store.nearest import Nearest, prefix_plan
+from clipvec.store.records import META_FIELDS
 
 
 @pytest.mark.parametrize(
@@ -45,10 +46,10 @@ class Client:
         return [self.hits[: kwargs["limit"]]]
 
 
-def nearest(client: Client, metric: str = "COSINE") -> Nearest:
+def nearest(client: Client, metric: str = "COSINE", version: int = 2) -> Nearest:
     conn = Connection("./milvus.db", "images", timeout=1, reload_timeout=1)
     conn.client = client
-    return Nearest(conn, ReadConsistency(conn), dim=2, metric=metric, index_type="FLAT")
+    return Nearest(conn, ReadConsistency(conn), dim=2, metric=metric, index_type="FLAT", version=version)
 
 
 def hit(i: int, path: str, distance: float) -> dict:
@@ -99,6 +100,13 @@ def test_search_request():
     nearest(client).search(np.array([1, 0], dtype=np.int64), top_k=3)
     (call,) = client.calls
     assert call["data"] == [[1.0, 0.0]] and call["limit"] == 3 and call["filter"] == ""
-    assert call["output_fields"] == ["path", "paths", "size", "width", "height", "format"]
+    assert call["output_fields"] == ["path", "paths", "size", "width", "height", "format", *META_FIELDS]
     assert call["search_params"] == {"metric_type": "COSINE", "params": {}}
     assert call["anns_field"] == "vector" and "consistency_level" not in call
+
+
+def test_a_version_1_collection_is_searched_without_the_metadata_columns():
+    client = Client([hit(0, "a", 0.9)])
+    (found,) = nearest(client, version=1).search(np.array([1, 0], dtype=np.float32), top_k=3)
+    assert client.calls[0]["output_fields"] == ["path", "paths", "size", "width", "height", "format"]
+    assert found.meta.taken is None and found.meta.camera == "" and found.meta.lat is None

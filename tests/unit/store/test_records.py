@@ -38,7 +38,7 @@ def record(**changes) -> ImageRecord:
 
 # ---------------------------------------------------------------------- record -> row
 def test_row_holds_every_field_and_the_model():
-    row = to_row(record(), dim=DIM, model_name="m/clip")
+    row = to_row(record(), dim=DIM, model_name="m/clip", version=1)  # version 2: test_meta_columns
     assert {k: v for k, v in row.items() if k != "vector"} == {
         "content_hash": "abc",
         "path": "a/1.jpg",

@@ -55,9 +55,10 @@ def test_description_is_stable_json():
     spec = CollectionSpec("images", "org/clip", 512, "COSINE")
     text = spec.description()
     assert text == (
-        '{"clipvec": {"dim": 512, "family": "clip", "metric": "COSINE", "model": "org/clip", "schema_version": 1}}'
+        '{"clipvec": {"dim": 512, "family": "clip", "metric": "COSINE", "model": "org/clip", "schema_version": 2}}'
     )
-    assert json.loads(text)["clipvec"]["schema_version"] == SCHEMA_VERSION == 1
+    assert json.loads(text)["clipvec"]["schema_version"] == SCHEMA_VERSION == 2
+    assert json.loads(spec.description(1))["clipvec"]["schema_version"] == 1
 
 
 def test_the_description_records_the_models_family():
