@@ -54,7 +54,7 @@ demo: setup
 TEST_WORKERS ?= 3
 test: setup-test
 	bash tools/install_test_deps.sh
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(TEST_WORKERS) --dist loadgroup $(TESTS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(TESTS)
 
 # No real servers, no browser, no full-size model: in-process tests and Milvus Lite.
 # Three test processes (pytest-xdist): the tests mostly wait, so three beat two cores' worth.

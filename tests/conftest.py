@@ -99,6 +99,30 @@ def _xdist_controller(config: pytest.Config) -> bool:
     return not _xdist_worker(config) and bool(getattr(config.option, "numprocesses", None))
 
 
+# The test files (groups) that take longest, longest first (`make test PYTEST_FLAGS=--durations=60`
+# shows them). pytest-xdist hands a whole group to one worker as workers become free, in this
+# order (the Makefile's --no-loadscope-reorder; by default it would start with the groups of
+# most tests, unit files, and leave these few-test, several-minute files for the end).
+LONGEST_FIRST = (
+    "tests/e2e/test_ray_import.py",
+    "tests/e2e/test_import_resilience.py",
+    "stack",
+    "tests/e2e/test_newcomer_cli.py",
+    "tests/e2e/test_data_safety_service.py",
+    "tests/e2e/test_import_processes.py",
+    "tests/e2e/test_cli_end_to_end.py",
+    "tests/e2e/test_first_run.py",
+    "tests/e2e/test_watch_cli.py",
+    "tests/e2e/test_ray_local.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    marker = item.get_closest_marker("xdist_group")
+    group = marker.args[0] if marker and marker.args else ""
+    return LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tree-clean check runs after every other test, whatever order they were given in.
@@ -112,6 +136,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not item.get_closest_marker("xdist_group"):
             group = "stack" if item.get_closest_marker("stack") else item.nodeid.split("::")[0]
             item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=_start_rank)  # stable: the longest groups first, the rest as collected
     last = [item for item in items if item.nodeid.split("::")[0].endswith(TREE_CLEAN_TEST)]
     if not last:
         return
