@@ -5,9 +5,14 @@ a second run finds nothing to do; the stored metadata then comes from the files.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
 
 import numpy as np
-from cli_process import run_clipvec
+from cli_process import REPO, run_clipvec
 from photo_corpus import photos
 from v1_collection import create_v1_collection
 
@@ -67,3 +72,61 @@ def test_import_hints_and_migrate_upgrades(tmp_path):
     assert again.returncode == 0 and "already has schema version 2 (5 images)" in again.stdout
     plain = run_clipvec(["import", "--no-progress"], env)
     assert plain.returncode == 0 and "clipvec migrate" not in plain.stderr
+
+
+def test_a_killed_migration_resumes(milvus_backend, tmp_path):
+    """``clipvec migrate`` SIGKILLed after its first written batch, then run again (Lite and server)."""
+    facts = require_facts(str(SHAPES_MODEL))
+    images = tmp_path / "images"
+    images.mkdir()
+    photo = photos()[0]
+    (images / photo.name).write_bytes(photo.data)
+    vectors = np.random.default_rng(4).standard_normal((700, facts.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    records = [
+        ImageRecord(hashlib.sha256(photo.data).hexdigest(), [photo.name], 1, 1.0, 48, 40, "JPEG", vectors[0])
+    ]
+    records += [
+        ImageRecord(f"{i:064x}", [f"gone/{i}.jpg"], 1, 1.0, 4, 4, "JPEG", vectors[i]) for i in range(1, 700)
+    ]
+    uri, collection = milvus_backend
+    create_v1_collection(uri, collection, records, model=facts.name, dim=facts.dim)
+    env = {
+        "CLIPVEC_MODEL": str(SHAPES_MODEL),
+        "CLIPVEC_MILVUS_URI": uri,
+        "CLIPVEC_COLLECTION": collection,
+        "CLIPVEC_IMAGES_DIR": str(images),
+    }
+    first = subprocess.Popen(
+        [sys.executable, "-m", "clipvec", "migrate"],
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stderr is not None
+        seen: list[str] = []
+        while not any("migrating:" in line for line in seen):
+            line = first.stderr.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        if first.stderr is not None:
+            first.stderr.close()
+    again = run_clipvec(["migrate", "--no-progress"], env)
+    assert again.returncode == 0, again.stderr
+    assert "700 images (count checked before and after" in again.stdout
+    counts = re.search(
+        r"(\d+) staged by an earlier run\); metadata read from (\d+) files, unknown for (\d+) gone",
+        again.stdout,
+    )
+    assert counts, again.stdout
+    staged, read, gone = map(int, counts.groups())
+    assert staged >= 256 and staged + read + gone == 700  # what the killed run staged is not read again
+    with ImageStore(uri, collection=collection, **facts.identity().store_options()) as store:
+        assert store.schema_version == 2 and store.count() == 700
+        assert store.get_by_path(photo.name).meta == photo.expect

@@ -27,7 +27,11 @@ def v1_description(model: str = MODEL, dim: int = DIM, metric: str = "COSINE") -
 def create_v1_collection(
     uri: str, collection: str, records: Sequence[ImageRecord] = (), *, model: str = MODEL, dim: int = DIM
 ) -> None:
-    """Create ``collection`` at ``uri`` exactly as schema version 1 did, and insert ``records``."""
+    """Create ``collection`` at ``uri`` exactly as schema version 1 did, and insert ``records``.
+
+    On a Lite file, call it before any store of this process opens the file: it stops
+    milvus-lite's helper for the file afterwards, so that another process may open it.
+    """
     from pymilvus import DataType, MilvusClient
 
     lite = uri.endswith(".db")

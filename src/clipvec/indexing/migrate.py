@@ -97,7 +97,9 @@ def _stage(
         report.records = old.count()
         roots = old.roots()
         with _store(settings, staged, recorded, index_type) as new:
-            done = {r.content_hash for r in new.iter_records()}
+            # What an interrupted run staged: kept unless the record changed since (an import
+            # between the two runs renamed or added a path), then it is staged again.
+            done = {r.content_hash: (r.paths, r.mtime) for r in new.iter_records()}
             report.staged_before = len(done)
             images = open_source(settings.images_dir)
             seen: set[str] = set()
@@ -105,7 +107,7 @@ def _stage(
             with ThreadPoolExecutor(READERS, thread_name_prefix="clipvec-migrate") as pool:
                 for batch in _batches(old.iter_records(with_vectors=True), BATCH):
                     seen.update(r.content_hash for r in batch)
-                    todo = [r for r in batch if r.content_hash not in done]
+                    todo = [r for r in batch if done.get(r.content_hash) != (r.paths, r.mtime)]
                     if not todo:
                         continue
                     reads = pool.map(lambda r: _reread(r, images, roots, settings.max_file_bytes), todo)
@@ -114,11 +116,13 @@ def _stage(
                         setattr(report, outcome, getattr(report, outcome) + 1)
                         records.append(replace(record, meta=meta))
                     new.upsert(records)
-                    written += len(records)
+                    written += sum(r.content_hash not in done for r in records)
                     on_batch(written, report.records)
             _check(old.count(), report.records, f"collection {name!r} changed while it was migrated")
             _check(len(seen), report.records, f"collection {name!r} did not read back whole")
             stored = {r.content_hash for r in new.iter_records()}
+            if stored - seen:  # deleted from the collection since an interrupted run staged them
+                new.delete(sorted(stored - seen))
             missing = seen - stored
             if missing:
                 raise StoreUnavailable(

@@ -5,6 +5,7 @@ metadata, the roots kept, and an interrupted run resumed."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -106,6 +107,25 @@ def test_an_interrupted_staging_resumes(library, milvus_backend, monkeypatch):
         migrate(settings, on_batch=stop)
     with store_at(milvus_backend) as old:  # still version 1, whole, searchable
         assert old.schema_version == 1 and old.count() == len(records)
+        with ImageStore(
+            milvus_backend.uri, collection=staged_name(settings.collection), model_name=MODEL, dim=DIM
+        ) as staged:
+            was_staged = [r.content_hash for r in staged.iter_records()]
+        assert len(was_staged) == 6
+        # Meanwhile an import deletes one staged record, moves another, and adds one.
+        by_hash = {r.content_hash: r for r in records}
+        gone, moved = by_hash.pop(was_staged[0]), by_hash.pop(was_staged[1])
+        moved = dataclasses.replace(moved, paths=["moved/elsewhere.jpg"], mtime=2.0)
+        vector = np.roll(records[0].vector, 1)  # a vector of its own
+        added = dataclasses.replace(records[0], content_hash="d" * 64, paths=["added.jpg"], vector=vector)
+        old.delete([gone.content_hash])
+        old.upsert([moved, added])
+    records = [*by_hash.values(), moved, added]
+    expected = {
+        **{h: expected[h] for h in by_hash},
+        moved.content_hash: PhotoMeta(),
+        added.content_hash: PhotoMeta(),
+    }
     report = migrate(settings)
     assert report.staged_before == 6 and report.records == len(records)
     check_upgraded(milvus_backend, records, expected)
