@@ -87,6 +87,13 @@ class StoreUnavailable(ClipvecError):
     status, code = 503, "store_unavailable"
 
 
+class CollectionMissing(ClipvecError):
+    """A reader (search, facets, duplicates) asked for a collection that does not exist:
+    nothing is created for it, so a mistyped name leaves no empty collection behind."""
+
+    status, code = 404, "collection_missing"
+
+
 class ModelLoadError(ClipvecError):
     status, code = 503, "model_unavailable"
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
+from clipvec.cli.reading import open_to_read
 from clipvec.model.facts import require_facts
 from clipvec.search.duplicates import DuplicateGroup, DuplicateOptions, find_duplicates, iso_date
 from clipvec.settings import Settings
-from clipvec.store import PATHS_KEPT, ImageStore
+from clipvec.store import PATHS_KEPT
 
 
 def run_duplicates(settings: Settings, args: argparse.Namespace) -> int:
@@ -27,14 +27,10 @@ def run_duplicates(settings: Settings, args: argparse.Namespace) -> int:
 
     identity = require_facts(settings.model).identity()
     started = time.perf_counter()
-    with ImageStore.from_settings(settings, **identity.store_options()) as store:
-        if store.count() == 0:
-            print(
-                f"clipvec: the collection {settings.collection!r} at {settings.milvus_uri} is empty; "
-                "import images first (clipvec import DIR)",
-                file=sys.stderr,
-            )
-            return 1
+    store = open_to_read(settings, **identity.store_options())
+    if store is None:
+        return 1
+    with store:
         found = find_duplicates(store.iter_records(with_vectors=True), threshold, path_prefix=prefix)
     seconds = time.perf_counter() - started
     if args.json:

@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
+from clipvec.cli.reading import open_to_read
 from clipvec.model.facts import require_facts
 from clipvec.search.facets import facets_json, facets_lines
 from clipvec.settings import Settings
-from clipvec.store import ImageStore
 
 
 def run_facets(settings: Settings, args: argparse.Namespace) -> int:
     identity = require_facts(settings.model).identity()
-    with ImageStore.from_settings(settings, **identity.store_options()) as store:
-        if store.count() == 0:
-            print(
-                f"clipvec: the collection {settings.collection!r} at {settings.milvus_uri} is empty; "
-                "import images first (clipvec import DIR)",
-                file=sys.stderr,
-            )
-            return 1
+    store = open_to_read(settings, **identity.store_options())
+    if store is None:
+        return 1
+    with store:
         answer = facets_json(store.facets())
     if args.json:
         print(json.dumps(answer))

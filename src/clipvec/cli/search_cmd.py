@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from clipvec.cli.reading import open_to_read, say_empty
 from clipvec.cli.search_output import file_names, missing_files, open_files, print_paths
 from clipvec.cli.search_parts import (
     ImageRef,
@@ -88,13 +89,6 @@ def filters_from_args(args: argparse.Namespace) -> SearchFilters:
     )
 
 
-def _empty(settings: Settings, where: str) -> None:
-    print(
-        f"clipvec: the collection {settings.collection!r} {where} is empty; import images first (clipvec import DIR)",
-        file=sys.stderr,
-    )
-
-
 @dataclass(frozen=True)
 class Combination:
     """A query of weighted parts (``--plus``, ``--minus``, ``--like``, ``--unlike``)."""
@@ -119,7 +113,7 @@ def _ask_service(
         parts=remote_json(query.parts, query.refs) if isinstance(query, Combination) else None,
     )
     if answer.count == 0:
-        _empty(settings, f"of the service at {url}")
+        say_empty(settings, f"of the service at {url}")
         return None
     return Found(answer.hits, answer.metric, answer.higher_is_better)
 
@@ -128,7 +122,6 @@ def _search_here(
     settings: Settings, query: str | Combination | None, image: bytes | None, options: SearchOptions
 ) -> Found | None:
     from clipvec.model.encoder import ClipEncoder
-    from clipvec.store import ImageStore
 
     started = time.perf_counter()
     encoder = ClipEncoder.from_settings(settings)
@@ -139,10 +132,10 @@ def _search_here(
             "--service http://127.0.0.1:3000 (or CLIPVEC_SERVICE_URL) asks it instead",
             file=sys.stderr,
         )
-    with ImageStore.from_settings(settings, **encoder.identity.store_options()) as store:
-        if store.count() == 0:
-            _empty(settings, f"at {settings.milvus_uri}")
-            return None
+    store = open_to_read(settings, **encoder.identity.store_options())
+    if store is None:
+        return None
+    with store:
         if isinstance(query, Combination):
             hits = _search_combination(encoder, store, query, options, settings)
         elif image is not None:

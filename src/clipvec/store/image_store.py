@@ -57,8 +57,10 @@ class ImageStore:
         model_id: str | None = None,
         recognises: Callable[[str], bool] | None = None,
         family: str = FAMILY_BEFORE_FAMILIES,
+        create_missing: bool = True,
     ) -> None:
         # ValueError: nothing opened. model_id / recognises / family: see CollectionSpec.
+        # create_missing=False: a reader's open; ``CollectionMissing`` rather than a new collection.
         spec = CollectionSpec.checked(collection, model_name, dim, metric, model_id, recognises, family)
         self.uri = uri
         self.collection = spec.collection
@@ -82,7 +84,9 @@ class ImageStore:
                 self._conn.open(token, connect_timeout, db=db, lock_wait=lock_wait, hint=LITE_OPEN_HINT)
             else:
                 self._conn.open(token, connect_timeout)
-            self.index_type, self.recorded_model_name, version = open_collection(self._conn, spec, index_type)
+            self.index_type, self.recorded_model_name, version = open_collection(
+                self._conn, spec, index_type, create_missing=create_missing
+            )
         except BaseException:
             self.close()
             raise

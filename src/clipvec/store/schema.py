@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clipvec.errors import ModelMismatch, StoreUnavailable
+from clipvec.errors import CollectionMissing, ModelMismatch, StoreUnavailable
 from clipvec.locations import model_shown
 from clipvec.store.connection import LOAD_TIMEOUT, Connection
 from clipvec.store.meta_columns import CAMERA_KEY_MAX_LEN, META_SINCE, META_TEXT_MAX_LEN
@@ -109,15 +109,20 @@ class CollectionSpec:
         )
 
 
-def open_collection(conn: Connection, spec: CollectionSpec, index_type: str) -> tuple[str, str, int]:
+def open_collection(
+    conn: Connection, spec: CollectionSpec, index_type: str, *, create_missing: bool = True
+) -> tuple[str, str, int]:
     """Open (after checking it) or create the collection, load it.
 
     Returns its index type, the model name it records (which may differ from
     ``spec.model_name`` for the same weights loaded from another folder) and its schema version.
+    ``create_missing=False`` (readers): ``CollectionMissing`` instead of creating it.
     """
     recorded, version = spec.model_name, SCHEMA_VERSION
     if conn.call(conn.client.has_collection, spec.collection):
         recorded, version = check_existing(conn, spec)
+    elif not create_missing:
+        raise CollectionMissing(f"there is no collection {spec.collection!r} at {conn.uri}")
     else:
         try:
             create(conn, spec, index_type)

@@ -266,6 +266,21 @@ def test_an_empty_collection_is_exit_1(library_env, run_cli):
     )
 
 
+@pytest.mark.parametrize("command", [["search", "a red circle"], ["facets"], ["duplicates"]])
+def test_readers_say_a_missing_collection_is_empty_and_create_nothing(library_env, run_cli, command):
+    """A mistyped collection name is not made (empty, with this model) by a command that only reads."""
+    result = run_cli(*command, "--collection", "typo_of_images")
+    assert (result.code, result.out) == (1, ""), result.err
+    assert "the collection 'typo_of_images'" in result.err and "is empty" in result.err
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=library_env.uri)
+    try:
+        assert "typo_of_images" not in client.list_collections()
+    finally:
+        client.close()
+
+
 def test_an_unreadable_example_image_is_exit_2(library_env, run_cli, tmp_path):
     result = run_cli("search", "--image", tmp_path / "gone.png")
     assert result.code == 2 and result.out == ""
