@@ -85,9 +85,10 @@ def jpeg_with_exif(color: str, shape: str, seed: int, size: tuple[int, int], exi
     return buf.getvalue()
 
 
+HOSTILE_MAKE = "<img id=injected src=x>"
 PARIS, NEW_YORK = (48.8566, 2.3522), (40.7128, -74.0060)
 # key -> (colour, shape, seed, (width, height), EXIF): two "Alpha" shots in Paris (2019, 2021),
-# one portrait "Beta" shot in New York (2020).
+# one portrait "Beta" shot in New York (2020), and a camera whose name is markup (2018).
 PHOTOS = {
     "alpha-2021": (
         "red",
@@ -109,6 +110,15 @@ PHOTOS = {
         SEED + 7_003,
         (120, 160),
         exif_block(make="UiCam", model="Beta", lens="Tele 85mm", date="2020:01:01 12:30:00", place=NEW_YORK),
+    ),
+    "markup-2018": (
+        "green",
+        "triangle",
+        SEED + 7_004,
+        (160, 120),
+        exif_block(
+            make=HOSTILE_MAKE, model='Gamma & "Co"', lens="<b id=injected>L</b>", date="2018:05:05 05:05:05"
+        ),
     ),
 }
 
@@ -602,6 +612,22 @@ def test_photo_filters_and_sort_through_the_controls(page, populated, test_outpu
     )
     lenses = page.eval_on_selector_all("#lens option", "os => os.map(o => o.value)")
     assert {"Wide 24mm", "Tele 85mm"} <= set(lenses), lenses
+
+    # a camera and lens named in markup are shown as text, in the choices, on the card and in
+    # the large view, and filter like any other name
+    markup = [
+        c for c in page.eval_on_selector_all("#camera option", "os => os.map(o => o.value)") if "Gamma" in c
+    ]
+    assert len(markup) == 1 and markup[0].startswith(HOSTILE_MAKE), markup
+    choose(page, "#camera", markup[0])
+    assert text_search(page, "a green triangle") == [photos["markup-2018"]]
+    assert page.inner_text("#results .hit .camera") == markup[0]
+    page.click("#results .hit .thumb")
+    assert HOSTILE_MAKE in page.inner_text("#viewer-meta") and "<b id=injected>L</b>" in page.inner_text(
+        "#viewer-meta"
+    )
+    page.click("#viewer-close")
+    assert page.locator("#injected").count() == 0
 
     # camera: only the two Alpha shots, each showing its date and camera
     choose(page, "#camera", "UiCam Alpha")

@@ -371,8 +371,6 @@
       fillChoices(el.lens, facets.lenses, "Any lens");
       const taken = facets.taken || {};
       el.takenHint.textContent = taken.first && taken.last ? `photos from ${taken.first.slice(0, 10)} to ${taken.last.slice(0, 10)}` : "";
-      if (taken.first) el.takenAfter.min = el.takenBefore.min = taken.first.slice(0, 10);
-      if (taken.last) el.takenAfter.max = el.takenBefore.max = taken.last.slice(0, 10);
       el.filters.dataset.facets = "loaded";
     } catch {
       el.filters.dataset.facets = "failed"; // searching works without the choices
