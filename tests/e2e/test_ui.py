@@ -757,4 +757,15 @@ def test_duplicates_view_shows_a_group(page, populated, test_output):
     # a search brings the results back
     text_search(page, "a red circle")
     assert page.locator("#duplicates").is_hidden() and page.locator("#results").is_visible()
-    assert page.errors == []  # type: ignore[attr-defined]
+
+    # another run going on: the service's 503 busy is told as such, not as Milvus being down
+    busy = json.dumps({"error": "busy", "detail": "another duplicates run is going on"})
+    page.route(
+        "**/duplicates*", lambda route: route.fulfill(status=503, content_type="application/json", body=busy)
+    )
+    page.click("#duplicates-button")
+    page.wait_for_function("() => document.getElementById('duplicates').dataset.state === 'failed'")
+    assert "busy" in page.inner_text("#error") and "Milvus" not in page.inner_text("#error")
+    page.unroute("**/duplicates*")
+    unexpected = [e for e in page.errors if "Failed to load resource" not in e]  # type: ignore[attr-defined]
+    assert unexpected == []

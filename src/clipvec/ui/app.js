@@ -108,6 +108,9 @@
   function describeFailure(status, body, what) {
     const code = body && body.error;
     const detail = body && body.detail ? String(body.detail) : "";
+    // 503s that are not Milvus: one near-duplicates run at a time, or a service still starting.
+    if (code === "busy") return "The service is busy with another such request; try again in a minute.";
+    if (code === "unavailable") return "The service is still starting; try again shortly.";
     if (status === 503 || code === "store_unavailable") {
       return "The image database (Milvus) cannot be reached, so nothing can be searched right now. Check that Milvus is running, then try again.";
     }
@@ -122,7 +125,6 @@
     }
     if (code === "empty_body") return `${what} is empty.`;
     if (code === "bad_parameter") return "A search option is not valid: " + detail;
-    if (code === "busy") return "The service is busy with another such request; try again in a minute.";
     if (status === 401) return "This service needs an API key. Reload the page to enter it.";
     if (detail) return `The service refused the request (${status}): ${detail}`;
     return `The service answered with an unexpected error (HTTP ${status}).`;
