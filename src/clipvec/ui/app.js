@@ -373,6 +373,8 @@
       fillChoices(el.lens, facets.lenses, "Any lens");
       const taken = facets.taken || {};
       el.takenHint.textContent = taken.first && taken.last ? `photos from ${taken.first.slice(0, 10)} to ${taken.last.slice(0, 10)}` : "";
+      // A version-1 collection has no photo metadata until `clipvec migrate` adds it.
+      if (facets.metadata === false && facets.hint) el.takenHint.textContent = String(facets.hint);
       el.filters.dataset.facets = "loaded";
     } catch {
       el.filters.dataset.facets = "failed"; // searching works without the choices
