@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 from hostile_names import hostile_service
+from photo_corpus import exif_block
 from service_process import ServiceProcess
 
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
@@ -77,6 +78,51 @@ def label(path: str) -> str:
     return f"{match.group(1)} {match.group(2)}"
 
 
+def jpeg_with_exif(color: str, shape: str, seed: int, size: tuple[int, int], exif) -> bytes:
+    image = draw_shape(color, shape, size=max(size), seed=seed).resize(size)
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=92, exif=exif)
+    return buf.getvalue()
+
+
+HOSTILE_MAKE = "<img id=injected src=x>"
+PARIS, NEW_YORK = (48.8566, 2.3522), (40.7128, -74.0060)
+# key -> (colour, shape, seed, (width, height), EXIF): two "Alpha" shots in Paris (2019, 2021),
+# one portrait "Beta" shot in New York (2020), and a camera whose name is markup (2018).
+PHOTOS = {
+    "alpha-2021": (
+        "red",
+        "circle",
+        SEED + 7_001,
+        (160, 120),
+        exif_block(make="UiCam", model="Alpha", lens="Wide 24mm", date="2021:06:01 10:00:00", place=PARIS),
+    ),
+    "alpha-2019": (
+        "red",
+        "circle",
+        SEED + 7_002,
+        (160, 120),
+        exif_block(make="UiCam", model="Alpha", lens="Wide 24mm", date="2019:03:02 08:00:00", place=PARIS),
+    ),
+    "beta-2020": (
+        "blue",
+        "square",
+        SEED + 7_003,
+        (120, 160),
+        exif_block(make="UiCam", model="Beta", lens="Tele 85mm", date="2020:01:01 12:30:00", place=NEW_YORK),
+    ),
+    "markup-2018": (
+        "green",
+        "triangle",
+        SEED + 7_004,
+        (160, 120),
+        exif_block(
+            make=HOSTILE_MAKE, model='Gamma & "Co"', lens="<b id=injected>L</b>", date="2018:05:05 05:05:05"
+        ),
+    ),
+}
+
+
 # --------------------------------------------------------------------------- fixtures
 class Service:
     def __init__(self, proc: ServiceProcess, images: Path) -> None:
@@ -84,6 +130,7 @@ class Service:
         self.url = proc.url
         self.images = images
         self.populated = False
+        self.photos: dict[str, str] | None = None
 
     def populate(self) -> None:
         if self.populated:
@@ -108,6 +155,22 @@ class Service:
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(add, jobs))
         self.populated = True
+
+    def add(self, name: str, data: bytes) -> str:
+        """One image through /add_image; its stored path."""
+        resp = requests.post(f"{self.url}/add_image", params={"name": name}, data=data, timeout=60)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["path"]
+
+    def add_photos(self) -> dict[str, str]:
+        """Issue 17.7: shapes saved as JPEG with EXIF blocks (camera, lens, date, place), once.
+        Added after the tests that count the collection (they run first, in file order)."""
+        if self.photos is None:
+            self.photos = {
+                key: self.add(f"photo-{key}.jpg", jpeg_with_exif(color, shape, seed, size, exif))
+                for key, (color, shape, seed, size, exif) in PHOTOS.items()
+            }
+        return self.photos
 
 
 @pytest.fixture(scope="module")
@@ -334,15 +397,27 @@ def test_large_view_and_keyboard(page, populated, test_output):
     wait_search(page, before, "a yellow square")
     paths = result_paths(page)
 
-    # tab order: search box, Search, file picker, top-k, min score, then the results
+    # tab order: search box, Search, file picker, top-k, min score, order, the (closed) filters,
+    # then the results
     order = []
     page.focus("#q")
-    for _ in range(6):
+    for _ in range(9):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id || document.activeElement.className"))
-    assert order == ["search-button", "file", "topk", "min-score", "thumb", "more"], order
+    assert order == [
+        "search-button",
+        "file",
+        "topk",
+        "min-score",
+        "sort",
+        "filters-summary",
+        "thumb",
+        "more",
+        "more-but",
+    ], order
 
     # Enter on the first result's thumbnail opens the large view
+    page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.closest('.hit')?.dataset.path") == paths[0]
     page.keyboard.press("Enter")
@@ -449,6 +524,7 @@ def test_offline_and_fast(page, populated):
         "/ui/style.css",
         "/ui/thumb",
         "/collection_info",
+        "/facets",  # the filters' camera and lens choices
         "/import_status",  # an import started elsewhere is followed
         "/search_text",
     }
@@ -507,3 +583,189 @@ def test_import_button_imports_the_images_folder(page, populated, test_output):
     assert "dropped-in/blue_triangle_new.png" in text_search(page, "a blue triangle")[:3]
     shot(page, test_output, "ui-import.png")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- issue 17.7
+def open_filters(page, service) -> None:
+    open_page(page, service)
+    page.wait_for_function("() => document.getElementById('filters').dataset.facets === 'loaded'")
+    page.click("#filters-summary")
+    assert page.locator("#camera").is_visible()
+
+
+def choose(page, selector: str, value: str) -> None:
+    """Pick a choice; a page with a query on it searches again: wait for that search."""
+    rerun = page.evaluate("document.getElementById('results').dataset.query !== undefined")
+    before = searches(page)
+    page.select_option(selector, value)
+    if rerun:
+        wait_search(page, before)
+
+
+def test_photo_filters_and_sort_through_the_controls(page, populated, test_output):
+    photos = populated.add_photos()
+    open_filters(page, populated)
+    # the camera and lens choices come from GET /facets, with their counts
+    cameras = page.eval_on_selector_all("#camera option", "os => os.map(o => o.textContent)")
+    assert cameras[0] == "Any camera" and "UiCam Alpha (2)" in cameras and "UiCam Beta (1)" in cameras, (
+        cameras
+    )
+    lenses = page.eval_on_selector_all("#lens option", "os => os.map(o => o.value)")
+    assert {"Wide 24mm", "Tele 85mm"} <= set(lenses), lenses
+
+    # a camera and lens named in markup are shown as text, in the choices, on the card and in
+    # the large view, and filter like any other name
+    markup = [
+        c for c in page.eval_on_selector_all("#camera option", "os => os.map(o => o.value)") if "Gamma" in c
+    ]
+    assert len(markup) == 1 and markup[0].startswith(HOSTILE_MAKE), markup
+    choose(page, "#camera", markup[0])
+    assert text_search(page, "a green triangle") == [photos["markup-2018"]]
+    assert page.inner_text("#results .hit .camera") == markup[0]
+    page.click("#results .hit .thumb")
+    assert HOSTILE_MAKE in page.inner_text("#viewer-meta") and "<b id=injected>L</b>" in page.inner_text(
+        "#viewer-meta"
+    )
+    page.click("#viewer-close")
+    assert page.locator("#injected").count() == 0
+
+    # camera: only the two Alpha shots, each showing its date and camera
+    choose(page, "#camera", "UiCam Alpha")
+    assert set(text_search(page, "a red circle")) == {photos["alpha-2021"], photos["alpha-2019"]}
+    dates = page.eval_on_selector_all("#results .hit .taken", "els => els.map(e => e.textContent)")
+    assert sorted(dates) == ["2019-03-02 08:00", "2021-06-01 10:00"], dates
+    cams = page.eval_on_selector_all("#results .hit .camera", "els => els.map(e => e.textContent)")
+    assert cams == ["UiCam Alpha", "UiCam Alpha"], cams
+
+    # the sort toggle: the same hits, oldest first (a change of order searches again)
+    choose(page, "#sort", "taken")
+    assert result_paths(page) == [photos["alpha-2019"], photos["alpha-2021"]]
+    assert "in the order taken" in page.inner_text("#status")
+
+    # a date range (the "to" day included), any camera: the 2020 and 2021 shots, in time order
+    choose(page, "#camera", "")
+    page.fill("#taken-after", "2020-01-01")
+    page.fill("#taken-before", "2021-06-01")
+    assert text_search(page, "a red circle") == [photos["beta-2020"], photos["alpha-2021"]]
+    assert "(2 on)" in page.inner_text("#filters-summary")
+
+    # near a place and the orientation, through Enter in a filter field
+    page.fill("#taken-after", "")
+    page.fill("#taken-before", "")
+    page.fill("#near-lat", "48.85")
+    page.fill("#near-lon", "2.35")
+    page.fill("#near-km", "20")
+    before = searches(page)
+    page.press("#near-km", "Enter")
+    wait_search(page, before, "a red circle")
+    assert result_paths(page) == [photos["alpha-2019"], photos["alpha-2021"]]
+    page.fill("#near-lat", "")
+    page.fill("#near-lon", "")
+    page.fill("#near-km", "")
+    choose(page, "#orientation", "portrait")
+    choose(page, "#sort", "score")
+    assert text_search(page, "a blue square") == [photos["beta-2020"]]
+    wait_thumbnails(page)
+    shot(page, test_output, "ui-filters.png")
+
+    # a malformed filter: the service's 400 is shown in the error area, no results
+    choose(page, "#orientation", "")
+    page.fill("#near-lat", "200")
+    page.fill("#near-lon", "2.35")
+    page.fill("#near-km", "20")
+    assert text_search(page, "a red circle") == []
+    error = page.locator("#error")
+    assert error.is_visible() and "A search option is not valid" in error.inner_text(), error.inner_text()
+    assert "near" in error.inner_text()
+    shot(page, test_output, "ui-filters-error.png")
+    page.click("#filters-clear")
+    unexpected = [e for e in page.errors if "Failed to load resource" not in e]  # type: ignore[attr-defined]
+    assert unexpected == []
+
+
+def test_more_like_this_but_sends_a_combined_query(page, populated, test_output):
+    photos = populated.add_photos()
+    open_page(page, populated)
+    paths = text_search(page, "a red circle")
+    index = paths.index(photos["alpha-2021"])
+    card = page.locator("#results .hit").nth(index)
+    # the card's "…but" opens the large view with the cursor in the "but…" field
+    card.get_by_role("button", name="but…").click()
+    page.wait_for_function("() => document.getElementById('viewer').open")
+    assert page.evaluate("document.activeElement.id") == "refine-text"
+    assert "UiCam Alpha" in page.inner_text("#viewer-meta") and "2021-06-01 10:00" in page.inner_text(
+        "#viewer-meta"
+    )
+    page.select_option("#refine-sign", "-1")
+    page.fill("#refine-text", "red")
+    before = searches(page)
+    with page.expect_request("**/search_combined*") as sent:
+        page.press("#refine-text", "Enter")
+    request = sent.value
+    assert request.method == "POST"
+    assert json.loads(request.post_data or "") == {
+        "parts": [{"image_path": photos["alpha-2021"], "weight": 1}, {"text": "red", "weight": -1}]
+    }
+    label = f"{photos['alpha-2021']} without “red”"
+    wait_search(page, before, label)
+    found = result_paths(page)
+    assert found and photos["alpha-2021"] not in found  # the example itself is left out
+    assert label in page.inner_text("#query-preview-text")
+    assert page.locator("#error").is_hidden()
+    wait_thumbnails(page)
+    shot(page, test_output, "ui-more-like-this-but.png")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_duplicates_view_shows_a_group(page, populated, test_output):
+    # one photo twice: a PNG and a smaller JPEG of it (two files, two content hashes)
+    image = draw_shape("yellow", "triangle", size=200, seed=SEED + 7_100)
+    small = io.BytesIO()
+    image.resize((150, 150)).save(small, "JPEG", quality=80)
+    original = populated.add("twin-original.png", png(image))
+    copy = populated.add("twin-copy.jpg", small.getvalue())
+    open_page(page, populated)
+    page.click("#duplicates-button")
+    page.wait_for_function(
+        "() => document.getElementById('duplicates').dataset.state === 'done'", timeout=120_000
+    )
+    assert page.locator("#results").is_hidden() and page.locator("#duplicates").is_visible()
+    assert " of near-duplicates among " in page.inner_text("#status"), page.inner_text("#status")
+    groups = page.locator("#duplicate-groups .dup-group")
+    members = page.eval_on_selector_all(
+        "#duplicate-groups .dup-group",
+        "gs => gs.map(g => Array.from(g.querySelectorAll('.dup-member')).map(m => m.dataset.path))",
+    )
+    twins = [g for g in members if original in g]
+    assert twins and copy in twins[0], members
+    group = groups.nth(members.index(twins[0]))
+    assert group.locator("h3").inner_text().endswith(f"{len(twins[0])} images")
+    for path, size in ((original, "200 × 200"), (copy, "150 × 150")):
+        member = group.locator(f'.dup-member[data-path="{path}"]')
+        assert member.locator(".dup-size").inner_text() == size
+        assert re.fullmatch(r"\d+(\.\d)? (B|KB)", member.locator(".dup-file").inner_text())
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", member.locator(".dup-modified").inner_text())
+    group.scroll_into_view_if_needed()
+    for path in (original, copy):
+        page.wait_for_function(
+            "p => Array.from(document.querySelectorAll('#duplicates .dup-member'))"
+            ".filter(m => m.dataset.path === p).every(m => { const i = m.querySelector('img');"
+            " return i && i.complete && i.naturalWidth > 0; })",
+            arg=path,
+        )
+    shot(page, test_output, "ui-duplicates.png")
+    # a search brings the results back
+    text_search(page, "a red circle")
+    assert page.locator("#duplicates").is_hidden() and page.locator("#results").is_visible()
+
+    # another run going on: the service's 503 busy is told as such, not as Milvus being down
+    busy = json.dumps({"error": "busy", "detail": "another duplicates run is going on"})
+    page.route(
+        "**/duplicates*", lambda route: route.fulfill(status=503, content_type="application/json", body=busy)
+    )
+    page.click("#duplicates-button")
+    page.wait_for_function("() => document.getElementById('duplicates').dataset.state === 'failed'")
+    assert "busy" in page.inner_text("#error") and "Milvus" not in page.inner_text("#error")
+    page.unroute("**/duplicates*")
+    unexpected = [e for e in page.errors if "Failed to load resource" not in e]  # type: ignore[attr-defined]
+    assert unexpected == []

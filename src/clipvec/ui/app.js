@@ -1,6 +1,7 @@
 // clipvec search page: plain JS, no dependencies. It talks only to the service's public
-// endpoints (/search_text, /search_image, /collection_info, /import, /import_status) and
-// shows images through the page's own thumb/file routes.
+// endpoints (/search_text, /search_image, /search_combined, /collection_info, /facets,
+// /duplicates, /import, /import_status) and shows images through the page's own thumb/file
+// routes. Every text from the service (file names are hostile) goes in as textContent.
 "use strict";
 
 (() => {
@@ -31,6 +32,26 @@
     viewerClose: $("viewer-close"),
     importButton: $("import-button"),
     importStatus: $("import-status"),
+    sort: $("sort"),
+    filters: $("filters"),
+    filtersCount: $("filters-count"),
+    filtersClear: $("filters-clear"),
+    takenAfter: $("taken-after"),
+    takenBefore: $("taken-before"),
+    takenHint: $("taken-hint"),
+    camera: $("camera"),
+    lens: $("lens"),
+    nearLat: $("near-lat"),
+    nearLon: $("near-lon"),
+    nearKm: $("near-km"),
+    orientation: $("orientation"),
+    refineForm: $("refine-form"),
+    refineSign: $("refine-sign"),
+    refineText: $("refine-text"),
+    duplicatesButton: $("duplicates-button"),
+    duplicates: $("duplicates"),
+    duplicateGroups: $("duplicate-groups"),
+    duplicatesTitle: $("duplicates-title"),
   };
 
   const state = {
@@ -38,7 +59,7 @@
     hits: [],
     metric: null,
     higherIsBetter: true,
-    last: null, // {kind: "text", text} | {kind: "image", blob, label, thumb}
+    last: null, // {kind: "text", text} | {kind: "image", blob, label, thumb} | {kind: "combined", hit, text, weight, label}
     inflight: null, // AbortController of the running search
     viewerIndex: -1,
     opener: null, // the element focused before the viewer opened
@@ -87,6 +108,9 @@
   function describeFailure(status, body, what) {
     const code = body && body.error;
     const detail = body && body.detail ? String(body.detail) : "";
+    // 503s that are not Milvus: one near-duplicates run at a time, or a service still starting.
+    if (code === "busy") return "The service is busy with another such request; try again in a minute.";
+    if (code === "unavailable") return "The service is still starting; try again shortly.";
     if (status === 503 || code === "store_unavailable") {
       return "The image database (Milvus) cannot be reached, so nothing can be searched right now. Check that Milvus is running, then try again.";
     }
@@ -141,11 +165,16 @@
   let apiKey = storedKey();
   if (apiKey) keyCookie(apiKey);
 
+  // body === undefined: a GET (/facets, /duplicates); otherwise a POST of that body.
   async function send(route, body, contentType, params, signal) {
-    const headers = { "Content-Type": contentType, Accept: "application/json" };
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = contentType;
     if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
-    return fetch(serviceUrl(route, params), { method: "POST", body, headers, signal });
+    const method = body === undefined ? "GET" : "POST";
+    return fetch(serviceUrl(route, params), { method, body, headers, signal });
   }
+
+  const get = (route, params, signal, what) => post(route, undefined, null, params, signal, what);
 
   async function post(route, body, contentType, params, signal, what) {
     let resp;
@@ -268,6 +297,7 @@
       if (status.state === "done") {
         clearError();
         await loadInfo();
+        loadFacets(); // new cameras and lenses become choices
       } else {
         showError(importText(status));
       }
@@ -293,7 +323,62 @@
     if (Number.isFinite(k)) params.top_k = Math.min(200, Math.max(1, k));
     const min = el.minScore.value.trim();
     if (min !== "" && Number.isFinite(Number(min))) params.min_score = min;
+    if (el.sort.value !== "score") params.sort = el.sort.value;
+    return { ...params, ...filterParams() };
+  }
+
+  // ------------------------------------------------------------------ photo filters
+  // The same names as the API's query parameters; the service is the one validator (a
+  // malformed value comes back as 400 bad_parameter and is shown in the error area).
+  const nextDay = (day) => {
+    const [y, m, d] = day.split("-").map(Number);
+    return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+  };
+  function filterParams() {
+    const params = {};
+    if (el.takenAfter.value) params.taken_after = el.takenAfter.value;
+    // The page's "to" day is included; the API's taken_before is exclusive.
+    if (el.takenBefore.value) params.taken_before = nextDay(el.takenBefore.value);
+    if (el.camera.value) params.camera = el.camera.value;
+    if (el.lens.value) params.lens = el.lens.value;
+    const near = [el.nearLat, el.nearLon, el.nearKm].map((input) => input.value.trim());
+    if (near.some((v) => v !== "")) params.near = near.join(",");
+    if (el.orientation.value) params.orientation = el.orientation.value;
     return params;
+  }
+  function showFilterCount() {
+    const n = Object.keys(filterParams()).length;
+    el.filtersCount.textContent = n ? `(${n} on)` : "";
+  }
+
+  // One <select> of facet values: "Any" first, then each value with its count.
+  function fillChoices(select, values, anyText) {
+    const keep = select.value;
+    select.textContent = "";
+    select.append(new Option(anyText, ""));
+    for (const entry of values || []) {
+      const value = String(entry.value);
+      const option = new Option(`${value} (${Number(entry.count) || 0})`, value);
+      select.append(option);
+    }
+    if (keep && Array.from(select.options).some((o) => o.value === keep)) select.value = keep;
+    select.disabled = select.options.length <= 1 && !keep;
+  }
+
+  // GET /facets: once when the page loads and after an import. A failure leaves "Any".
+  async function loadFacets() {
+    try {
+      const facets = await get("facets", null, undefined, "The request");
+      fillChoices(el.camera, facets.cameras, "Any camera");
+      fillChoices(el.lens, facets.lenses, "Any lens");
+      const taken = facets.taken || {};
+      el.takenHint.textContent = taken.first && taken.last ? `photos from ${taken.first.slice(0, 10)} to ${taken.last.slice(0, 10)}` : "";
+      // A version-1 collection has no photo metadata until `clipvec migrate` adds it.
+      if (facets.metadata === false && facets.hint) el.takenHint.textContent = String(facets.hint);
+      el.filters.dataset.facets = "loaded";
+    } catch {
+      el.filters.dataset.facets = "failed"; // searching works without the choices
+    }
   }
 
   function setBusy(busy) {
@@ -307,12 +392,23 @@
     state.inflight = controller;
     state.last = query;
     clearError();
+    showDuplicates(false);
+    showFilterCount();
     setBusy(true);
     setStatus(query.kind === "text" ? `Searching for “${query.text}”…` : `Searching by example: ${query.label}…`);
     try {
       let answer;
       if (query.kind === "text") {
         answer = await post("search_text", query.text, "text/plain; charset=utf-8", searchParams(), controller.signal, "The text");
+      } else if (query.kind === "combined") {
+        // Query arithmetic (POST /search_combined): the stored image plus or minus a text.
+        const body = JSON.stringify({
+          parts: [
+            { image_path: query.hit.path, weight: 1 },
+            { text: query.text, weight: query.weight },
+          ],
+        });
+        answer = await post("search_combined", body, "application/json", searchParams(), controller.signal, "The query");
       } else {
         // "More like this" leaves its example out of the answer (?exclude=its content hash).
         const params = { ...searchParams(), exclude: query.exclude };
@@ -390,6 +486,24 @@
     el.preview.scrollIntoView({ block: "nearest" });
   }
 
+  // "More like this, but…": the stored image's own vector plus (or minus) a text.
+  async function moreLikeBut(hit, text, weight) {
+    const trimmed = text.trim();
+    if (!trimmed) {
+      showError("Type what to add to the example (or take away from it), e.g. “at night”.");
+      return;
+    }
+    el.q.value = "";
+    const url = new URL(location.href);
+    url.searchParams.delete("q");
+    history.replaceState(null, "", url);
+    const label = `${hit.path} ${weight > 0 ? "with" : "without"} “${trimmed}”`;
+    showPreview(thumbUrl(hit, 128), `Images like ${label}`, false);
+    await runSearch({ kind: "combined", hit, text: trimmed, weight, label });
+    el.results.focus({ preventScroll: true });
+    el.preview.scrollIntoView({ block: "nearest" });
+  }
+
   // ------------------------------------------------------------------ query preview
   function showPreview(src, text, isObjectUrl) {
     if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
@@ -426,16 +540,19 @@
     hits.forEach((hit, index) => fragment.append(hitCard(hit, index)));
     el.results.append(fragment);
     const what = query.kind === "text" ? `“${query.text}”` : `images like ${query.label}`;
+    const filtered = Object.keys(filterParams()).length > 0;
     if (hits.length === 0) {
       const empty = state.info && Number(state.info.count) === 0;
       setStatus(
         empty
           ? "No results: the collection is empty."
-          : `No images matched ${what}.` + (el.minScore.value.trim() ? " Try a lower minimum score." : " Try other words.")
+          : `No images matched ${what}.` +
+              (filtered ? " Try fewer filters." : el.minScore.value.trim() ? " Try a lower minimum score." : " Try other words.")
       );
     } else {
       const direction = state.higherIsBetter ? "higher is closer" : "lower is closer";
-      setStatus(`${hits.length} result${hits.length === 1 ? "" : "s"} for ${what} (${state.metric || "score"}, ${direction}).`);
+      const order = el.sort.value === "taken" ? ", in the order taken" : "";
+      setStatus(`${hits.length} result${hits.length === 1 ? "" : "s"} for ${what} (${state.metric || "score"}, ${direction}${order}).`);
     }
   }
 
@@ -476,16 +593,55 @@
     path.textContent = hit.path.length > 72 ? "…" + hit.path.slice(-71) : hit.path;
     path.title = hit.paths && hit.paths.length > 1 ? hit.paths.join("\n") : hit.path;
     meta.append(score, path);
+    const photo = photoLine(hit);
+    if (photo) meta.append(photo);
 
+    const actions = document.createElement("div");
+    actions.className = "hit-actions";
     const more = document.createElement("button");
     more.type = "button";
     more.className = "more";
     more.textContent = "More like this";
     more.setAttribute("aria-label", `More like ${hit.path}`);
     more.addEventListener("click", () => moreLike(hit));
+    const but = document.createElement("button");
+    but.type = "button";
+    but.className = "more-but";
+    but.textContent = "…but";
+    but.setAttribute("aria-label", `Similar to ${hit.path}, but…`);
+    but.addEventListener("click", () => {
+      openViewer(index, but);
+      el.refineText.focus();
+    });
+    actions.append(more, but);
 
-    li.append(open, meta, more);
+    li.append(open, meta, actions);
     return li;
+  }
+
+  // When and with what the photo was taken (when known): "2019-03-02 08:00 · Canon EOS R5".
+  const shownTaken = (taken) => (taken ? String(taken).slice(0, 16).replace("T", " ") : "");
+  function photoLine(hit) {
+    const taken = shownTaken(hit.taken);
+    const camera = hit.camera ? String(hit.camera) : "";
+    if (!taken && !camera) return null;
+    const line = document.createElement("span");
+    line.className = "photo";
+    if (taken) {
+      const time = document.createElement("time");
+      time.className = "taken";
+      time.dateTime = String(hit.taken);
+      time.textContent = taken;
+      line.append(time);
+    }
+    if (camera) {
+      const cam = document.createElement("span");
+      cam.className = "camera";
+      cam.textContent = camera;
+      if (taken) line.append(" · ");
+      line.append(cam);
+    }
+    return line;
   }
 
   // ------------------------------------------------------------------ viewer dialog
@@ -508,6 +664,10 @@
       ["Size", hit.width && hit.height ? `${hit.width} × ${hit.height}` : ""],
       ["Format", hit.format || ""],
       ["File", formatBytes(hit.size)],
+      ["Taken", shownTaken(hit.taken)],
+      ["Camera", hit.camera ? String(hit.camera) : ""],
+      ["Lens", hit.lens ? String(hit.lens) : ""],
+      ["Place", typeof hit.lat === "number" && typeof hit.lon === "number" ? `${hit.lat.toFixed(5)}, ${hit.lon.toFixed(5)}` : ""],
       ["Also at", hit.paths && hit.paths.length > 1 ? hit.paths.filter((p) => p !== hit.path).join(", ") : ""],
       ["Rank", `${index + 1} of ${state.hits.length}`],
     ];
@@ -545,7 +705,17 @@
     el.viewer.close();
     if (hit) moreLike(hit);
   });
+  el.refineForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const hit = state.hits[state.viewerIndex];
+    const text = el.refineText.value;
+    const weight = Number(el.refineSign.value) < 0 ? -1 : 1;
+    el.viewer.close();
+    if (hit) moreLikeBut(hit, text, weight);
+  });
   el.viewer.addEventListener("keydown", (event) => {
+    // Arrows move the caret in the "but…" text field, not between results.
+    if (event.target === el.refineText || event.target === el.refineSign) return;
     if (event.key === "ArrowLeft" && state.viewerIndex > 0) {
       fillViewer(state.viewerIndex - 1);
       event.preventDefault();
@@ -562,6 +732,12 @@
   // ------------------------------------------------------------------ inputs
   el.form.addEventListener("submit", (event) => {
     event.preventDefault();
+    // Enter in a filter field searches again for the last query when the box is empty
+    // (e.g. after a search by example).
+    if (!el.q.value.trim() && state.last && state.last.kind !== "text" && document.activeElement !== el.q) {
+      runSearch(state.last);
+      return;
+    }
     searchText(el.q.value);
   });
 
@@ -576,6 +752,122 @@
   };
   el.topk.addEventListener("change", rerun);
   el.minScore.addEventListener("change", rerun);
+  for (const select of [el.sort, el.camera, el.lens, el.orientation]) select.addEventListener("change", rerun);
+  for (const input of [el.takenAfter, el.takenBefore, el.nearLat, el.nearLon, el.nearKm]) {
+    input.addEventListener("change", showFilterCount);
+  }
+  el.filtersClear.addEventListener("click", () => {
+    for (const input of [el.takenAfter, el.takenBefore, el.nearLat, el.nearLon, el.nearKm]) input.value = "";
+    for (const select of [el.camera, el.lens, el.orientation]) select.value = "";
+    showFilterCount();
+    rerun();
+  });
+
+  // ------------------------------------------------------------------ near-duplicates view
+  // GET /duplicates: groups side by side with each copy's size, dimensions and date, so a
+  // person can pick which to keep. The page never deletes anything.
+  function showDuplicates(shown) {
+    el.duplicates.hidden = !shown;
+    el.results.hidden = shown;
+    el.duplicatesButton.setAttribute("aria-pressed", shown ? "true" : "false");
+    if (shown) hidePreview();
+  }
+
+  async function findDuplicates() {
+    if (state.inflight) state.inflight.abort();
+    state.inflight = null;
+    clearError();
+    showDuplicates(true);
+    el.duplicateGroups.textContent = "";
+    el.duplicates.dataset.state = "running";
+    el.duplicatesButton.disabled = true;
+    setBusy(true);
+    setStatus("Looking for near-duplicates (this reads every stored vector)…");
+    try {
+      const answer = await get("duplicates", null, undefined, "The request");
+      renderGroups(answer);
+      el.duplicates.dataset.state = "done";
+    } catch (err) {
+      setStatus("");
+      showError(err.message);
+      el.duplicates.dataset.state = "failed";
+    } finally {
+      el.duplicatesButton.disabled = false;
+      setBusy(false);
+      el.duplicates.focus({ preventScroll: true });
+    }
+  }
+
+  function renderGroups(answer) {
+    const groups = Array.isArray(answer.groups) ? answer.groups : [];
+    const total = Number(answer.group_count) || groups.length;
+    const compared = count(answer.images);
+    setStatus(
+      total === 0
+        ? `No near-duplicates among ${compared} images (similarity at least ${answer.threshold}).`
+        : `${count(total)} group${total === 1 ? "" : "s"} of near-duplicates among ${compared} images` +
+            ` (similarity at least ${answer.threshold})${groups.length < total ? `; the ${groups.length} biggest shown` : ""}.`
+    );
+    const fragment = document.createDocumentFragment();
+    groups.forEach((group, index) => fragment.append(groupCard(group, index)));
+    el.duplicateGroups.append(fragment);
+  }
+
+  function groupCard(group, index) {
+    const li = document.createElement("li");
+    li.className = "dup-group";
+    const images = Array.isArray(group.images) ? group.images : [];
+    const heading = document.createElement("h3");
+    const size = Number(group.count) || images.length;
+    heading.textContent = `Group ${index + 1}: ${size} images` + (images.length < size ? ` (${images.length} shown)` : "");
+    const row = document.createElement("ul");
+    row.className = "dup-row";
+    images.forEach((member) => row.append(memberCard(member)));
+    li.append(heading, row);
+    return li;
+  }
+
+  function memberCard(member) {
+    const item = document.createElement("li");
+    item.className = "dup-member";
+    item.dataset.path = String(member.path);
+    const link = document.createElement("a");
+    link.className = "dup-thumb";
+    link.href = fileUrl(member);
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.setAttribute("aria-label", `Open ${member.path}`);
+    const img = document.createElement("img");
+    img.alt = "";
+    img.width = 160;
+    img.height = 160;
+    img.loading = "lazy";
+    img.src = thumbUrl(member);
+    img.addEventListener("error", () => img.replaceWith(Object.assign(document.createElement("span"), { textContent: "no preview" })));
+    link.append(img);
+    const lines = document.createElement("dl");
+    lines.className = "meta-list dup-meta";
+    const rows = [
+      ["Path", String(member.path) + (member.path_count > 1 ? ` (+${member.path_count - 1} more)` : "")],
+      ["File", formatBytes(member.size)],
+      ["Size", member.width && member.height ? `${member.width} × ${member.height}` : ""],
+      ["Format", member.format ? String(member.format) : ""],
+      ["Modified", member.mtime ? String(member.mtime).slice(0, 16).replace("T", " ") : ""],
+      ["Taken", shownTaken(member.taken)],
+    ];
+    for (const [label, value] of rows) {
+      if (!value) continue;
+      const dt = document.createElement("dt");
+      dt.textContent = label;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      dd.className = "dup-" + label.toLowerCase();
+      lines.append(dt, dd);
+    }
+    item.append(link, lines);
+    return item;
+  }
+  el.duplicatesButton.addEventListener("click", findDuplicates);
 
   // Drag and drop: anywhere on the page, highlighted on the drop zone.
   let dragDepth = 0;
@@ -626,6 +918,7 @@
   loadInfo().then((info) => {
     if (initial && info) searchText(initial);
     if (!info) return;
+    loadFacets();
     // An import started earlier (another tab, curl) is followed here too.
     post("import_status", "{}", "application/json", null, undefined, "The import")
       .then((status) => (status.state === "running" ? followImport(status) : null))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,19 @@ def test_the_page_loads_nothing_from_elsewhere(page):
     assert "default-src 'self'" in PAGE_CSP and "frame-ancestors 'none'" in PAGE_CSP
     assert "http://" not in resp.text and "https://" not in resp.text  # nothing from a CDN
     assert "content-security-policy" not in page.client.get("/app.js").headers  # the page's own only
+
+
+def test_the_page_never_reads_server_text_as_html():
+    """File names, camera and lens names are hostile: the script sets them as text only, and
+    the page has no inline script or handler for the CSP to block (issue 17.7)."""
+    from clipvec.serving.web.app import UI_DIR
+
+    script = (UI_DIR / "app.js").read_text(encoding="utf-8")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in script, sink
+    html = (UI_DIR / "index.html").read_text(encoding="utf-8")
+    assert re.search(r"<script(?![^>]*\bsrc=)", html) is None  # every script is a file
+    assert re.search(r"\son[a-z]+\s*=", html) is None  # no onclick= and the like
 
 
 def test_nothing_else_is_served_from_the_ui_folder(page):
