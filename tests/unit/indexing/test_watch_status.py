@@ -92,3 +92,47 @@ def test_the_watcher_publishes_queued_work_then_its_indexing(tmp_path):
     assert any(c.lag_seconds > 0 for c in queued)
     last = seen[-1]
     assert (last.state, last.queued, last.lag_seconds, last.passes, last.indexed) == ("stopped", 0, 0.0, 2, 2)
+
+
+def test_the_watcher_reports_the_fallback_and_a_missing_folder(tmp_path):
+    """The watch limit reached: polling 1; the folder gone: absent (and no pass); back: present."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"x")
+    seen: list[WatchCounts] = []
+
+    def limited_watch(*_args: object, **_kwargs: object):
+        raise OSError('OS file watch limit reached. about ["/x"]')
+        yield  # a generator, as watchfiles.watch is
+
+    calls: list[int] = []
+
+    def run_pass(prune: bool, scanned: Future[Scanned]) -> ImportReport:
+        calls.append(len(scanned.result().found))
+        return ImportReport()
+
+    watcher = FolderWatcher(
+        open_source(folder), run_pass, settle=0.1, interval=0.1, watch=limited_watch, on_status=seen.append
+    )
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+
+    def until(check) -> None:
+        deadline = time.monotonic() + 30
+        while not check():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+    until(lambda: watcher.status.snapshot().passes >= 2)
+    assert seen[-1].polling and seen[-1].folder_present
+    folder.rename(tmp_path / "away")
+    until(lambda: not watcher.status.snapshot().folder_present)
+    passes = len(calls)
+    time.sleep(0.5)
+    assert len(calls) == passes  # nothing passed over a missing folder
+    assert seen[-1].state == "unavailable" and not seen[-1].folder_present and not seen[-1].polling
+    (tmp_path / "away").rename(folder)
+    until(lambda: watcher.status.snapshot().folder_present and len(calls) > passes)
+    watcher.stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
