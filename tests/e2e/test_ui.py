@@ -769,3 +769,35 @@ def test_duplicates_view_shows_a_group(page, populated, test_output):
     page.unroute("**/duplicates*")
     unexpected = [e for e in page.errors if "Failed to load resource" not in e]  # type: ignore[attr-defined]
     assert unexpected == []
+
+
+def test_watch_work_shows_indexing_n_files(page, populated):
+    """Issue 19.4: with serve --watch, "Indexing N files" while changes wait, gone once indexed.
+
+    The watcher's status is played back through /import_status (its real shape, from
+    ``WatchCounts.as_json``): the real service here does not watch.
+    """
+    from clipvec.indexing.watch_status import WatchCounts
+
+    answers = [
+        WatchCounts(state="watching", queued=3, pending=True, lag_seconds=1.0),
+        WatchCounts(state="indexing", queued=3, pending=True, lag_seconds=2.0),
+        WatchCounts(state="watching", passes=1, indexed=3),
+    ]
+    asked: list[int] = []
+
+    def import_status(route) -> None:
+        watch = answers[min(len(asked), len(answers) - 1)].as_json()
+        asked.append(1)
+        body = {"state": "idle", "source": "", "total": None, "done": 0, "runs": 0, "watch": watch}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/import_status", import_status)
+    open_page(page, populated)
+    page.wait_for_function(
+        "() => document.getElementById('import-status').textContent === 'Indexing 3 files\\u2026'"
+    )
+    assert page.eval_on_selector("#import-status", "el => el.hidden") is False
+    page.wait_for_function("() => document.getElementById('import-status').hidden", timeout=30_000)
+    assert len(asked) >= 3
+    assert page.errors == []  # type: ignore[attr-defined]

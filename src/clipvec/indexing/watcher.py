@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import watchfiles
 
 from clipvec.errors import ClipvecError
 from clipvec.indexing.report import ImportReport
+from clipvec.indexing.watch_status import WatchCounts, WatchStatus
 from clipvec.sources import FolderSource, Scanned, is_junk, scan_ahead
 
 log = logging.getLogger(__name__)
@@ -43,31 +43,6 @@ WatchFunction = Callable[..., Iterator[set[tuple[Any, str]]]]
 TRACKED_MAX = 20_000  # changed paths whose size and mtime are compared; past it, quiet time alone
 RETRY_MAX = 30.0  # seconds between tries of a failing pass, at most
 WATCH_LIMIT_HINT = "fs.inotify.max_user_watches"
-
-
-@dataclass
-class WatchStatus:
-    """What the watcher is doing, for logs, ``import_status`` and tests."""
-
-    state: str = "starting"  # starting | watching | indexing | polling | unavailable | retrying | stopped
-    detail: str = ""
-    events: int = 0  # relevant file events seen
-    passes: int = 0  # passes run to the end
-    failed: int = 0  # passes that failed (retried)
-    pending: bool = False  # changes seen and not indexed yet
-    last_report: ImportReport | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def as_json(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                "state": self.state,
-                "detail": self.detail,
-                "events": self.events,
-                "passes": self.passes,
-                "failed": self.failed,
-                "pending": self.pending,
-            }
 
 
 def unlisted_folders(scan: Scanned) -> list[str]:
@@ -99,6 +74,7 @@ class FolderWatcher:
         stop: threading.Event | None = None,
         watch: WatchFunction = watchfiles.watch,
         on_pass: Callable[[ImportReport], None] | None = None,
+        on_status: Callable[[WatchCounts], None] | None = None,
     ) -> None:
         self.source = source
         self.root = Path(source.root)
@@ -108,6 +84,7 @@ class FolderWatcher:
         self.stop = stop or threading.Event()
         self._watch = watch
         self.on_pass = on_pass
+        self.on_status = on_status  # every tick and change of state: metrics follow the lag
         self.status = WatchStatus()
         self._retry_at = 0.0
         self._failures = 0  # passes failed in a row (the back-off)
@@ -137,7 +114,11 @@ class FolderWatcher:
                         WATCH_LIMIT_HINT,
                         self.interval,
                     )
-                    self._poll()
+                    self.status.set_polling(True)
+                    try:
+                        self._poll()
+                    finally:
+                        self.status.set_polling(False)
         finally:
             self._set("stopped", "")
 
@@ -166,14 +147,13 @@ class FolderWatcher:
             now = time.monotonic()
             if batch:
                 dirty, last_event = True, now
-                with self.status.lock:
-                    self.status.events += len(batch)
-                    self.status.pending = True
                 for _change, path in batch:
                     if len(pending) < TRACKED_MAX:
                         pending[path] = _signature(path)
                     else:
                         overflow = True
+                self.status.saw_changes(len(batch), len(pending))
+            self._publish()
             if self._identity() != identity:
                 return
             if not dirty or now - last_event < self.settle or now < self._retry_at:
@@ -225,10 +205,7 @@ class FolderWatcher:
             log.exception("watch pass over %s failed", self.root)
             self._failed(f"{type(exc).__name__}: {exc}")
             return False
-        with self.status.lock:
-            self.status.passes += 1
-            self.status.last_report = report
-            self.status.pending = False
+        self.status.pass_done(report)
         self._failures = 0
         log.info("%s: %s", self.root, report.summary())
         if self.on_pass is not None:
@@ -237,8 +214,7 @@ class FolderWatcher:
 
     def _failed(self, detail: str) -> None:
         self._failures += 1
-        with self.status.lock:
-            self.status.failed += 1
+        self.status.pass_failed()
         log.warning(
             "watch pass over %s failed (%s); tried again in %.0f s", self.root, detail, self._retry_delay()
         )
@@ -253,8 +229,15 @@ class FolderWatcher:
         self._set("unavailable", detail)
 
     def _set(self, state: str, detail: str) -> None:
-        with self.status.lock:
-            self.status.state, self.status.detail = state, detail
+        self.status.set_state(state, detail)
+        self._publish()
+
+    def _publish(self) -> None:
+        if self.on_status is not None:
+            try:
+                self.on_status(self.status.snapshot())
+            except Exception:  # noqa: BLE001 - metrics must never stop the watcher
+                log.exception("watch status listener failed")
 
     def _identity(self) -> tuple[int, int] | None:
         """The folder's (device, inode), None when it is not a folder: a new one needs a new watch."""

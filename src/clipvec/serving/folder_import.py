@@ -22,6 +22,7 @@ from clipvec.errors import ClipvecError, error_json
 from clipvec.indexing.importer import Importer
 from clipvec.indexing.report import ImportReport
 from clipvec.indexing.watcher import FolderWatcher
+from clipvec.serving.metrics import WatchExport
 from clipvec.sources import FolderSource, Scanned
 from clipvec.store import ImageStore
 
@@ -153,6 +154,7 @@ class FolderImports:
             self.run_and_wait,
             settle=self.settings.watch_settle,
             interval=self.settings.watch_interval,
+            on_status=WatchExport(),  # /metrics: the watcher's counters, lag and folder state
         )
         self._watch_thread = threading.Thread(target=self.watcher.run, name="clipvec-watch", daemon=True)
         self._watch_thread.start()

@@ -316,6 +316,39 @@
   }
   el.importButton.addEventListener("click", startImport);
 
+  // serve --watch (issue 19): "Indexing N files" while changes wait or a pass runs; the
+  // count and results follow when it is done. A manual import's own lines are left alone.
+  function watchText(watch) {
+    const queued = Number(watch.queued) || 0;
+    if (queued === 0) return "Indexing changes\u2026";
+    return `Indexing ${count(queued)} file${queued === 1 ? "" : "s"}\u2026`;
+  }
+
+  async function followWatch(status) {
+    let shown = false;
+    for (;;) {
+      const watch = status.watch || {};
+      const working = (Number(watch.queued) || 0) > 0 || watch.state === "indexing";
+      const mine = !el.importButton.disabled && (shown || el.importStatus.hidden);
+      if (working && mine) {
+        el.importStatus.hidden = false;
+        el.importStatus.textContent = watchText(watch);
+        el.importStatus.dataset.state = "watching";
+        shown = true;
+      } else if (!working && shown) {
+        if (el.importStatus.dataset.state === "watching") el.importStatus.hidden = true;
+        shown = false;
+        await loadInfo();
+      }
+      await sleep(working ? 1000 : 3000);
+      try {
+        status = await post("import_status", "{}", "application/json", null, undefined, "The import");
+      } catch (err) {
+        // the status is a nicety: asked again at the next tick
+      }
+    }
+  }
+
   // ------------------------------------------------------------------ searching
   function searchParams() {
     const params = {};
@@ -921,7 +954,10 @@
     loadFacets();
     // An import started earlier (another tab, curl) is followed here too.
     post("import_status", "{}", "application/json", null, undefined, "The import")
-      .then((status) => (status.state === "running" ? followImport(status) : null))
+      .then((status) => {
+        if (status.watch) followWatch(status);
+        return status.state === "running" && !status.watch ? followImport(status) : null;
+      })
       .catch(() => null); // the status is a nicety: searching works without it
   });
 })();

@@ -93,3 +93,25 @@ def test_the_core_counts_decodes_failures_and_batches(serving_core):
     assert "clipvec_decode_failures_total{" in text
     assert "clipvec_encode_seconds_bucket{" in text
     assert "clipvec_batch_size_bucket{" in text
+
+
+def test_watch_export_follows_snapshots_as_counters_and_gauges():
+    """Counters grow by what each snapshot adds; gauges show the latest queued, lag and folder state."""
+    from clipvec.indexing.watch_status import WatchCounts
+
+    before = {
+        name: value(name) for name in ("clipvec_watch_events_total", "clipvec_watch_files_indexed_total")
+    }
+    passes_before = value("clipvec_watch_passes_total", outcome="done")
+    export = metrics.WatchExport()
+    export(WatchCounts(events=5, queued=3, lag_seconds=2.5, pending=True))
+    assert value("clipvec_watch_files_queued") == 3 and value("clipvec_watch_lag_seconds") == 2.5
+    export(WatchCounts(events=7, indexed=4, passes=1, folder_present=False, polling=True))
+    export(WatchCounts(events=7, indexed=4, passes=1, folder_present=False, polling=True))  # no change
+    assert value("clipvec_watch_events_total") - before["clipvec_watch_events_total"] == 7
+    assert value("clipvec_watch_files_indexed_total") - before["clipvec_watch_files_indexed_total"] == 4
+    assert value("clipvec_watch_passes_total", outcome="done") - passes_before == 1
+    assert value("clipvec_watch_files_queued") == 0 and value("clipvec_watch_lag_seconds") == 0
+    assert value("clipvec_watch_folder_present") == 0 and value("clipvec_watch_polling") == 1
+    export(WatchCounts(events=7, indexed=4, passes=1))
+    assert value("clipvec_watch_folder_present") == 1 and value("clipvec_watch_polling") == 0
