@@ -90,6 +90,12 @@ class WatchStatus:
             self.last_report = report
             self.pending, self.queued, self.oldest_change = False, 0, None
 
+    def still_queued(self, queued: int) -> None:
+        """After a pass that held back ``queued`` paths still being written: they still wait."""
+        with self.lock:
+            self.pending, self.queued = True, queued
+            self.oldest_change = self.clock()
+
     def pass_failed(self) -> None:
         with self.lock:
             self.failed += 1

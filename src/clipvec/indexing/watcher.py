@@ -2,12 +2,16 @@
 
 There is no second import engine here. The watcher follows the folder with ``watchfiles``
 (inotify on Linux, the platform's native API elsewhere), notes what changed, waits until it
-has settled (no new event and the changed files' size and mtime unchanged for ``settle``
-seconds: a file still being copied is not read half-written), then runs one incremental
-pass of the import over the folder (``run_pass``: unchanged files are never read, renames
-reuse stored vectors, vanished paths are pruned). A burst of thousands of files is thus one
-batched run, not thousands of writes, and changes made during a pass are buffered by the
-watch and make the next pass.
+has settled, then runs one incremental pass of the import over the folder (``run_pass``:
+unchanged files are never read, renames reuse stored vectors, vanished paths are pruned).
+Settling is per file: a changed file is ready when it has had no event and kept its size
+and mtime for ``settle`` seconds (a file still being copied is not read half-written). A
+pass runs as soon as one file is ready; the files still changing are held back from it
+(left out of its scan, and nothing is pruned while any is held, so a file rewritten in
+place keeps its record), so a steady trickle of new photos is indexed file by file instead
+of waiting for the folder to fall quiet. A burst of thousands of files is still a few
+batched runs, not thousands of writes: a pass takes a while, and what settles meanwhile
+makes the next one.
 
 Trust first: a pass prunes only what it has seen to be gone. When the folder is missing,
 not a folder or empty (an unmounted disk), no pass runs and the collection is kept; when a
@@ -27,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import watchfiles
 
@@ -129,7 +133,7 @@ class FolderWatcher:
         one watched): a change made during any pass is an event for the next one.
         """
         tick_ms = int(max(100, min(1000, self.settle * 250)))
-        pending: dict[str, tuple[int, int] | None] = {}
+        pending: dict[str, Change] = {}  # changed paths not passed over yet
         overflow = False
         dirty = True  # the catch-up pass, at the first tick
         last_event = time.monotonic() - self.settle
@@ -148,22 +152,33 @@ class FolderWatcher:
             if batch:
                 dirty, last_event = True, now
                 for _change, path in batch:
-                    if len(pending) < TRACKED_MAX:
-                        pending[path] = _signature(path)
+                    if path in pending or len(pending) < TRACKED_MAX:
+                        pending[path] = Change(_signature(path), now)
                     else:
                         overflow = True
                 self.status.saw_changes(len(batch), len(pending))
             self._publish()
             if self._identity() != identity:
                 return
-            if not dirty or now - last_event < self.settle or now < self._retry_at:
+            if not dirty or now < self._retry_at:
                 continue
-            if not overflow and _moved(pending):  # still being written: wait another settle time
-                last_event = now
-                continue
-            if self._try_pass():
-                pending.clear()
-                dirty = overflow = False
+            if overflow:  # too many to follow one by one: the whole folder must fall quiet
+                if now - last_event < self.settle:
+                    continue
+                ready, held = list(pending), []
+            else:
+                ready, held = _settled(pending, now, self.settle)
+                if pending and not ready:
+                    continue
+                if not pending and now - last_event < self.settle:
+                    continue  # events for paths not followed (a folder moved away): wait for quiet
+            if self._try_pass(self._relative(held)):
+                for path in ready:
+                    del pending[path]
+                dirty = bool(pending)
+                overflow = False
+                if held:
+                    self.status.still_queued(len(pending))
                 self._set("watching", str(self.root))
             else:
                 self._retry_at = time.monotonic() + self._retry_delay()
@@ -178,8 +193,9 @@ class FolderWatcher:
             self.stop.wait(self.interval)
 
     # ------------------------------------------------------------------ one pass
-    def _try_pass(self) -> bool:
-        """One incremental pass; False when it did not run or failed (to be tried again)."""
+    def _try_pass(self, held: frozenset[str] = frozenset()) -> bool:
+        """One incremental pass without the files ``held`` back (relative paths, still being
+        written); False when it did not run or failed (to be tried again)."""
         if self._identity() is None:
             self._unavailable(f"{self.root} is not a folder (deleted or unmounted?)")
             return False
@@ -189,7 +205,8 @@ class FolderWatcher:
         self._set("indexing", str(self.root))
         scanned = scan_ahead(self.source)
         try:
-            unlisted = unlisted_folders(scanned.result())
+            scan = scanned.result()
+            unlisted = unlisted_folders(scan)
             if unlisted:
                 log.warning(
                     "%s: %d folders could not be listed (%s...): importing without pruning this time",
@@ -197,7 +214,10 @@ class FolderWatcher:
                     len(unlisted),
                     unlisted[0],
                 )
-            report = self.run_pass(not unlisted, scanned)
+            if held:
+                log.debug("%s: %d files still being written are left for the next pass", self.root, len(held))
+                scanned = _done(Scanned([f for f in scan.found if f.rel_path not in held], scan.skipped))
+            report = self.run_pass(not unlisted and not held, scanned)
         except ClipvecError as err:
             self._failed(f"{err.code}: {err.detail}")
             return False
@@ -239,6 +259,16 @@ class FolderWatcher:
             except Exception:  # noqa: BLE001 - metrics must never stop the watcher
                 log.exception("watch status listener failed")
 
+    def _relative(self, paths: list[str]) -> frozenset[str]:
+        """``paths`` (the watch's, absolute) as the scan names them: relative, with "/"."""
+        rel = set()
+        for path in paths:
+            try:
+                rel.add(Path(path).relative_to(self.root).as_posix())
+            except ValueError:
+                continue
+        return frozenset(rel)
+
     def _identity(self) -> tuple[int, int] | None:
         """The folder's (device, inode), None when it is not a folder: a new one needs a new watch."""
         try:
@@ -256,15 +286,32 @@ def _signature(path: str) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns)
 
 
-def _moved(pending: dict[str, tuple[int, int] | None]) -> bool:
-    """Whether any changed file's size or mtime moved since its last event (updates ``pending``)."""
-    moved = False
-    for path, seen in pending.items():
-        now = _signature(path)
-        if now != seen:
-            pending[path] = now
-            moved = True
-    return moved
+class Change(NamedTuple):
+    """A changed path: its size and mtime when last looked at, and when they last moved."""
+
+    signature: tuple[int, int] | None
+    at: float
+
+
+def _settled(pending: dict[str, Change], now: float, settle: float) -> tuple[list[str], list[str]]:
+    """(ready, held): paths unchanged for ``settle`` seconds, and those still being written.
+
+    Looks at each path's size and mtime again (updating ``pending``): a file that grew
+    without an event (a copy between two events) is still being written.
+    """
+    ready, held = [], []
+    for path, change in pending.items():
+        signature = _signature(path)
+        if signature != change.signature:
+            pending[path] = change = Change(signature, now)
+        (ready if now - change.at >= settle else held).append(path)
+    return ready, held
+
+
+def _done(scan: Scanned) -> Future[Scanned]:
+    future: Future[Scanned] = Future()
+    future.set_result(scan)
+    return future
 
 
 def _is_empty(folder: Path) -> bool:

@@ -114,3 +114,48 @@ def test_at_the_watch_limit_it_falls_back_to_periodic_passes(tmp_path, message, 
     (tmp_path / "b.jpg").write_bytes(b"y")
     until(lambda: passes.calls[-1] == (True, 2))
     stop(watcher, thread)
+
+
+class NamedPasses:
+    """A pass runner that records (prune, the names scanned)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bool, list[str]]] = []
+
+    def __call__(self, prune: bool, scanned: Future[Scanned]) -> ImportReport:
+        self.calls.append((prune, sorted(f.rel_path for f in scanned.result().found)))
+        return ImportReport()
+
+
+def test_a_file_still_being_written_is_held_back_while_finished_ones_are_indexed(tmp_path):
+    """Settling is per file: a steady writer does not keep a finished photo from being indexed."""
+    (tmp_path / "old.jpg").write_bytes(b"o")
+    passes = NamedPasses()
+    watcher = FolderWatcher(open_source(tmp_path), passes, settle=0.3, interval=0.1)
+    thread = running(watcher)
+    until(lambda: passes.calls == [(True, ["old.jpg"])])  # the catch-up pass
+    writing = threading.Event()
+    writing.set()
+
+    def write_slowly() -> None:
+        with (tmp_path / "growing.jpg").open("ab") as out:
+            while writing.is_set():
+                out.write(b"x")
+                out.flush()
+                time.sleep(0.05)
+
+    writer = threading.Thread(target=write_slowly)
+    writer.start()
+    try:
+        time.sleep(0.2)
+        (tmp_path / "done.jpg").write_bytes(b"d")
+        until(lambda: any("done.jpg" in names for _, names in passes.calls))
+        # the pass that took done.jpg left the file still being written out, and pruned nothing
+        # (a file rewritten in place must keep its record until it is complete)
+        assert [call for call in passes.calls if "done.jpg" in call[1]][0] == (False, ["done.jpg", "old.jpg"])
+    finally:
+        writing.clear()
+        writer.join()
+    until(lambda: passes.calls[-1] == (True, ["done.jpg", "growing.jpg", "old.jpg"]))
+    assert watcher.status.queued == 0
+    stop(watcher, thread)
