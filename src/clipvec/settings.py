@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     watch_interval: float = Field(
         60.0,
         gt=0,
-        description="Seconds between incremental passes when the folder cannot be watched (watch limit reached).",
+        description="Seconds between incremental passes when the folder cannot be watched (watch limit reached), and between listings of a watched S3 prefix.",
     )
 
     def resolved_threads(self) -> int:

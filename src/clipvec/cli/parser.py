@@ -87,7 +87,7 @@ def _add_watch_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--interval",
         type=float,
-        help="seconds between passes when the folder cannot be watched (CLIPVEC_WATCH_INTERVAL)",
+        help="seconds between passes when the folder cannot be watched, and between S3 listings (CLIPVEC_WATCH_INTERVAL)",
     )
 
 
@@ -169,11 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "watch",
-        help="keep a folder indexed: one incremental pass, then its changes as they happen (Ctrl-C stops)",
+        help="keep a folder (or an S3 prefix, polled) indexed: one incremental pass, then its changes (Ctrl-C stops)",
     )
     _add_model_flags(p)
     _add_store_flags(p)
-    p.add_argument("folder", nargs="?", help="a folder; default: CLIPVEC_IMAGES_DIR (images)")
+    p.add_argument(
+        "folder", nargs="?", help="a folder or s3://bucket/prefix; default: CLIPVEC_IMAGES_DIR (images)"
+    )
     p.add_argument("--decode-workers", type=int, help="decoder threads (CLIPVEC_DECODE_WORKERS)")
     p.add_argument(
         "--wait",

@@ -1,8 +1,9 @@
-"""``clipvec watch [FOLDER]``: keep a folder's records current while it changes (issue 19).
+"""``clipvec watch [FOLDER | s3://bucket/prefix]``: keep a source's records current (issue 19).
 
 One incremental pass at start (the rules of ``clipvec import --prune``), then the folder's
-changes are followed and indexed in batches (``clipvec.indexing.watcher``) until Ctrl-C or
-SIGTERM. Each pass prints the import's summary line. On a Milvus Lite file the watcher holds
+changes are followed and indexed in batches (``clipvec.indexing.watcher``), or an S3
+prefix's listing is compared every ``CLIPVEC_WATCH_INTERVAL`` seconds
+(``clipvec.indexing.poller``), until Ctrl-C or SIGTERM. Each pass prints the import's summary line. On a Milvus Lite file the watcher holds
 the file like an import does: a service or an import beside it gets the lock error.
 """
 
@@ -17,8 +18,8 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 
 from clipvec.cli.import_cmd import import_source, open_local_import, say_what_it_adds_to
+from clipvec.indexing.poller import watcher_for
 from clipvec.indexing.report import ImportReport
-from clipvec.indexing.watcher import FolderWatcher
 from clipvec.settings import Settings
 from clipvec.sources import FolderSource, Scanned
 
@@ -27,13 +28,6 @@ def run_watch(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 when stopped by a signal, 2 when it could not start."""
     source = import_source(settings, args)
     if source is None:
-        return 2
-    if not isinstance(source, FolderSource):
-        print(
-            f"clipvec: watching {source.display} is not supported yet (S3 has no change feed); "
-            "run `clipvec import --prune` on a schedule",
-            file=sys.stderr,
-        )
         return 2
     store, importer = open_local_import(settings, float(args.wait or 0))
     try:
@@ -48,14 +42,17 @@ def run_watch(settings: Settings, args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-        watcher = FolderWatcher(
+        watcher = watcher_for(
             source,
             run_pass,
             settle=settings.watch_settle,
             interval=settings.watch_interval,
             on_pass=said,
         )
-        print(f"watching {source.display} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        polled = (
+            "" if isinstance(source, FolderSource) else f", its listing every {settings.watch_interval:g} s"
+        )
+        print(f"watching {source.display}{polled} (Ctrl-C stops)", file=sys.stderr, flush=True)
         with _stopped_by_signals(watcher.stop):
             watcher.run()
     finally:

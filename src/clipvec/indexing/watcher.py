@@ -29,31 +29,21 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import watchfiles
 
-from clipvec.errors import ClipvecError
+from clipvec.indexing.pass_loop import PassLoop, PassRunner
 from clipvec.indexing.report import ImportReport
-from clipvec.indexing.watch_status import WatchCounts, WatchStatus
-from clipvec.sources import FolderSource, Scanned, is_junk, scan_ahead
+from clipvec.indexing.watch_status import WatchCounts
+from clipvec.sources import FolderSource, is_junk
 
 log = logging.getLogger(__name__)
 
-PassRunner = Callable[[bool, "Future[Scanned]"], ImportReport]  # (prune, the folder's scan) -> report
 WatchFunction = Callable[..., Iterator[set[tuple[Any, str]]]]
 TRACKED_MAX = 20_000  # changed paths whose size and mtime are compared; past it, quiet time alone
-RETRY_MAX = 30.0  # seconds between tries of a failing pass, at most
 WATCH_LIMIT_HINT = "fs.inotify.max_user_watches"
-
-
-def unlisted_folders(scan: Scanned) -> list[str]:
-    """Folders the scan could not list: their files are unknown, so a prune would drop them."""
-    return [
-        e.rel_path for e in scan.skipped if e.reason == "unreadable" and e.detail.startswith("cannot list")
-    ]
 
 
 def is_ignored(root: Path, path: str) -> bool:
@@ -65,7 +55,7 @@ def is_ignored(root: Path, path: str) -> bool:
     return any(is_junk(part) for part in rel.parts)
 
 
-class FolderWatcher:
+class FolderWatcher(PassLoop):
     """Follows one folder and runs ``run_pass`` when its changes have settled; ``run`` blocks until ``stop``."""
 
     def __init__(
@@ -80,18 +70,12 @@ class FolderWatcher:
         on_pass: Callable[[ImportReport], None] | None = None,
         on_status: Callable[[WatchCounts], None] | None = None,
     ) -> None:
-        self.source = source
+        super().__init__(source, run_pass, interval=interval, stop=stop, on_pass=on_pass, on_status=on_status)
+        self.source: FolderSource = source
         self.root = Path(source.root)
-        self.run_pass = run_pass
+        self.where = str(self.root)
         self.settle = settle
-        self.interval = interval
-        self.stop = stop or threading.Event()
         self._watch = watch
-        self.on_pass = on_pass
-        self.on_status = on_status  # every tick and change of state: metrics follow the lag
-        self.status = WatchStatus()
-        self._retry_at = 0.0
-        self._failures = 0  # passes failed in a row (the back-off)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> None:
@@ -185,79 +169,14 @@ class FolderWatcher:
 
     def _poll(self) -> None:
         """The fall-back without a watch: an incremental pass every ``interval`` seconds."""
-        while not self.stop.is_set():
-            if self._identity() is None:
-                return
-            if self._try_pass():
-                self._set("polling", f"every {self.interval:.0f} s (the watch limit is reached)")
-            self.stop.wait(self.interval)
+        self._poll_every("the watch limit is reached", until=lambda: self._identity() is None)
 
-    # ------------------------------------------------------------------ one pass
-    def _try_pass(self, held: frozenset[str] = frozenset()) -> bool:
-        """One incremental pass without the files ``held`` back (relative paths, still being
-        written); False when it did not run or failed (to be tried again)."""
+    def _not_ready(self) -> str | None:
         if self._identity() is None:
-            self._unavailable(f"{self.root} is not a folder (deleted or unmounted?)")
-            return False
+            return f"{self.root} is not a folder (deleted or unmounted?)"
         if _is_empty(self.root):
-            self._unavailable(f"{self.root} is empty (an unmounted disk?)")
-            return False
-        self._set("indexing", str(self.root))
-        scanned = scan_ahead(self.source)
-        try:
-            scan = scanned.result()
-            unlisted = unlisted_folders(scan)
-            if unlisted:
-                log.warning(
-                    "%s: %d folders could not be listed (%s...): importing without pruning this time",
-                    self.root,
-                    len(unlisted),
-                    unlisted[0],
-                )
-            if held:
-                log.debug("%s: %d files still being written are left for the next pass", self.root, len(held))
-                scanned = _done(Scanned([f for f in scan.found if f.rel_path not in held], scan.skipped))
-            report = self.run_pass(not unlisted and not held, scanned)
-        except ClipvecError as err:
-            self._failed(f"{err.code}: {err.detail}")
-            return False
-        except Exception as exc:  # noqa: BLE001 - a watcher outlives a failed pass; the next one retries
-            log.exception("watch pass over %s failed", self.root)
-            self._failed(f"{type(exc).__name__}: {exc}")
-            return False
-        self.status.pass_done(report)
-        self._failures = 0
-        log.info("%s: %s", self.root, report.summary())
-        if self.on_pass is not None:
-            self.on_pass(report)
-        return True
-
-    def _failed(self, detail: str) -> None:
-        self._failures += 1
-        self.status.pass_failed()
-        log.warning(
-            "watch pass over %s failed (%s); tried again in %.0f s", self.root, detail, self._retry_delay()
-        )
-        self._set("retrying", detail)
-
-    def _retry_delay(self) -> float:
-        return min(RETRY_MAX, 2.0 ** max(0, self._failures - 1))
-
-    def _unavailable(self, detail: str) -> None:
-        if self.status.state != "unavailable":
-            log.warning("%s; the collection is kept as it is, watching for the folder to return", detail)
-        self._set("unavailable", detail)
-
-    def _set(self, state: str, detail: str) -> None:
-        self.status.set_state(state, detail)
-        self._publish()
-
-    def _publish(self) -> None:
-        if self.on_status is not None:
-            try:
-                self.on_status(self.status.snapshot())
-            except Exception:  # noqa: BLE001 - metrics must never stop the watcher
-                log.exception("watch status listener failed")
+            return f"{self.root} is empty (an unmounted disk?)"
+        return None
 
     def _relative(self, paths: list[str]) -> frozenset[str]:
         """``paths`` (the watch's, absolute) as the scan names them: relative, with "/"."""
@@ -306,12 +225,6 @@ def _settled(pending: dict[str, Change], now: float, settle: float) -> tuple[lis
             pending[path] = change = Change(signature, now)
         (ready if now - change.at >= settle else held).append(path)
     return ready, held
-
-
-def _done(scan: Scanned) -> Future[Scanned]:
-    future: Future[Scanned] = Future()
-    future.set_result(scan)
-    return future
 
 
 def _is_empty(folder: Path) -> bool:

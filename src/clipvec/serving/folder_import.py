@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from clipvec.errors import ClipvecError, error_json
 from clipvec.indexing.importer import Importer
+from clipvec.indexing.pass_loop import PassLoop
+from clipvec.indexing.poller import watcher_for
 from clipvec.indexing.report import ImportReport
-from clipvec.indexing.watcher import FolderWatcher
 from clipvec.serving.metrics import WatchExport
-from clipvec.sources import FolderSource, Scanned
+from clipvec.sources import Scanned
 from clipvec.store import ImageStore
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class FolderImports:
         self.status = ImportStatus(source=settings.images_dir)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.watcher: FolderWatcher | None = None  # serve --watch
+        self.watcher: PassLoop | None = None  # serve --watch
         self._watch_thread: threading.Thread | None = None
 
     @property
@@ -146,10 +147,7 @@ class FolderImports:
     def start_watching(self) -> None:
         """``serve --watch``: follow the images folder in a thread; its passes are runs like
         ``POST /import``'s (never two at once), with pruning (``clipvec.indexing.watcher``)."""
-        if not isinstance(self.source, FolderSource):
-            log.warning("CLIPVEC_WATCH: %s is not a local folder; it is not watched", self.source.display)
-            return
-        self.watcher = FolderWatcher(
+        self.watcher = watcher_for(
             self.source,
             self.run_and_wait,
             settle=self.settings.watch_settle,

@@ -214,3 +214,58 @@ def test_cli_and_original_script_import_s3_with_aws_variables(
     )
     assert wrong.returncode == 2 and "cannot list s3://photos/" in wrong.stderr, wrong.stderr[-2000:]
     assert "Traceback" not in wrong.stderr
+
+
+def test_watching_a_prefix_polls_its_listing_and_never_prunes_an_empty_one(
+    s3_env, s3_server, milvus_backend, encoder, store
+):
+    """Issue 19.6: `clipvec watch s3://...` compares the listing every interval, with the import's rules."""
+    import threading
+    import time
+
+    from clipvec.indexing.poller import PrefixPoller, watcher_for
+    from clipvec.sources import open_source
+
+    fs = s3_server.filesystem()
+    prefix = f"watch-{milvus_backend.collection}"
+    uris = upload(fs, prefix)
+    source = open_source(f"s3://photos/{prefix}")
+    engine = importer(encoder, store)
+    reports = []
+    poller = watcher_for(
+        source,
+        lambda prune, scanned: engine.run(source, prune=prune, scanned=scanned),
+        settle=0.1,
+        interval=0.3,
+        on_pass=reports.append,
+    )
+    assert isinstance(poller, PrefixPoller)
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+
+    def until(check) -> None:
+        deadline = time.monotonic() + 60
+        while not check():
+            assert time.monotonic() < deadline, (reports[-1:], poller.status.snapshot())
+            time.sleep(0.05)
+
+    try:
+        until(lambda: all_paths(store) == uris)  # the first pass, at start
+        fs.pipe(f"photos/{prefix}/more/new_star.png", shape_bytes("green", "star", SEED + 77))
+        fs.rm(f"photos/{prefix}/{ITEMS[0][0]}")
+        want = sorted(
+            u for u in [*uris, f"s3://photos/{prefix}/more/new_star.png"] if not u.endswith(f"/{ITEMS[0][0]}")
+        )
+        until(lambda: all_paths(store) == want)  # added and pruned by a later pass
+        passes = poller.status.passes
+        until(lambda: poller.status.passes >= passes + 2)  # unchanged listing: passes that read nothing
+        assert reports[-1].imported == 0 and reports[-1].unchanged == len(want)
+
+        fs.rm(f"photos/{prefix}", recursive=True)  # a wrong prefix or an emptied bucket
+        until(lambda: poller.status.state == "unavailable")
+        time.sleep(1.0)  # several intervals
+        assert all_paths(store) == want  # nothing pruned: no pass over an empty listing
+    finally:
+        poller.stop.set()
+        thread.join(30)
+    assert not thread.is_alive() and poller.status.state == "stopped"

@@ -15,11 +15,10 @@ def test_watch_flags_become_settings():
     assert "watch" not in flag_settings(build_parser().parse_args(["serve"]))  # CLIPVEC_WATCH decides
 
 
-def test_watch_refuses_a_missing_folder_and_s3(tmp_path, capsys, monkeypatch):
+def test_watch_refuses_a_missing_folder(tmp_path, capsys, monkeypatch):
+    """(An S3 prefix is polled: tests/integration/sources/test_s3_import.py.)"""
     monkeypatch.chdir(tmp_path)
     store = ["--model", str(SHAPES_MODEL), "--milvus-uri", str(tmp_path / "m.db")]
     assert main(["watch", str(tmp_path / "nowhere"), *store]) == 2
     assert "is not a folder" in capsys.readouterr().err
-    assert main(["watch", "s3://bucket/photos", *store]) == 2
-    assert "not supported yet" in capsys.readouterr().err
     assert not (tmp_path / "m.db").exists()  # nothing opened or created

@@ -10,8 +10,9 @@ from concurrent.futures import Future
 import pytest
 
 from clipvec.errors import StoreUnavailable
+from clipvec.indexing.pass_loop import unlisted_folders
 from clipvec.indexing.report import ImportReport
-from clipvec.indexing.watcher import FolderWatcher, is_ignored, unlisted_folders
+from clipvec.indexing.watcher import FolderWatcher, is_ignored
 from clipvec.sources import Scanned, SkippedEntry, open_source
 
 
