@@ -45,6 +45,22 @@ _WHEN = re.compile(
     r"(?P<zone>Z|[+-][0-9]{2}:[0-9]{2})?)?"
 )
 NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
+
+# What /docs.json declares for these parameters: a part of what the parsers above accept that
+# is always accepted (days 01-28, so every month has them; km 1 to 9999.x), so that a client
+# or a fuzzer that follows the document is never refused (tests/e2e/test_hardening.py).
+# An empty value is no filter, as the parsers' callers read it.
+WHEN_DOC_PATTERN = (
+    r"^((1[89]|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?)?)?$"
+)
+NEAR_DOC_PATTERN = (
+    r"^(-?([1-8]?[0-9](\.[0-9]{1,6})?|90),-?((1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]{1,6})?|180),"
+    r"[1-9][0-9]{0,3}(\.[0-9]{1,3})?)?$"
+)
+NAME_DOC_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"  # parse_name refuses control characters
+_FORMAT_NAMES = "|".join(sorted(FORMATS))
+FORMATS_DOC_PATTERN = f"^(({_FORMAT_NAMES})(,({_FORMAT_NAMES}))*)?$"  # parse_formats takes any case
 _DIGITS = re.compile(r"[0-9]{1,7}")
 
 
@@ -70,7 +86,7 @@ def parse_when(name: str, text: str) -> int:
             if hours > 23 or minutes > 59:
                 raise ValueError(zone)
             day -= sign * timedelta(hours=hours, minutes=minutes)  # to UTC
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 is before year 1
         raise bad_parameter(
             f"{name} must be an ISO date or date and time, e.g. {name}=2024-05-01 or 2024-05-01T18:30"
         ) from None

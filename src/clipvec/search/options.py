@@ -64,12 +64,8 @@ class SearchFilters(MetaFilter):
             else parse_dimension("min_height", height),
             formats=() if (formats := given("format")) is None else parse_formats(formats),
         )
-        if (
-            filters.taken_after is not None
-            and filters.taken_before is not None
-            and filters.taken_after >= filters.taken_before
-        ):
-            raise bad_parameter("taken_after must be earlier than taken_before")
+        # taken_after >= taken_before is an empty range, not an error: it finds nothing, as a
+        # camera no photo has does (and /docs.json cannot say "earlier than the other one").
         return filters
 
     def as_query(self) -> dict[str, str]:

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from clipvec.search.filter_params import DIMENSION_MAX, SORTS, TEXT_MAX
+from clipvec.search.filter_params import (
+    DIMENSION_MAX,
+    FORMATS_DOC_PATTERN,
+    NAME_DOC_PATTERN,
+    NEAR_DOC_PATTERN,
+    SORTS,
+    TEXT_MAX,
+    WHEN_DOC_PATTERN,
+)
 from clipvec.search.options import PATH_PREFIX_MAX
 
 
@@ -91,26 +99,32 @@ SEARCH_QUERY = (
         "taken_after",
         "Only photos taken at or after this ISO date or date-time (2024-05-01, 2024-05-01T18:30, "
         "+02:00 optional; without an offset the photo's own clock). Unknown dates never match.",
+        MappingProxyType({"type": "string", "pattern": WHEN_DOC_PATTERN}),
     ),
-    QueryParam("taken_before", "Only photos taken before this ISO date or date-time (exclusive)."),
+    QueryParam(
+        "taken_before",
+        "Only photos taken before this ISO date or date-time (exclusive).",
+        MappingProxyType({"type": "string", "pattern": WHEN_DOC_PATTERN}),
+    ),
     QueryParam(
         "camera",
         "Only photos whose camera make or model contains this, any case (e.g. canon, iphone 12).",
-        MappingProxyType({"type": "string", "maxLength": TEXT_MAX}),
+        MappingProxyType({"type": "string", "maxLength": TEXT_MAX, "pattern": NAME_DOC_PATTERN}),
     ),
     QueryParam(
         "lens",
         "Only photos whose lens name contains this, any case.",
-        MappingProxyType({"type": "string", "maxLength": TEXT_MAX}),
+        MappingProxyType({"type": "string", "maxLength": TEXT_MAX, "pattern": NAME_DOC_PATTERN}),
     ),
     QueryParam(
         "near",
         "Only photos taken within km of a place: lat,lon,km (e.g. 48.8566,2.3522,25).",
+        MappingProxyType({"type": "string", "pattern": NEAR_DOC_PATTERN}),
     ),
     QueryParam(
         "orientation",
         "Only landscape (wider than high), portrait or square images.",
-        MappingProxyType({"type": "string", "enum": ["landscape", "portrait", "square"]}),
+        MappingProxyType({"type": "string", "enum": ["", "landscape", "portrait", "square"]}),  # "": any
     ),
     QueryParam(
         "min_width",
@@ -122,11 +136,15 @@ SEARCH_QUERY = (
         "Only images at least this many pixels high (upright).",
         MappingProxyType({"type": "integer", "minimum": 0, "maximum": DIMENSION_MAX}),
     ),
-    QueryParam("format", "Only these formats, comma-separated (e.g. jpeg,heic)."),
+    QueryParam(
+        "format",
+        "Only these formats, comma-separated (e.g. jpeg,heic).",
+        MappingProxyType({"type": "string", "pattern": FORMATS_DOC_PATTERN}),
+    ),
     QueryParam(
         "sort",
         "score (default): best first; taken: the same hits oldest first, unknown dates last.",
-        MappingProxyType({"type": "string", "enum": list(SORTS)}),
+        MappingProxyType({"type": "string", "enum": ["", *SORTS]}),  # "": score
     ),
 )
 
