@@ -25,6 +25,9 @@ pytest_plugins = ["milvus_fixtures", "store_fixtures", "s3_fixtures", "serving_f
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE = REPO_ROOT / ".test-cache"
+# Hypothesis keeps caches (its example database, the constants it mines) in ./.hypothesis by
+# default: under the suite's own cache folder instead, which the tree check allows.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(CACHE / "hypothesis"))
 TEST_OUTPUT = REPO_ROOT / "test-output"
 
 
