@@ -40,6 +40,10 @@ OUTAGE_TEXTS = (
     "find no available",
     "connection refused",
     "is not ready",  # "proxy is not ready" (2.3 proxy at start)
+    # Milvus 2.3.5's proxy while its clients to the coordinators are torn down and redialled
+    # (code 65535; etcd SIGKILL, seen once in CI as a 500): "attempt #2: rpc error: code =
+    # Canceled desc = grpc: the client connection is closing"
+    "the client connection is closing",
     # Milvus 2.3.5 after losing its etcd sessions (etcd SIGKILL for ~45 s, then etcd back):
     # "service not ready[standalone=4]: Abnormal" (code 1, compatible_code 56, retriable);
     # the codes decide, the text covers a pymilvus that does not carry them

@@ -106,6 +106,7 @@ def test_request_errors_are_not_unavailable(exc):
         'error while dialing: dial tcp 192.0.2.2:41825: connect: connection refused"',
         "empty grpc client: find no available querycoord, check querycoord state",
         "service not ready[standalone=4]: Abnormal",
+        "attempt #2: rpc error: code = Canceled desc = grpc: the client connection is closing",
         # earlier reports
         "<_InactiveRpcError of RPC that terminated with: status = StatusCode.UNAVAILABLE>",
         "Deadline Exceeded",
