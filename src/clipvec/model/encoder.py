@@ -32,6 +32,7 @@ from clipvec.model.facts import ModelIdentity, facts_at_hand, recorded_model_nam
 from clipvec.model.family import DEFAULT_FAMILY, Family
 from clipvec.model.identity import content_id
 from clipvec.model.text import clip_prefix
+from clipvec.model.weights import reload_in_serving_dtype
 from clipvec.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class ClipEncoder:
             raise ModelLoadError(model_help(model, first_line)) from exc
         clip.eval().to(dev)
         if dev.type == "cpu" and prec == "bf16":
-            _store_matmul_weights_in_bf16(clip)
+            _store_matmul_weights_in_bf16(clip, folder)
         # The checkpoint is at hand now (loaded, or downloaded by loading): its preprocessing and
         # recorded name come from the same facts the importer and the Ray stage read.
         facts = facts_at_hand(model)
@@ -232,13 +233,17 @@ class ClipEncoder:
         return enc.vectors[0], enc.truncated[0]
 
 
-def _store_matmul_weights_in_bf16(model: torch.nn.Module) -> None:
+def _store_matmul_weights_in_bf16(model: torch.nn.Module, folder: Path | None = None) -> None:
     """Do once what bf16 autocast does on every call: round Linear/Conv2d weights to bf16.
 
     Autocast casts exactly these fp32 weights to bf16 before each matmul, so the vectors are
     the same; the per-call casts of 151M weights disappear and the weights take half the
-    memory. Norms, embeddings and the rest stay fp32, as autocast wants them.
+    memory. Norms, embeddings and the rest stay fp32, as autocast wants them. Read anew from
+    ``folder``'s model.safetensors tensor by tensor when it can be (``model/weights.py``: the
+    fp32 file never becomes resident, issue 20.2), else converted from the loaded tensors.
     """
+    if folder is not None and reload_in_serving_dtype(model, folder, _bf16_if_matmul):
+        return
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
@@ -248,6 +253,13 @@ def _store_matmul_weights_in_bf16(model: torch.nn.Module) -> None:
         for tensor in [*model.parameters(), *model.buffers()]:
             if tensor.dtype != torch.bfloat16:
                 tensor.data = tensor.data.clone()
+
+
+def _bf16_if_matmul(module: torch.nn.Module, tensor: torch.Tensor) -> torch.dtype:
+    """What ``module.to(torch.bfloat16)`` on Linear/Conv2d gives a tensor: bf16 there, its dtype elsewhere."""
+    if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)) and tensor.is_floating_point():
+        return torch.bfloat16
+    return tensor.dtype
 
 
 def _normalise(vectors: torch.Tensor) -> np.ndarray:
