@@ -92,6 +92,8 @@ def open_local_import(settings: Settings, wait: float = 0.0) -> tuple[ImageStore
         batch_size=settings.batch_size,
         upsert_batch=settings.upsert_batch,
         max_file_bytes=settings.max_file_bytes,
+        # Known without the model: the model loads while the first new photos decode.
+        preprocessor=facts.preprocessor() if facts is not None and loaded is None else None,
     )
     return store, importer
 

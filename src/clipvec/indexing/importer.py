@@ -35,6 +35,7 @@ from clipvec.sources import Scanned, Source, open_source, root_name
 from clipvec.store import ImageStore
 
 if TYPE_CHECKING:
+    from clipvec.images.preprocess import Preprocessor
     from clipvec.model.encoder import ClipEncoder
 
 
@@ -70,14 +71,19 @@ class Importer:
         upsert_batch: int = 256,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         remember_skips: bool = True,
+        preprocessor: Preprocessor | None = None,
     ) -> Importer:
-        """An importer that encodes in this process; ``encoder`` may be a loader (called only if needed)."""
+        """An importer that encodes in this process; ``encoder`` may be a loader (called only if needed).
+
+        ``preprocessor`` (the loader's model's): the model then loads while new files decode.
+        """
         stage = LocalStage(
             encoder,
             max_pixels=max_pixels,
             decode_workers=decode_workers,
             batch_size=batch_size,
             max_file_bytes=max_file_bytes,
+            preprocessor=preprocessor,
         )
         return cls(
             store,

@@ -14,11 +14,13 @@ import numpy as np
 from clipvec.errors import ClipvecError, UnsupportedImageFormat
 from clipvec.images.prepare import FileTooLarge, NotAnImage, PreparedImage, prepare_image, read_image_file
 from clipvec.indexing.lookahead import ordered_map
+from clipvec.indexing.model_loading import BackgroundLoad
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.indexing.stage import Work
 from clipvec.sources import FoundFile, Source, as_read
 
 if TYPE_CHECKING:
+    from clipvec.images.preprocess import Preprocessor
     from clipvec.model.encoder import ClipEncoder
 
 DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -35,13 +37,19 @@ class LocalStage:
         decode_workers: int = 2,
         batch_size: int = 32,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        preprocessor: Preprocessor | None = None,
     ) -> None:
-        """``encoder`` may be a loader: then the model is loaded only if a file needs it."""
+        """``encoder`` may be a loader: then the model is loaded only if a file needs it.
+
+        ``preprocessor``: the loader's model's (its checkpoint says it without loading it); then
+        the model loads in a thread (``BackgroundLoad``) while the first new files decode.
+        """
+        self._loading: BackgroundLoad[ClipEncoder] | None = None
         if hasattr(encoder, "encode_pixels"):
             self._encoder: ClipEncoder | None = encoder  # type: ignore[assignment]
-            self._load_encoder: Callable[[], ClipEncoder] | None = None
         else:
-            self._encoder, self._load_encoder = None, encoder  # type: ignore[assignment]
+            self._encoder, self._loading = None, BackgroundLoad(encoder)  # type: ignore[arg-type]
+        self._preprocessor = preprocessor if self._loading is not None else None
         self._encoder_lock = threading.Lock()
         self.max_pixels = max_pixels
         self.decode_workers = max(1, decode_workers)
@@ -52,9 +60,23 @@ class LocalStage:
     def encoder(self) -> ClipEncoder:
         with self._encoder_lock:
             if self._encoder is None:
-                assert self._load_encoder is not None
-                self._encoder = self._load_encoder()
+                assert self._loading is not None
+                encoder = self._loading.result()
+                if self._preprocessor is not None and encoder.preprocessor != self._preprocessor:
+                    raise ClipvecError(
+                        f"the model's image preprocessing ({encoder.preprocessor}) is not its "
+                        f"checkpoint's ({self._preprocessor}): nothing was encoded"
+                    )
+                self._encoder = encoder
             return self._encoder
+
+    def _decode_preprocessor(self) -> Preprocessor:
+        """What new content is decoded for: known before the model when the checkpoint said it."""
+        if self._encoder is None and self._preprocessor is not None:
+            assert self._loading is not None
+            self._loading.start()  # this file needs the model: load it while it decodes
+            return self._preprocessor
+        return self.encoder.preprocessor
 
     @property
     def model_loaded(self) -> bool:
@@ -73,6 +95,8 @@ class LocalStage:
                     yield from self._encode(batch, report)
                     batch = []
             yield from self._encode(batch, report)
+        if self._loading is not None and self._loading.started:
+            _ = self.encoder  # a load begun for files that then failed: its error is the import's, as before
 
     def _read_one(
         self, source: Source, found: FoundFile, known: Collection[str]
@@ -95,7 +119,7 @@ class LocalStage:
             return work, None, 0.0  # known content: its stored vector is reused
         prepared = None
         try:
-            prepared = prepare_image(data, self.encoder.preprocessor, max_pixels=self.max_pixels)
+            prepared = prepare_image(data, self._decode_preprocessor(), max_pixels=self.max_pixels)
         except UnsupportedImageFormat as err:
             work.skip = FileFailure(found.rel_path, err.skip_reason, err.detail)
         except ClipvecError as err:
