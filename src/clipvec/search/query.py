@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from clipvec.images.prepare import prepare_image
-from clipvec.model.encoder import ClipEncoder
 from clipvec.search.options import SearchOptions
 from clipvec.store import Hit, ImageStore
+
+if TYPE_CHECKING:  # torch is imported by whoever loads a model, not by a query's types
+    from clipvec.model.encoder import ClipEncoder
 
 
 def search_vector(store: ImageStore, vector: np.ndarray, options: SearchOptions) -> list[Hit]:

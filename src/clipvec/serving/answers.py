@@ -6,14 +6,16 @@ server (issue 21).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from clipvec.images import PreparedImage
-from clipvec.model.encoder import ClipEncoder, TextEncoding
 from clipvec.search import hit_json
 from clipvec.store import Hit, ImageStore
+
+if TYPE_CHECKING:  # torch comes with the model, in the worker (BentoML's supervisor imports this too)
+    from clipvec.model.encoder import ClipEncoder, TextEncoding
 
 
 def vector_json(vector: np.ndarray) -> list[float]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge
 from clipvec.images import PixelBudget, PreparedImage, prepare_image
-from clipvec.model.encoder import ClipEncoder, TextEncoding
 from clipvec.search import SearchOptions
 from clipvec.search.arithmetic import combine, parse_parts, search_combined, stored_example
 from clipvec.search.duplicates import DuplicateOptions, find_duplicates
@@ -34,6 +33,9 @@ from clipvec.serving.store_handle import StoreHandle
 from clipvec.settings import Settings
 from clipvec.sources import Source, open_source
 from clipvec.store import ImageStore
+
+if TYPE_CHECKING:  # torch comes with the model, in the worker (BentoML's supervisor imports this too)
+    from clipvec.model.encoder import ClipEncoder, TextEncoding
 
 
 class ServingCore:
@@ -63,6 +65,8 @@ class ServingCore:
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingCore:
         """Load the configured model (``ModelLoadError`` with the ways out if it cannot)."""
+        from clipvec.model.encoder import ClipEncoder
+
         return cls(settings, ClipEncoder.from_settings(settings))
 
     def close(self) -> None:
