@@ -27,6 +27,8 @@ from clipvec.cli.search_parts import (
     resolve_here,
     wants_arithmetic,
 )
+from clipvec.errors import ClipvecError
+from clipvec.model.facts import facts_at_hand
 from clipvec.search import SearchOptions, hit_json, hit_line, metric_line, search_image_bytes, search_text
 from clipvec.search.arithmetic import QueryPart, combine, search_combined, stored_example
 from clipvec.search.filter_params import FILTER_PARAMS
@@ -121,10 +123,8 @@ def _ask_service(
 def _search_here(
     settings: Settings, query: str | Combination | None, image: bytes | None, options: SearchOptions
 ) -> Found | None:
-    from clipvec.model.encoder import ClipEncoder
-
     started = time.perf_counter()
-    encoder = ClipEncoder.from_settings(settings)
+    encoder, store = _model_and_store(settings)
     loading = time.perf_counter() - started
     if loading >= SLOW_MODEL_LOAD and sys.stderr.isatty():  # a hint for people, not for scripts
         print(
@@ -132,7 +132,6 @@ def _search_here(
             "--service http://127.0.0.1:3000 (or CLIPVEC_SERVICE_URL) asks it instead",
             file=sys.stderr,
         )
-    store = open_to_read(settings, **encoder.identity.store_options())
     if store is None:
         return None
     with store:
@@ -143,6 +142,39 @@ def _search_here(
         else:
             hits = search_text(encoder, store, query or "", options)
         return Found([hit_json(h) for h in hits], store.metric, store.higher_is_better)
+
+
+def _model_and_store(settings: Settings) -> tuple[ClipEncoder, ImageStore | None]:
+    """The model, and the store opened (``open_to_read``) while the model loads in a thread.
+
+    The checkpoint's config.json says which collection fits (issue 20.1: the Milvus start and
+    the model load overlap). A model that fails to load is the error, as when it loaded first;
+    a hub id not cached yet is loaded (downloaded) first.
+    """
+    from clipvec.indexing.model_loading import BackgroundLoad
+    from clipvec.model.encoder import ClipEncoder
+
+    facts = facts_at_hand(settings.model)
+    if facts is None:
+        encoder = ClipEncoder.from_settings(settings)
+        return encoder, open_to_read(settings, **encoder.identity.store_options())
+    loading = BackgroundLoad(lambda: ClipEncoder.from_settings(settings))
+    loading.start()
+    identity = facts.identity()
+    try:
+        store = open_to_read(settings, **identity.store_options())
+    except BaseException:
+        loading.result()  # the model's error first, as when it loaded before the store opened
+        raise
+    try:
+        encoder = loading.result()
+        if encoder.identity != identity:
+            raise ClipvecError(f"model {encoder.name} is not the one its config.json describes ({identity})")
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    return encoder, store
 
 
 def _search_combination(

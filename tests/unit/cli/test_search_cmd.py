@@ -381,3 +381,40 @@ def test_an_unreachable_service_is_a_clear_error_without_loading_the_model(run_c
     assert found.code == 2 and found.out == ""
     assert f"cannot reach the service at {url}" in found.err and "clipvec serve" in found.err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_store_opens_while_the_model_loads(library_env, run_cli, monkeypatch):
+    """Issue 20.1: the collection is opened (Milvus Lite started) while the model loads in a thread."""
+    import threading
+
+    from clipvec.model.encoder import ClipEncoder
+
+    opened = threading.Event()
+    real_open, real_load = ImageStore.from_settings.__func__, ClipEncoder.from_settings.__func__
+    seen: list[bool] = []
+
+    def open_store(cls, *args, **kwargs):
+        opened.set()
+        return real_open(cls, *args, **kwargs)
+
+    def load(cls, settings):
+        seen.append(opened.wait(30))  # never waited out when the store opens meanwhile
+        return real_load(cls, settings)
+
+    monkeypatch.setattr(ImageStore, "from_settings", classmethod(open_store))
+    monkeypatch.setattr(ClipEncoder, "from_settings", classmethod(load))
+    found = run_cli("search", "a red circle", "--top-k", "1")
+    assert found.code == 0, found.err
+    assert seen == [True]
+
+
+def test_a_model_that_fails_to_load_is_the_error_while_the_store_opens(library_env, run_cli, tmp_path):
+    import shutil
+
+    broken = shutil.copytree(SHAPES_MODEL, tmp_path / "model")
+    config = json.loads((broken / "config.json").read_text())
+    config["vision_config"]["intermediate_size"] += 1  # weights of another shape: the load fails
+    (broken / "config.json").write_text(json.dumps(config))
+    failed = run_cli("search", "a red circle", "--model", str(broken))
+    assert failed.code == 2
+    assert failed.err.startswith("clipvec: cannot load the CLIP model") and "Ways out" in failed.err
