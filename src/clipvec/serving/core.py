@@ -9,6 +9,7 @@ image requests run in (:mod:`.image_lane`), the collection
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ import numpy as np
 
 from clipvec.errors import ClipvecError, EmptyInput, InvalidText, PayloadTooLarge
 from clipvec.images import PixelBudget, PreparedImage, prepare_image
+from clipvec.model.facts import facts_at_hand
 from clipvec.search import SearchOptions
 from clipvec.search.arithmetic import combine, parse_parts, search_combined, stored_example
 from clipvec.search.duplicates import DuplicateOptions, find_duplicates
@@ -41,7 +43,14 @@ if TYPE_CHECKING:  # torch comes with the model, in the worker (BentoML's superv
 class ServingCore:
     """One worker's encoder, batcher, pixel budget, store and images source."""
 
-    def __init__(self, settings: Settings, encoder: ClipEncoder, images: Source | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        encoder: ClipEncoder,
+        images: Source | None = None,
+        store: StoreHandle | None = None,
+    ) -> None:
+        """``store``: one already opening for this encoder's identity (``from_settings``), else made here."""
         self.settings = settings
         self.encoder = encoder
         self.batcher = MicroBatcher(
@@ -57,17 +66,37 @@ class ServingCore:
         # the ones text, search and health requests need.
         self.image_lane = ImageLane()
         self.images = images if images is not None else open_source(settings.images_dir)
-        self.store = StoreHandle(settings, **encoder.identity.store_options())
+        self.store = store if store is not None else StoreHandle(settings, **encoder.identity.store_options())
         self.imports = FolderImports(settings, encoder, self.store, self.images)
         if settings.watch:
             self.imports.start_watching()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingCore:
-        """Load the configured model (``ModelLoadError`` with the ways out if it cannot)."""
+        """Load the configured model (``ModelLoadError`` with the ways out if it cannot).
+
+        The checkpoint's config.json says which collection fits: the store opens (Milvus Lite
+        starts) in a thread while the model loads (issue 20.1), so /readyz comes sooner.
+        """
         from clipvec.model.encoder import ClipEncoder
 
-        return cls(settings, ClipEncoder.from_settings(settings))
+        facts = facts_at_hand(settings.model)
+        store = opening = None
+        if facts is not None:
+            store = StoreHandle(settings, **facts.identity().store_options())
+            opening = threading.Thread(target=store.check_at_start, name="clipvec-store-open", daemon=True)
+            opening.start()
+        try:
+            encoder = ClipEncoder.from_settings(settings)
+        except BaseException:
+            if store is not None and opening is not None:
+                opening.join()  # bounded by the store's own timeouts; then no Milvus Lite is left running
+                store.close()
+            raise
+        if store is not None and facts is not None and encoder.identity != facts.identity():
+            store.close()  # not the model its config.json described: the store it names is not ours
+            store = None
+        return cls(settings, encoder, store=store)
 
     def close(self) -> None:
         self.imports.stop()  # before the store closes under it
