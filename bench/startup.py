@@ -1,0 +1,232 @@
+"""Start-up and footprint, as whole processes, today's code against a baseline (issue 20.1-2).
+
+    python bench/startup.py [--base main] [--rounds 3] [--photos 80]
+
+Runs, for the baseline (``git archive BASE src service.py milvus_import.py _use_venv.py``
+into a temp folder) and for this checkout, alternating, ``--rounds`` times:
+
+* ``python3 milvus_import.py`` with one new photo in a folder of ``--photos`` imported photos
+  (wall seconds and the process's peak RSS; Milvus Lite's helper process is not counted);
+* ``bentoml serve service:vectorization``: seconds from start to the first 200 on ``/readyz``,
+  the model worker's peak (VmHWM) and steady RSS (5 s after ready, after one text and one
+  image request), and the supervisor's RSS;
+* ``clipvec search "a red car"`` (local model; wall seconds and peak RSS).
+
+Inputs: a random-weight full-size ViT-B/32 and JPEG photos of 1-12 MP built from real
+photos (``clipvec bench``'s, cached under ``.bench-cache/``), precision bf16. Prints a table
+of medians and the load average before and after: on a shared machine, the ratios of one
+run are what count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+TREE_FILES = ["src", "service.py", "milvus_import.py", "_use_venv.py"]
+
+
+def baseline_tree(base: str, into: Path) -> Path:
+    """``base``'s files a run needs, unpacked into ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", base, *TREE_FILES], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def unique_photo(source: Path, out: Path, n: int) -> None:
+    """A photo no collection has seen: ``source`` with one pixel set from ``n``."""
+    from PIL import Image
+
+    with Image.open(source) as im:
+        im = im.convert("RGB")
+        im.putpixel((n % im.width, 0), (n % 251, (n * 7) % 253, (n * 13) % 255))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=90)
+    out.write_bytes(buf.getvalue())
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """(wall s, peak RSS MB of the process itself, last stdout line); raises if it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd} failed ({proc.returncode}):\n{err[-3000:]}")
+    lines = out.strip().splitlines() or [""]
+    return wall, usage.ru_maxrss / 1024, lines[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def status_kb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def serve(tree: Path, env: dict[str, str], photo: Path) -> dict[str, float]:
+    """Start the service, time /readyz, read the worker's and the supervisor's RSS, stop it."""
+    import psutil
+
+    port = free_port()
+    t0 = time.perf_counter()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bentoml", "serve", "service:vectorization", "--port", str(port)],
+        env=env,
+        cwd=tree,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise SystemExit(f"bentoml serve exited {proc.returncode}:\n{log.read()[-3000:].decode()}")
+            try:
+                with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.perf_counter() - t0 > 300:
+                raise SystemExit("service not ready in 300 s")
+            time.sleep(0.05)
+        ready = time.perf_counter() - t0
+        req = urllib.request.Request(url + "/vectorize_text", b"a red car", {"Content-Type": "text/plain"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            r.read()
+        req = urllib.request.Request(
+            url + "/vectorize_image", photo.read_bytes(), {"Content-Type": "image/jpeg"}
+        )
+        with urllib.request.urlopen(req, timeout=60) as r:
+            r.read()
+        time.sleep(5)
+        supervisor = psutil.Process(proc.pid)
+        workers = [
+            c for c in supervisor.children(recursive=True) if "milvus" not in " ".join(c.cmdline()).lower()
+        ]
+        worker = max(workers, key=lambda c: c.memory_info().rss)
+        return {
+            "ready_s": ready,
+            "worker_peak_mb": status_kb(worker.pid, "VmHWM"),
+            "worker_steady_mb": status_kb(worker.pid, "VmRSS"),
+            "supervisor_mb": status_kb(proc.pid, "VmRSS"),
+        }
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base", default="main", help="the baseline commit (default main)")
+    p.add_argument("--new", default="", help="run this commit as the new code (default: this working tree)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--photos", type=int, default=80, help="photos already imported (60-200)")
+    p.add_argument("--cache", default=str(REPO / ".bench-cache"), help="model and photos, built once")
+    args = p.parse_args()
+
+    from clipvec.cli.bench.inputs import build_photos, ensure_model
+
+    cache = Path(args.cache)
+    model = ensure_model(cache / "vit-b32-random")
+    photos = build_photos(cache / "photos", args.photos, quiet=True)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="clipvec-startup-") as tmp_s:
+        tmp = Path(tmp_s)
+        (tmp / "old").mkdir()
+        trees = {"old": baseline_tree(args.base, tmp / "old"), "new": REPO}
+        if args.new:
+            (tmp / "new").mkdir()
+            trees["new"] = baseline_tree(args.new, tmp / "new")
+        envs: dict[str, dict[str, str]] = {}
+        for name, tree in trees.items():
+            work = tmp / f"work-{name}"
+            (work / "imgs").mkdir(parents=True)
+            for photo in photos:
+                os.link(photo, work / "imgs" / photo.name)
+            envs[name] = {
+                **os.environ,
+                "PYTHONPATH": f"{tree / 'src'}:{os.environ.get('PYTHONPATH', '')}",
+                "HF_HUB_OFFLINE": "1",
+                "CLIPVEC_MODEL": str(model),
+                "CLIPVEC_MILVUS_URI": str(work / "milvus.db"),
+                "CLIPVEC_IMAGES_DIR": str(work / "imgs"),
+                "CLIPVEC_PRECISION": "bf16",
+            }
+            print(f"{name}: first import of {len(photos)} photos ...", file=sys.stderr, flush=True)
+            timed([sys.executable, "milvus_import.py", "--no-progress"], envs[name], tree)
+        rows: dict[str, dict[str, list[float]]] = {n: {} for n in trees}
+        probe = photos[len(photos) // 2]
+        n = 0
+        for round_ in range(args.rounds):
+            for name in ["old", "new"] if round_ % 2 == 0 else ["new", "old"]:
+                tree, env = trees[name], envs[name]
+                n += 1
+                unique_photo(probe, Path(env["CLIPVEC_IMAGES_DIR"]) / f"new-{n}.jpg", n)
+                wall, rss, line = timed([sys.executable, "milvus_import.py", "--no-progress"], env, tree)
+                if "imported 1," not in line:
+                    raise SystemExit(f"expected one import: {line}")
+                got = rows[name]
+                got.setdefault("import 1 new photo s", []).append(wall)
+                got.setdefault("import peak RSS MB", []).append(rss)
+                wall, rss, _ = timed([sys.executable, "-m", "clipvec", "search", "a red car"], env, tree)
+                got.setdefault("search s", []).append(wall)
+                got.setdefault("search peak RSS MB", []).append(rss)
+                for key, value in serve(tree, env, probe).items():
+                    label = {
+                        "ready_s": "serve ready s",
+                        "worker_peak_mb": "worker peak RSS MB",
+                        "worker_steady_mb": "worker steady RSS MB",
+                        "supervisor_mb": "supervisor RSS MB",
+                    }[key]
+                    got.setdefault(label, []).append(value)
+                print(
+                    f"round {round_ + 1} {name}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in got.items()),
+                    file=sys.stderr,
+                    flush=True,
+                )
+    load_after = os.getloadavg()
+    print(
+        f"\nbaseline {args.base} against {args.new or 'this tree'}, {args.rounds} rounds alternating, {len(photos)} photos, bf16, medians"
+    )
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {os.cpu_count()} CPUs")
+    print(f"{'':24} {'before':>9} {'after':>9} {'ratio':>7}")
+    for key in rows["old"]:
+        old, new = statistics.median(rows["old"][key]), statistics.median(rows["new"][key])
+        print(f"{key:24} {old:9.2f} {new:9.2f} {new / old:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
