@@ -131,6 +131,10 @@ class LocalStage:
     ) -> Iterator[Work]:
         ready = [(work, prepared) for work, prepared, _ in batch if prepared is not None]
         if ready:
+            if self._encoder is None:  # what the import waited for the model still loading, apart
+                t0 = time.perf_counter()
+                _ = self.encoder
+                report.seconds["model"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             vectors = self.encoder.encode_pixels(np.stack([prepared.pixels for _, prepared in ready]))
             report.seconds["encode"] += time.perf_counter() - t0

@@ -66,9 +66,10 @@ def test_new_files_decode_while_the_model_loads(tmp_path):
     source = _folder(tmp_path, 6)
     loader = WaitsForDecoding(source, 6)
     stage = LocalStage(loader, decode_workers=2, batch_size=8, max_pixels=1_000_000, preprocessor=PRE)
-    works, _ = run(stage, source, list(source.scan()))
+    works, report = run(stage, source, list(source.scan()))
     assert loader.all_opened_first
     assert all(w.vector is not None for w in works) and stage.model_loaded
+    assert set(report.seconds) == {"model", "decode", "encode"}  # the wait for the model apart
 
 
 def test_a_model_that_fails_to_load_fails_the_run_with_its_own_error(tmp_path):
