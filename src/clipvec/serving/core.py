@@ -9,6 +9,7 @@ image requests run in (:mod:`.image_lane`), the collection
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -84,7 +85,9 @@ class ServingCore:
         store = opening = None
         if facts is not None:
             store = StoreHandle(settings, **facts.identity().store_options())
-            opening = threading.Thread(target=store.check_at_start, name="clipvec-store-open", daemon=True)
+            opening = threading.Thread(
+                target=_open_quietly, args=(store,), name="clipvec-store-open", daemon=True
+            )
             opening.start()
         try:
             encoder = ClipEncoder.from_settings(settings)
@@ -252,3 +255,9 @@ class ServingCore:
     def _check_batch(self, count: int, what: str) -> None:
         if count > self.settings.max_batch_items:
             raise PayloadTooLarge(f"{count} {what}; the limit is {self.settings.max_batch_items}")
+
+
+def _open_quietly(store: StoreHandle) -> None:
+    """Open the store ahead of the model; what cannot work is said once, by the service's ``check_at_start``."""
+    with contextlib.suppress(ClipvecError):  # remembered or retried by the handle, logged by that check
+        store.get()
