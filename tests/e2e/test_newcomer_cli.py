@@ -230,7 +230,10 @@ def test_the_seed_scripts_say_what_to_do_without_a_venv(tmp_path):
 
 
 def test_query_arithmetic_on_the_command_line(tmp_path):
-    """`clipvec search "a red circle" --minus "a red square" --plus "a blue square"` (issue 17.5)."""
+    """`clipvec search "a red circle" --minus "a red square" --plus "a blue square"` (issue 17.5).
+
+    ``--like``/``--unlike`` and the refusals: tests/unit/cli/test_search_parts.py, in this process.
+    """
     images = tmp_path / "images"
     images.mkdir()
     for i, (color, shape) in enumerate([(c, s) for c in ("red", "blue") for s in ("circle", "square")] * 2):
@@ -256,14 +259,3 @@ def test_query_arithmetic_on_the_command_line(tmp_path):
     )
     assert moved.returncode == 0, moved.stderr
     assert [h["path"].rsplit("_", 1)[0] for h in json.loads(moved.stdout)["hits"]] == ["blue_circle"] * 2
-    # --like: a file of the images folder is found as a stored image and is not its own hit
-    like = clipvec(
-        ["search", "--like", "images/red_square_1.png", "--top-k", "1", "--json", *model], tmp_path
-    )
-    assert like.returncode == 0, like.stderr
-    assert [h["path"] for h in json.loads(like.stdout)["hits"]] == ["red_square_5.png"]
-    missing = clipvec(["search", "--like", "nowhere.png", *model], tmp_path)
-    assert (
-        missing.returncode == 2
-        and "nowhere.png is neither an image of the collection nor a readable file" in missing.stderr
-    )
