@@ -15,6 +15,7 @@ from clipvec import cli
 from clipvec.cli import config_cmd, main
 from clipvec.errors import ClipvecError
 from clipvec.model.facts import facts_at_hand
+from clipvec.model.family import supported
 
 
 def test_a_clipvec_error_is_one_line_and_exit_2(run_cli, monkeypatch):
@@ -145,14 +146,14 @@ def test_bench_refuses_another_model_family_in_one_line(run_cli, tmp_path):
 
     from clipvec.model.shapes import SHAPES_MODEL
 
-    model = tmp_path / "siglip"
+    model = tmp_path / "blip"
     shutil.copytree(SHAPES_MODEL, model)
     config = json.loads((model / "config.json").read_text())
-    (model / "config.json").write_text(json.dumps({**config, "model_type": "siglip"}))
+    (model / "config.json").write_text(json.dumps({**config, "model_type": "blip"}))
     result = run_cli("bench", "--model", model, "--cache", tmp_path / "cache")
     assert (result.code, result.out) == (2, "")
     assert result.err == (
-        f"clipvec: the model {model} has model_type 'siglip' in its config.json; "
-        "clipvec supports only these model families today: clip (model_type 'clip')\n"
+        f"clipvec: the model {model} has model_type 'blip' in its config.json; "
+        f"clipvec supports only these model families today: {supported()}\n"
     )
     assert not (tmp_path / "cache").exists()
