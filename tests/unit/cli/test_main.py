@@ -128,6 +128,39 @@ def test_make_model_writes_a_tiny_random_clip_readable_by_the_group(run_cli, tmp
     assert facts is not None and facts.dim == 512
 
 
+@pytest.mark.parametrize(
+    ("family", "model_class", "dim"),
+    [
+        ("siglip", "SiglipModel", 32),
+        ("siglip2", "SiglipModel", 32),
+        ("metaclip_2", "MetaClip2Model", 512),
+        ("chinese_clip", "ChineseCLIPModel", 512),
+        ("altclip", "AltCLIPModel", 768),
+    ],
+)
+def test_make_model_writes_a_random_checkpoint_of_any_family(run_cli, tmp_path, family, model_class, dim):
+    """Issue 18: ``make-model --family F --size tiny`` loads through transformers' Auto classes and clipvec."""
+    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+
+    from clipvec.model.encoder import ClipEncoder
+
+    out = tmp_path / family
+    made = run_cli("make-model", "--family", family, "--size", "tiny", out)
+    assert made.code == 0, made.err
+    assert made.out == f"{out}\n"
+    assert type(AutoModel.from_pretrained(out)).__name__ == model_class
+    assert AutoTokenizer.from_pretrained(out)("猫 a dog 🐱")["input_ids"]
+    assert AutoImageProcessor.from_pretrained(out) is not None
+    facts = facts_at_hand(str(out))
+    assert (
+        facts is not None
+        and facts.dim == dim
+        and facts.family == ("siglip" if family == "siglip2" else family)
+    )
+    encoder = ClipEncoder.load(str(out), device="cpu", precision="fp32", threads=1)
+    assert encoder.encode_text("猫 a dog 🐱")[0].shape == (dim,)
+
+
 def test_the_package_exports_main_and_the_parser():
     assert cli.main is main and cli.build_parser().prog == "clipvec"
 
