@@ -226,5 +226,8 @@ def test_a_hub_download_fetches_config_json_first_and_stops_at_another_family(mo
 
     asked.clear()
     folder = resolve_model("org/clip")  # a CLIP one: config.json, then the rest
-    assert [patterns for _, patterns in asked] == [("config.json",), ("*.json", "*.txt", "*.safetensors")]
+    assert [patterns for _, patterns in asked] == [
+        ("config.json",),
+        ("*.json", "*.txt", "*.model", "*.safetensors"),
+    ]
     assert (folder / "model.safetensors").is_file() and family_at_hand(str(folder)) is CLIP
