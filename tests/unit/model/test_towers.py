@@ -114,3 +114,41 @@ def test_a_siglip_tokenizer_without_an_attention_mask_means_no_mask(family_model
     ref = torch.nn.functional.normalize(ref, dim=-1).numpy()
     assert (encoder.encode_texts(["a dog"]).vectors * ref).sum() >= 0.9999
     assert (with_mask * ref).sum() < 0.9999  # and the mask does matter to SigLIP
+
+
+def test_a_siglip_checkpoint_as_google_ships_it_loads_and_pads_like_its_processor(family_model_dir, tmp_path):
+    """google/siglip-* hold only ``spiece.model`` (SiglipTokenizer, sentencepiece): no tokenizer.json."""
+    import shutil
+
+    import sentencepiece as spm
+    from transformers import SiglipTokenizer
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(
+        "\n".join(["a photo of a dog", "a red circle on white", "un chien", "猫の写真 🐶"] * 50)
+    )
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(tmp_path / "spiece"),
+        vocab_size=40,
+        hard_vocab_limit=False,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        character_coverage=1.0,
+        minloglevel=2,
+    )
+    folder = tmp_path / "siglip-as-shipped"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json"):
+        shutil.copy(family_model_dir("siglip") / name, folder / name)
+    SiglipTokenizer(vocab_file=str(tmp_path / "spiece.model"), model_max_length=64).save_pretrained(folder)
+    assert not (folder / "tokenizer.json").exists()
+
+    encoder = ClipEncoder.load(str(folder), device="cpu", precision="fp32", threads=1)
+    ids, _, _, _ = encoder.tokenize(["a photo of a dog"])
+    own = SiglipTokenizer.from_pretrained(folder)
+    expected = own(["a photo of a dog"], padding="max_length", max_length=64)["input_ids"]
+    assert ids.tolist() == expected
