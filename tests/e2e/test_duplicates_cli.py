@@ -7,22 +7,16 @@ in tests/unit/cli/test_duplicates_cmd.py.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from cli_process import run_clipvec
+from cli_scenes import COPY_GROUPS, copy_groups, write_resized_copies
 
-from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
-
-SEED = HELD_OUT_SEED_START + 717_000
+from clipvec.model.shapes import SHAPES_MODEL
 
 
 def test_duplicates_lists_resized_and_reencoded_copies(tmp_path):
     images = tmp_path / "images"
-    (images / "trip").mkdir(parents=True)
-    for i, (color, shape) in enumerate([("red", "circle"), ("blue", "square"), ("green", "triangle")]):
-        picture = draw_shape(color, shape, size=128, seed=SEED + i)
-        picture.save(images / "trip" / f"{color}.png")
-        picture.resize((96, 96)).save(images / f"{color}_small.jpg", quality=85)
+    write_resized_copies(images)
     env = {
         "CLIPVEC_MODEL": str(SHAPES_MODEL),
         "CLIPVEC_MILVUS_URI": str(tmp_path / "milvus.db"),
@@ -35,12 +29,7 @@ def test_duplicates_lists_resized_and_reencoded_copies(tmp_path):
     assert found.returncode == 0, found.stderr
     answer = json.loads(found.stdout)
     assert answer["images"] == 6 and answer["group_count"] == 3
-    groups = sorted([Path(m["path"]).name for m in g["images"]] for g in answer["groups"])
-    assert groups == [
-        ["blue.png", "blue_small.jpg"],
-        ["green.png", "green_small.jpg"],
-        ["red.png", "red_small.jpg"],
-    ]
+    assert copy_groups(answer) == COPY_GROUPS
 
     refused = run_clipvec(["duplicates", "--threshold", "1.5"], env)
     assert refused.returncode == 2 and "threshold must be" in refused.stderr

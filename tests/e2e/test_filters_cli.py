@@ -10,24 +10,14 @@ from __future__ import annotations
 import json
 
 from cli_process import run_clipvec
-from photo_corpus import encode, exif_block
+from photo_corpus import write_filter_photos
 
 from clipvec.model.shapes import SHAPES_MODEL
-
-PHOTOS = {
-    "canon-1.jpg": ("JPEG", dict(make="Canon", model="Canon EOS R5", date="2024:05:03 09:00:00")),
-    "canon-2.png": ("PNG", dict(make="Canon", model="Canon EOS R5", date="2023:01:01 12:00:00")),
-    "nikon.jpg": ("JPEG", dict(make="NIKON CORPORATION", model="NIKON Z 6", lens="NIKKOR Z 50mm f/1.8 S")),
-    "phone.tif": ("TIFF", dict(make="Apple", model="iPhone 12", place=(48.8584, 2.2945))),
-    "plain.jpg": ("JPEG", {}),
-}
 
 
 def test_search_with_filters_and_facets(tmp_path):
     images = tmp_path / "images"
-    images.mkdir()
-    for i, (name, (fmt, tags)) in enumerate(PHOTOS.items()):
-        (images / name).write_bytes(encode(fmt, exif_block(**tags) if tags else None, seed=9100 + i))
+    write_filter_photos(images)
     env = {
         "CLIPVEC_MODEL": str(SHAPES_MODEL),
         "CLIPVEC_MILVUS_URI": str(tmp_path / "milvus.db"),

@@ -10,27 +10,14 @@ import json
 from pathlib import Path
 
 import pytest
-
-from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
-
-SEED = HELD_OUT_SEED_START + 717_000
+from cli_scenes import COPY_GROUPS, copy_groups, write_resized_copies
 
 
 @pytest.fixture
-def resized_copies(tmp_path, monkeypatch, run_cli) -> Path:
+def resized_copies(tmp_path, imported_folder) -> Path:
     """Three shapes in ``trip/`` and a smaller JPEG copy of each beside them, imported."""
-    images = tmp_path / "images"
-    (images / "trip").mkdir(parents=True)
-    for i, (color, shape) in enumerate([("red", "circle"), ("blue", "square"), ("green", "triangle")]):
-        picture = draw_shape(color, shape, size=128, seed=SEED + i)
-        picture.save(images / "trip" / f"{color}.png")
-        picture.resize((96, 96)).save(images / f"{color}_small.jpg", quality=85)
-    monkeypatch.setenv("CLIPVEC_MODEL", str(SHAPES_MODEL))
-    monkeypatch.setenv("CLIPVEC_MILVUS_URI", str(tmp_path / "milvus.db"))
-    monkeypatch.setenv("CLIPVEC_IMAGES_DIR", str(images))
-    imported = run_cli("import", "--no-progress")
-    assert imported.code == 0, imported.err
-    return images
+    write_resized_copies(tmp_path / "images")
+    return imported_folder(tmp_path / "images")
 
 
 def test_json_lists_each_copy_with_its_original(resized_copies, run_cli):
@@ -38,12 +25,7 @@ def test_json_lists_each_copy_with_its_original(resized_copies, run_cli):
     assert found.code == 0, found.err
     answer = json.loads(found.out)
     assert answer["images"] == 6 and answer["group_count"] == 3
-    groups = sorted([Path(m["path"]).name for m in g["images"]] for g in answer["groups"])
-    assert groups == [
-        ["blue.png", "blue_small.jpg"],
-        ["green.png", "green_small.jpg"],
-        ["red.png", "red_small.jpg"],
-    ]
+    assert copy_groups(answer) == COPY_GROUPS
     first = answer["groups"][0]["images"]
     assert [(m["width"], m["height"], m["format"]) for m in first] == [(128, 128, "PNG"), (96, 96, "JPEG")]
     assert all(m["size"] > 0 and m["mtime"].endswith("+00:00") for m in first)

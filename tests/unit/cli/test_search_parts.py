@@ -9,19 +9,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_scenes import ARITHMETIC_ARGS, draw_circles_and_squares
 
-from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
+from clipvec.model.shapes import SHAPES_MODEL
 
 
 @pytest.fixture
 def circles_and_squares(tmp_path, monkeypatch, run_cli) -> None:
     """Red and blue circles and squares, two of each, imported from ./images (the working folder)."""
-    images = tmp_path / "images"
-    images.mkdir()
-    for i, (color, shape) in enumerate([(c, s) for c in ("red", "blue") for s in ("circle", "square")] * 2):
-        draw_shape(color, shape, size=64, seed=HELD_OUT_SEED_START + 40 + i).save(
-            images / f"{color}_{shape}_{i}.png"
-        )
+    draw_circles_and_squares(tmp_path / "images")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLIPVEC_MODEL", str(SHAPES_MODEL))
     imported = run_cli("import", "--no-progress")
@@ -33,17 +29,7 @@ def hit_names(out: str) -> list[str]:
 
 
 def test_minus_and_plus_texts_move_the_query(circles_and_squares, run_cli):
-    moved = run_cli(
-        "search",
-        "a red circle",
-        "--minus",
-        "a red square",
-        "--plus",
-        "a blue square",
-        "--top-k",
-        "2",
-        "--json",
-    )
+    moved = run_cli("search", *ARITHMETIC_ARGS, "--json")
     assert moved.code == 0, moved.err
     assert hit_names(moved.out) == ["blue_circle"] * 2
 
