@@ -3,16 +3,21 @@
 A file whose path, size and mtime are already stored is *unchanged* and never read; so is a
 file the skip memory already knows (not an image, broken, or a copy of stored bytes, also
 one beyond the ``PATHS_KEPT`` names its record lists) while its size and mtime stay. Everything else is read by the stage.
+
+The stored records are not held in memory: they stream, ``chunk`` at a time, into a
+:class:`~.plan_index.PlanIndex` on disk, which answers the plan's and the merge's questions
+(so a plan of 10 million records needs no more memory than one of 10 thousand).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, MutableMapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from clipvec.indexing.plan_index import CHUNK, Listed, Match, PlanIndex, RecordsByHash, RecordsByPath
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.indexing.skip_memory import SkipMemory
 from clipvec.sources import FolderSource, FoundFile, Scanned, Source, scan_ahead
@@ -23,9 +28,16 @@ from clipvec.store import PATHS_KEPT, ImageRecord, ImageStore
 class Plan:
     found: list[FoundFile]  # every file the source lists now
     todo: list[FoundFile]  # the files the stage must read
-    by_path: dict[str, ImageRecord]  # stored records by each of their paths
-    by_hash: dict[str, ImageRecord]  # stored records by content hash
+    by_path: MutableMapping[str, ImageRecord]  # stored records by each of their paths
+    by_hash: MutableMapping[str, ImageRecord]  # stored records by content hash
     memory: SkipMemory
+    seen: Container[str] | None = None  # the listed paths (None: those of ``found``)
+    index: PlanIndex | None = None  # where by_path and by_hash live (None: plain dicts)
+
+    def close(self) -> None:
+        """Release the index's file (also done when the plan is dropped)."""
+        if self.index is not None:
+            self.index.close()
 
 
 def make_plan(
@@ -37,17 +49,38 @@ def make_plan(
     max_pixels: int,
     max_file_bytes: int,
     remember_skips: bool,
+    chunk: int = CHUNK,
 ) -> Plan:
-    """Compare the source with the collection; counts the unchanged and the known skips in ``report``."""
+    """Compare the source with the collection; counts the unchanged and the known skips in ``report``.
+
+    At most ``chunk`` stored records (and ``chunk`` answers of the index) are held at once.
+    """
     # The scan runs while the collection is read (both are mostly waiting: on the disk, on Milvus).
     scanned = scanned or scan_ahead(source)
-    by_path: dict[str, ImageRecord] = {}
-    by_hash: dict[str, ImageRecord] = {}
-    for record in store.iter_records():
-        by_hash[record.content_hash] = record
-        for path in record.paths:
-            by_path[path] = record
-    scan = scanned.result()
+    index = PlanIndex(chunk=chunk)
+    try:
+        index.add_records(store.iter_records())
+        scan = scanned.result()
+        index.add_found(scan.found)
+        index.finish()
+        todo, memory = _compare(index, source, scan, report, max_pixels, max_file_bytes, remember_skips)
+    except BaseException:
+        index.close()
+        raise
+    by_path, by_hash = RecordsByPath(index), RecordsByHash(index)
+    return Plan(scan.found, todo, by_path, by_hash, memory, seen=Listed(index), index=index)
+
+
+def _compare(
+    index: PlanIndex,
+    source: Source,
+    scan: Scanned,
+    report: ImportReport,
+    max_pixels: int,
+    max_file_bytes: int,
+    remember_skips: bool,
+) -> tuple[list[FoundFile], SkipMemory]:
+    """(the files to read, the skip memory): each listed file against the record at its path."""
     report.skipped_files.extend(FileFailure(e.rel_path, e.reason, e.detail) for e in scan.skipped)
     memory = (
         SkipMemory.load(source.root, max_pixels)
@@ -55,13 +88,12 @@ def make_plan(
         else SkipMemory(None, max_pixels)  # an S3 prefix: nothing written into the bucket
     )
     todo: list[FoundFile] = []
-    for f in scan.found:
-        rec = by_path.get(f.rel_path)
+    for f, rec in zip(scan.found, index.matches(), strict=True):
         copy_of = memory.copy_of(f)
-        if rec is not None:
+        if rec.content_hash is not None:
             unchanged = rec.size == f.size and (_same_mtime(rec, f) or copy_of == rec.content_hash)
         else:  # a copy beyond the PATHS_KEPT names its record lists?
-            unchanged = copy_of is not None and _lists_all_it_keeps(by_hash.get(copy_of))
+            unchanged = copy_of is not None and _lists_all_it_keeps(index.path_count(copy_of))
         if unchanged:
             report.unchanged += 1
         elif (known := memory.get(f)) is not None:  # not an image / failed, and unchanged
@@ -80,7 +112,7 @@ def make_plan(
             )
         else:
             todo.append(f)
-    return Plan(scan.found, todo, by_path, by_hash, memory)
+    return todo, memory
 
 
 @contextlib.contextmanager
@@ -99,11 +131,11 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _lists_all_it_keeps(record: ImageRecord | None) -> bool:
-    """Whether a further copy of ``record``'s bytes stays unlisted: it already lists ``PATHS_KEPT`` names."""
-    return record is not None and len(record.paths) >= PATHS_KEPT
+def _lists_all_it_keeps(path_count: int | None) -> bool:
+    """Whether a further copy of a record's bytes stays unlisted: it already lists ``PATHS_KEPT`` names."""
+    return path_count is not None and path_count >= PATHS_KEPT
 
 
-def _same_mtime(record: ImageRecord, found: FoundFile) -> bool:
+def _same_mtime(record: Match, found: FoundFile) -> bool:
     """Only the primary path's mtime is stored (a copy's is in the skip memory, see SkipMemory.copies)."""
-    return record.paths[0] == found.rel_path and abs(record.mtime - found.mtime) < 1e-3
+    return bool(record.is_primary) and record.mtime is not None and abs(record.mtime - found.mtime) < 1e-3
