@@ -40,8 +40,8 @@ PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 PRAGMA temp_store = FILE;
 CREATE TABLE records (hash TEXT PRIMARY KEY, size INTEGER, mtime REAL, primary_path BLOB,
-                      npaths INTEGER, body BLOB);
-CREATE TABLE by_path (path BLOB PRIMARY KEY, hash TEXT);
+                      npaths INTEGER, body BLOB) WITHOUT ROWID;
+CREATE TABLE by_path (path BLOB PRIMARY KEY, hash TEXT) WITHOUT ROWID;
 CREATE TABLE rec_paths (hash TEXT, path BLOB);
 CREATE TABLE found (seq INTEGER PRIMARY KEY, path BLOB);
 """
@@ -127,15 +127,18 @@ class PlanIndex:
         """Every record of ``records`` (an iterator: read ``chunk`` at a time); returns how many."""
         it, n = iter(records), 0
         while batch := list(islice(it, self.chunk)):
+            rows = [_row(record) for record in batch]
+            paths = [(r.content_hash, _key(p)) for r in batch for p in r.paths]
             with self._lock:
                 self._db.execute("BEGIN")
-                for record in batch:  # in order: a later record listing a path takes it (dict semantics)
-                    self._put(record)
-                    self._db.executemany(
-                        "INSERT OR REPLACE INTO by_path VALUES (?, ?)",
-                        ((_key(p), record.content_hash) for p in record.paths),
-                    )
+                self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", rows)
+                self._db.executemany("INSERT INTO rec_paths VALUES (?, ?)", paths)
+                # in order: a later record listing a path takes it (a dict's semantics)
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO by_path VALUES (?, ?)", ((p, h) for h, p in paths)
+                )
                 self._db.execute("COMMIT")
+            del rows, paths
             n += len(batch)
             del batch
         return n
@@ -262,21 +265,16 @@ class PlanIndex:
 
     def _put(self, record: ImageRecord) -> None:
         """Write ``record`` (caller holds the lock; its old ``rec_paths`` rows are gone)."""
-        paths = list(record.paths)
-        self._db.execute(
-            "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                record.content_hash,
-                record.size,
-                record.mtime,
-                _key(paths[0]) if paths else None,
-                len(paths),
-                _pack(record),
-            ),
-        )
+        self._db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", _row(record))
         self._db.executemany(
-            "INSERT INTO rec_paths VALUES (?, ?)", ((record.content_hash, _key(p)) for p in paths)
+            "INSERT INTO rec_paths VALUES (?, ?)", ((record.content_hash, _key(p)) for p in record.paths)
         )
+
+
+def _row(record: ImageRecord) -> tuple[str, int, float, bytes | None, int, bytes]:
+    paths = record.paths
+    primary = _key(paths[0]) if paths else None
+    return (record.content_hash, record.size, record.mtime, primary, len(paths), _pack(record))
 
 
 # ---------------------------------------------------------------------- dict-like views (the merge's)
