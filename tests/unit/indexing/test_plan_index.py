@@ -125,7 +125,7 @@ def old_plan(store, found: list[FoundFile], memory: SkipMemory, report: ImportRe
     return Plan(found, todo, by_path, by_hash, memory)
 
 
-def new_plan(store, folder, report: ImportReport, chunk: int = 2) -> Plan:
+def new_plan(store, folder, report: ImportReport, chunk: int = 2, in_memory_max: int = 0) -> Plan:
     scanned: Future[Scanned] = Future()
     scanned.set_result(Scanned(list(LISTING), []))
     return make_plan(
@@ -137,6 +137,7 @@ def new_plan(store, folder, report: ImportReport, chunk: int = 2) -> Plan:
         max_file_bytes=LIMIT,
         remember_skips=True,
         chunk=chunk,
+        in_memory_max=in_memory_max,
     )
 
 
@@ -151,13 +152,18 @@ def owns(path: str) -> bool:
     return not path.startswith("s3://")
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 3, 1000])
-def test_the_chunked_plan_equals_the_old_plan(lite_store, folder, chunk):
+@pytest.mark.parametrize(
+    ("chunk", "in_memory_max"),
+    [(1, 0), (2, 0), (3, 0), (1000, 0), (2, len(STORED) - 1), (2, len(STORED)), (2, 1000)],
+)
+def test_the_chunked_plan_equals_the_old_plan(lite_store, folder, chunk, in_memory_max):
+    """On disk (up to ``in_memory_max`` records: in dicts, as before) the plan is the old one."""
     lite_store.upsert(STORED)
     memory_of(folder)
     want_report, got_report = ImportReport(), ImportReport()
     want = old_plan(lite_store, list(LISTING), SkipMemory.load(folder, 100), want_report)
-    got = new_plan(lite_store, folder, got_report, chunk)
+    got = new_plan(lite_store, folder, got_report, chunk, in_memory_max)
+    assert (got.index is None) == (len(STORED) <= in_memory_max)
     try:
         assert got.todo == want.todo
         # k/001..k/099 are copies (not their record's first path) the skip memory does not know
