@@ -47,7 +47,6 @@ CREATE TABLE found (seq INTEGER PRIMARY KEY, path BLOB);
 """
 _INDEXES = """
 CREATE INDEX rec_paths_hash ON rec_paths (hash);
-CREATE INDEX rec_paths_path ON rec_paths (path);
 CREATE INDEX found_path ON found (path);
 """
 
@@ -159,7 +158,7 @@ class PlanIndex:
     def finish(self) -> None:
         """Index what was loaded (faster after a bulk load than during it)."""
         with self._lock:
-            self._db.executescript(_INDEXES + "ANALYZE;")
+            self._db.executescript(_INDEXES)
 
     # ------------------------------------------------------------------ the plan's question
     def matches(self) -> Iterator[Match]:
