@@ -41,7 +41,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session_temp.leave(config)  # after every session fixture (servers, services) has stopped
 
 
-def _cached_model(name: str, size: str) -> Path:
+def _cached_model(name: str, size: str, family: str = "clip") -> Path:
     from clipvec.model.factory import make_random_model
 
     folder = CACHE / "models" / name
@@ -51,7 +51,7 @@ def _cached_model(name: str, size: str) -> Path:
         if not (folder / "model.safetensors").exists():
             tmp = folder.with_name(name + ".partial")
             shutil.rmtree(tmp, ignore_errors=True)  # left by a run killed while writing it
-            make_random_model(tmp, size=size, seed=0)  # type: ignore[arg-type]
+            make_random_model(tmp, size=size, seed=0, family=family)  # type: ignore[arg-type]
             tmp.rename(folder)
     return folder
 
@@ -87,6 +87,19 @@ def tiny_model_dir() -> Path:
 def base_model_dir() -> Path:
     """Random full-size ViT-B/32: the real architecture and speed, no meaning."""
     return _cached_model("vit-b-32-random", "base")
+
+
+@pytest.fixture(scope="session")
+def family_model_dir():
+    """``family_model_dir(family, size)``: a random checkpoint of another family (issue 18), built once.
+
+    ``tiny`` (seconds, for fast tests) or ``full`` (the released architecture, for slow tests).
+    """
+
+    def get(family: str, size: str = "tiny") -> Path:
+        return _cached_model(f"{size}-random-{family}", size, family)
+
+    return get
 
 
 # --------------------------------------------------------------------------- a clean tree

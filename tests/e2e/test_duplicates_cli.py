@@ -1,24 +1,22 @@
-"""``clipvec duplicates`` as users run it: a real import, then the command as a process (Milvus Lite)."""
+"""``clipvec duplicates`` as users run it: a real import, then the command as a process (Milvus Lite).
+
+One run per outcome (groups found, refused, missing); every option is tested in this process
+in tests/unit/cli/test_duplicates_cmd.py.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from cli_process import run_clipvec
+from cli_scenes import COPY_GROUPS, copy_groups, write_resized_copies
 
-from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
-
-SEED = HELD_OUT_SEED_START + 717_000
+from clipvec.model.shapes import SHAPES_MODEL
 
 
 def test_duplicates_lists_resized_and_reencoded_copies(tmp_path):
     images = tmp_path / "images"
-    (images / "trip").mkdir(parents=True)
-    for i, (color, shape) in enumerate([("red", "circle"), ("blue", "square"), ("green", "triangle")]):
-        picture = draw_shape(color, shape, size=128, seed=SEED + i)
-        picture.save(images / "trip" / f"{color}.png")
-        picture.resize((96, 96)).save(images / f"{color}_small.jpg", quality=85)
+    write_resized_copies(images)
     env = {
         "CLIPVEC_MODEL": str(SHAPES_MODEL),
         "CLIPVEC_MILVUS_URI": str(tmp_path / "milvus.db"),
@@ -31,24 +29,7 @@ def test_duplicates_lists_resized_and_reencoded_copies(tmp_path):
     assert found.returncode == 0, found.stderr
     answer = json.loads(found.stdout)
     assert answer["images"] == 6 and answer["group_count"] == 3
-    groups = sorted([Path(m["path"]).name for m in g["images"]] for g in answer["groups"])
-    assert groups == [
-        ["blue.png", "blue_small.jpg"],
-        ["green.png", "green_small.jpg"],
-        ["red.png", "red_small.jpg"],
-    ]
-    first = answer["groups"][0]["images"]
-    assert [(m["width"], m["height"], m["format"]) for m in first] == [(128, 128, "PNG"), (96, 96, "JPEG")]
-    assert all(m["size"] > 0 and m["mtime"].endswith("+00:00") for m in first)
-
-    shown = run_clipvec(["duplicates", "--threshold", "0.9", "--path-prefix", "trip/"], env)
-    assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.startswith("0 groups of near-duplicates (cosine >= 0.9) among 3 images")
-
-    people = run_clipvec(["duplicates", "--threshold", "0.9", "--limit", "1"], env)
-    assert people.returncode == 0, people.stderr
-    assert "3 groups of near-duplicates" in people.stdout and "(the 1 biggest shown)" in people.stdout
-    assert people.stdout.count("\ngroup ") == 1 and "nothing was deleted" in people.stdout
+    assert copy_groups(answer) == COPY_GROUPS
 
     refused = run_clipvec(["duplicates", "--threshold", "1.5"], env)
     assert refused.returncode == 2 and "threshold must be" in refused.stderr

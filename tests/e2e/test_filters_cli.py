@@ -1,29 +1,23 @@
 """``clipvec search --camera ...`` and ``clipvec facets`` as users run them: a real import of
-photos with real EXIF blocks, then the commands as processes (Milvus Lite, shapes model)."""
+photos with real EXIF blocks, then the commands as processes (Milvus Lite, shapes model).
+
+One process per command; every filter flag and the facets' printing are tested in this
+process in tests/unit/cli/test_facets_cmd.py.
+"""
 
 from __future__ import annotations
 
 import json
 
 from cli_process import run_clipvec
-from photo_corpus import encode, exif_block
+from photo_corpus import write_filter_photos
 
 from clipvec.model.shapes import SHAPES_MODEL
-
-PHOTOS = {
-    "canon-1.jpg": ("JPEG", dict(make="Canon", model="Canon EOS R5", date="2024:05:03 09:00:00")),
-    "canon-2.png": ("PNG", dict(make="Canon", model="Canon EOS R5", date="2023:01:01 12:00:00")),
-    "nikon.jpg": ("JPEG", dict(make="NIKON CORPORATION", model="NIKON Z 6", lens="NIKKOR Z 50mm f/1.8 S")),
-    "phone.tif": ("TIFF", dict(make="Apple", model="iPhone 12", place=(48.8584, 2.2945))),
-    "plain.jpg": ("JPEG", {}),
-}
 
 
 def test_search_with_filters_and_facets(tmp_path):
     images = tmp_path / "images"
-    images.mkdir()
-    for i, (name, (fmt, tags)) in enumerate(PHOTOS.items()):
-        (images / name).write_bytes(encode(fmt, exif_block(**tags) if tags else None, seed=9100 + i))
+    write_filter_photos(images)
     env = {
         "CLIPVEC_MODEL": str(SHAPES_MODEL),
         "CLIPVEC_MILVUS_URI": str(tmp_path / "milvus.db"),
@@ -38,49 +32,11 @@ def test_search_with_filters_and_facets(tmp_path):
         return json.loads(done.stdout)["hits"]
 
     assert sorted(h["path"] for h in search("--camera", "eos r5")) == ["canon-1.jpg", "canon-2.png"]
-    assert [h["path"] for h in search("--camera", "CANON", "--sort", "taken")] == [
-        "canon-2.png",
-        "canon-1.jpg",
-    ]
-    assert [h["path"] for h in search("--taken-after", "2024-05-01")] == ["canon-1.jpg"]
-    assert [h["path"] for h in search("--lens", "nikkor")] == ["nikon.jpg"]
-    assert [h["path"] for h in search("--near", "48.86,2.29,5", "--format", "tiff")] == ["phone.tif"]
-    assert search("--camera", "leica") == []
-
-    people = run_clipvec(["search", "a red circle", "--camera", "iphone"], env)
-    assert people.returncode == 0 and "ID: phone.tif, Score:" in people.stdout, people.stderr
-
-    for flags, said in (
-        (["--near", "48.86,2.29"], "near must be lat,lon,km"),
-        (["--taken-after", "2024-13-01"], "taken_after must be an ISO date"),
-        (["--min-width", "wide"], "min_width must be a number of pixels"),
-    ):
-        refused = run_clipvec(["search", "a red circle", *flags], env)
-        assert refused.returncode == 2 and said in refused.stderr, (flags, refused.stderr)
+    refused = run_clipvec(["search", "a red circle", "--near", "48.86,2.29"], env)
+    assert refused.returncode == 2 and "near must be lat,lon,km" in refused.stderr, refused.stderr
 
     facets = run_clipvec(["facets", "--json"], env)
     assert facets.returncode == 0, facets.stderr
     answer = json.loads(facets.stdout)
     assert answer["count"] == 5
-    assert answer["cameras"] == [
-        {"value": "Canon EOS R5", "count": 2},
-        {"value": "Apple iPhone 12", "count": 1},
-        {"value": "NIKON Z 6", "count": 1},
-    ]
-    assert answer["lenses"] == [{"value": "NIKKOR Z 50mm f/1.8 S", "count": 1}]
-    assert answer["formats"] == [
-        {"value": "JPEG", "count": 3},
-        {"value": "PNG", "count": 1},
-        {"value": "TIFF", "count": 1},
-    ]
-    assert answer["taken"] == {
-        "first": "2023-01-01T12:00:00",
-        "last": "2024-05-03T09:00:00",
-        "known": 2,
-        "unknown": 3,
-    }
-    assert answer["unknown"] == {"camera": 1, "lens": 4}
-
-    shown = run_clipvec(["facets"], env)
-    assert shown.returncode == 0 and shown.stdout.startswith("5 images\nCameras:\n"), shown.stdout
-    assert "Taken: 2023-01-01T12:00:00 to 2024-05-03T09:00:00 (2 known, 3 unknown)" in shown.stdout
+    assert answer["cameras"][0] == {"value": "Canon EOS R5", "count": 2}

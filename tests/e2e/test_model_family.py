@@ -2,7 +2,7 @@
 config.json's model_type) is refused by every entry point in one line naming the supported
 families, before torch is imported or a weight is read, and nothing is created.
 
-The checkpoint is the shapes CLIP relabelled ``siglip``, with weights that are not safetensors
+The checkpoint is the shapes CLIP relabelled ``blip`` (a model type clipvec does not run), with weights that are not safetensors
 at all: an error about the weights would mean they were looked at.
 """
 
@@ -23,16 +23,18 @@ from clipvec.model.shapes import SHAPES_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
 BENTOML = Path(sys.executable).with_name("bentoml")
-REFUSAL = "has model_type 'siglip' in its config.json; clipvec supports only these model families today: clip"
+REFUSAL = (
+    "has model_type 'blip' in its config.json; clipvec supports only these model families today: clip (CLIP"
+)
 
 
 @pytest.fixture
 def start(tmp_path) -> Path:
-    """An empty folder to run in, with a siglip-labelled checkpoint and an images folder beside it."""
-    model = tmp_path / "siglip-model"
+    """An empty folder to run in, with a blip-labelled checkpoint and an images folder beside it."""
+    model = tmp_path / "blip-model"
     shutil.copytree(SHAPES_MODEL, model)
     config = json.loads((model / "config.json").read_text())
-    (model / "config.json").write_text(json.dumps({**config, "model_type": "siglip"}))
+    (model / "config.json").write_text(json.dumps({**config, "model_type": "blip"}))
     (model / "model.safetensors").write_bytes(b"\xff" * 64)
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "a.jpg").write_bytes(jpeg_bytes())
@@ -47,7 +49,7 @@ def env_for(start: Path, **extra: str) -> dict[str, str]:
         **env,
         "HF_HUB_OFFLINE": "1",
         "BENTOML_DO_NOT_TRACK": "True",
-        "CLIPVEC_MODEL": str(start.parent / "siglip-model"),
+        "CLIPVEC_MODEL": str(start.parent / "blip-model"),
         "CLIPVEC_MILVUS_URI": str(start / "milvus.db"),
         **extra,
     }

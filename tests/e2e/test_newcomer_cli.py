@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_scenes import ARITHMETIC_ARGS, draw_circles_and_squares
 
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 
@@ -230,40 +231,13 @@ def test_the_seed_scripts_say_what_to_do_without_a_venv(tmp_path):
 
 
 def test_query_arithmetic_on_the_command_line(tmp_path):
-    """`clipvec search "a red circle" --minus "a red square" --plus "a blue square"` (issue 17.5)."""
-    images = tmp_path / "images"
-    images.mkdir()
-    for i, (color, shape) in enumerate([(c, s) for c in ("red", "blue") for s in ("circle", "square")] * 2):
-        draw_shape(color, shape, size=64, seed=HELD_OUT_SEED_START + 40 + i).save(
-            images / f"{color}_{shape}_{i}.png"
-        )
+    """`clipvec search "a red circle" --minus "a red square" --plus "a blue square"` (issue 17.5).
+
+    ``--like``/``--unlike`` and the refusals: tests/unit/cli/test_search_parts.py, in this process.
+    """
+    draw_circles_and_squares(tmp_path / "images")
     model = ["--model", str(SHAPES_MODEL)]
     assert clipvec(["import", "--no-progress", *model], tmp_path).returncode == 0
-    moved = clipvec(
-        [
-            "search",
-            "a red circle",
-            "--minus",
-            "a red square",
-            "--plus",
-            "a blue square",
-            "--top-k",
-            "2",
-            "--json",
-            *model,
-        ],
-        tmp_path,
-    )
+    moved = clipvec(["search", *ARITHMETIC_ARGS, "--json", *model], tmp_path)
     assert moved.returncode == 0, moved.stderr
     assert [h["path"].rsplit("_", 1)[0] for h in json.loads(moved.stdout)["hits"]] == ["blue_circle"] * 2
-    # --like: a file of the images folder is found as a stored image and is not its own hit
-    like = clipvec(
-        ["search", "--like", "images/red_square_1.png", "--top-k", "1", "--json", *model], tmp_path
-    )
-    assert like.returncode == 0, like.stderr
-    assert [h["path"] for h in json.loads(like.stdout)["hits"]] == ["red_square_5.png"]
-    missing = clipvec(["search", "--like", "nowhere.png", *model], tmp_path)
-    assert (
-        missing.returncode == 2
-        and "nowhere.png is neither an image of the collection nor a readable file" in missing.stderr
-    )

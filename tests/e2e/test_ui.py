@@ -319,6 +319,26 @@ def test_text_search_shows_red_circles_first(page, populated, test_output):
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_query_in_any_script_reaches_the_service_unchanged(page, populated):
+    """Issue 18.3: CJK, Arabic, emoji (a ZWJ sequence) and combining marks, as typed, in UTF-8."""
+    query = "猫坐在沙发上 قطة 👨\u200d👩\u200d👧 cre\u0300me bru\u0302le\u0301e"
+    open_page(page, populated)
+    sent: list[tuple[bytes, str]] = []
+    page.on(
+        "request",
+        lambda req: (
+            sent.append((req.post_data_buffer or b"", req.headers.get("content-type", "")))
+            if req.url.split("?")[0].endswith("/search_text")
+            else None
+        ),
+    )
+    paths = text_search(page, query)
+    assert sent == [(query.encode("utf-8"), "text/plain; charset=utf-8")]
+    assert len(paths) == 24  # answered, with hits
+    assert f"for “{query}”" in page.inner_text("#status")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_search_by_uploaded_image(page, populated, test_output, tmp_path):
     probe = tmp_path / "probe-blue-square.png"
     draw_shape("blue", "square", size=160, seed=SEED + 9_999).save(probe)

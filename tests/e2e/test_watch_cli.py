@@ -135,21 +135,8 @@ def test_killed_watcher_restarted_catches_up_exactly(milvus_backend, tmp_path, t
 
 
 @pytest.fixture(scope="module")
-def watched_service(services, tiny_model_dir):
-    data = services.folder("watch")
-    images = data / "images"
-    images.mkdir(exist_ok=True)
-    draw(images / "seed.png", 200)
-    env = {
-        "CLIPVEC_MODEL": str(tiny_model_dir),
-        "CLIPVEC_MILVUS_URI": str(data / "milvus.db"),
-        "CLIPVEC_IMAGES_DIR": str(images),
-        "CLIPVEC_WATCH": "1",
-        "CLIPVEC_WATCH_SETTLE": "1",
-    }
-    svc = services.get("watch", env)
-    svc.images = images  # type: ignore[attr-defined]
-    return svc
+def watched_service(services):
+    return services.watching("watch", lambda images: draw(images / "seed.png", 200))
 
 
 def paths_found(svc, probe: Path) -> list[str]:

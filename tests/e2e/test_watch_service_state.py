@@ -27,21 +27,8 @@ def draw(path, i: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def watched(services, tiny_model_dir):
-    data = services.folder("watch-state")
-    images = data / "images"
-    images.mkdir(exist_ok=True)
-    draw(images / "first.png", 0)
-    env = {
-        "CLIPVEC_MODEL": str(tiny_model_dir),
-        "CLIPVEC_MILVUS_URI": str(data / "milvus.db"),
-        "CLIPVEC_IMAGES_DIR": str(images),
-        "CLIPVEC_WATCH": "1",
-        "CLIPVEC_WATCH_SETTLE": "1",
-    }
-    svc = services.get("watch-state", env)
-    svc.images = images  # type: ignore[attr-defined]
-    return svc
+def watched(services):
+    return services.watching("watch-state", lambda images: draw(images / "first.png", 0))
 
 
 def metric(svc, name: str) -> float:

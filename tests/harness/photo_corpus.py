@@ -278,3 +278,21 @@ def write_corpus(folder: Path) -> dict[str, PhotoMeta]:
         (folder / photo.name).write_bytes(photo.data)
         expected[photo.name] = photo.expect
     return expected
+
+
+# Five photos for the command-line filter tests (in-process and as processes): two Canons a
+# year apart, a Nikon with a lens, a phone with a place, one without EXIF.
+FILTER_PHOTOS = {
+    "canon-1.jpg": ("JPEG", dict(make="Canon", model="Canon EOS R5", date="2024:05:03 09:00:00")),
+    "canon-2.png": ("PNG", dict(make="Canon", model="Canon EOS R5", date="2023:01:01 12:00:00")),
+    "nikon.jpg": ("JPEG", dict(make="NIKON CORPORATION", model="NIKON Z 6", lens="NIKKOR Z 50mm f/1.8 S")),
+    "phone.tif": ("TIFF", dict(make="Apple", model="iPhone 12", place=(48.8584, 2.2945))),
+    "plain.jpg": ("JPEG", {}),
+}
+
+
+def write_filter_photos(folder: Path) -> None:
+    """``FILTER_PHOTOS`` into ``folder`` (made), each with its EXIF block."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (name, (fmt, tags)) in enumerate(FILTER_PHOTOS.items()):
+        (folder / name).write_bytes(encode(fmt, exif_block(**tags) if tags else None, seed=9100 + i))

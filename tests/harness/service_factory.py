@@ -6,6 +6,8 @@ Starting a service takes 10-20 s on 2 cores, so e2e modules that can share one a
 * ``services.tiny()``: the tiny random CLIP (fp32), a Milvus Lite file and an images folder
   of its own, a 4 s body idle timeout, one extra allowed origin and one extra allowed host.
   Modules sharing it must not assume an empty collection (count before and after instead).
+* ``services.watching(name, seed)``: the tiny CLIP serving ``--watch`` over an images
+  folder of its own, which ``seed(folder)`` fills before the service starts.
 * ``services.get(name, env)``: any other setup, started once per (name, env).
 
 Each service runs in its own temporary folder with its own BentoML home
@@ -16,7 +18,7 @@ started again. Logs go to ``test-output/service-<name>.log``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,26 @@ class ServiceFactory:
         }
         svc = self.get("tiny", env)
         svc.images = data / "images"  # type: ignore[attr-defined]
+        return svc
+
+    def watching(self, name: str, seed: Callable[[Path], None]) -> ServiceProcess:
+        """The tiny CLIP watching its own images folder (1 s settle), seeded before it starts.
+
+        Each name is its own service and folder, so a test may remove its folder freely.
+        """
+        data = self.folder(name)
+        images = data / "images"
+        images.mkdir(exist_ok=True)
+        seed(images)
+        env = {
+            "CLIPVEC_MODEL": str(self.tiny_model),
+            "CLIPVEC_MILVUS_URI": str(data / "milvus.db"),
+            "CLIPVEC_IMAGES_DIR": str(images),
+            "CLIPVEC_WATCH": "1",
+            "CLIPVEC_WATCH_SETTLE": "1",
+        }
+        svc = self.get(name, env)
+        svc.images = images  # type: ignore[attr-defined]
         return svc
 
     def stop_all(self) -> None:

@@ -66,7 +66,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if not args.verbose:
             silence_transformers()
-        print(make_random_model(args.out, size=args.size, seed=args.seed))
+        print(make_random_model(args.out, size=args.size, seed=args.seed, family=args.family))
         return 0
     if args.command == "init":  # before the settings are read: --force mends a broken clipvec.toml
         from clipvec.cli.init_cmd import run_init

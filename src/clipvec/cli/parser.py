@@ -258,10 +258,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print them as JSON (as GET /facets answers)")
 
     p = sub.add_parser(
-        "make-model", help="write a random-weight CLIP folder (for offline trials and benchmarks)"
+        "make-model",
+        help="write a random-weight model folder of any family (for offline trials and benchmarks)",
     )
     p.add_argument("out", type=Path)
-    p.add_argument("--size", choices=["base", "tiny"], default="base")
+    p.add_argument(
+        "--size",
+        choices=["base", "full", "tiny"],
+        default="base",
+        help="the released architecture (base, or full: the same) or tiny towers for fast tests",
+    )
+    p.add_argument(
+        "--family",
+        choices=["clip", "siglip", "siglip2", "metaclip_2", "chinese_clip", "altclip"],
+        default="clip",
+        help="the model family (config.json model_type; siglip2: a fixed-resolution SigLIP 2)",
+    )
     p.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("bench", help="benchmark the original code path against ours (clipvec bench --help)")

@@ -7,7 +7,7 @@ Data flow::
     bytes --decode_image--> DecodedImage         (header size check, PixelBudget reservation,
                                                   upright RGB, transparency on white, deep
                                                   samples scaled, HDR tone-mapped)
-    DecodedImage --Preprocessor--> PreparedImage (CLIP resize, centre crop, normalise)
+    DecodedImage --Preprocessor--> PreparedImage (the family's resize and crop or squash, normalise)
 
 :func:`prepare_image` runs the last two steps in one call. Modules, one job each:
 
@@ -21,7 +21,8 @@ Data flow::
 * :mod:`~clipvec.images.samples`: deep samples to 8 bits, alpha onto white;
 * :mod:`~clipvec.images.failures`: library exceptions -> readable ``ClipvecError`` s;
 * :mod:`~clipvec.images.budget`: the pixel budget shared by concurrent decodes;
-* :mod:`~clipvec.images.preprocess`: CLIP preprocessing (matches ``CLIPImageProcessor``);
+* :mod:`~clipvec.images.preprocess`: model preprocessing (matches the family's transformers processor);
+* :mod:`~clipvec.images.policies`: each checkpoint's policy, its preprocessor_config.json over its class's defaults;
 * :mod:`~clipvec.images.prepare`: the bytes -> pixels entry and the sniff-first file reader.
 
 This package imports nothing from clipvec but ``clipvec.errors``.

@@ -1,9 +1,12 @@
-"""Decoded image -> CLIP pixel tensor, exactly as OpenAI CLIP / transformers prepare it.
+"""Decoded image -> model pixel tensor, exactly as the model family's transformers processor prepares it.
 
-Shortest side resized (bicubic, PIL) to the model's input size, centre crop, scale to
-[0, 1], normalise with the model's mean/std. Done in PIL + numpy (no torchvision): the
-result matches ``CLIPImageProcessor`` bit for bit on the resize/crop and to float32
-rounding on the normalisation, so vectors agree with the reference path.
+CLIP-like (``CLIPImageProcessor``): shortest side resized (bicubic, PIL) to the model's input
+size, centre crop. SigLIP-like (``squash``): resized straight to the input square, aspect
+ratio not kept, no crop. Then scale to [0, 1] and normalise with the model's mean/std. Done
+in PIL + numpy (no torchvision): the result matches the transformers (PIL backend) processor
+bit for bit on the resize/crop and to float32 rounding on the normalisation, so vectors agree
+with the reference path. Which policy a checkpoint uses is read from its
+preprocessor_config.json over its processor class's defaults (``images/policies.py``).
 """
 
 from __future__ import annotations
@@ -28,33 +31,38 @@ class Preprocessor:
     crop_width: int = 224
     mean: tuple[float, float, float] = OPENAI_CLIP_MEAN
     std: tuple[float, float, float] = OPENAI_CLIP_STD
+    # SigLIP-like: resize straight to crop_width x crop_height (no aspect ratio, no crop).
+    squash: bool = False
+    resample: int = int(Image.Resampling.BICUBIC)  # PIL filter, as preprocessor_config.json's "resample"
+    rescale_factor: float = 1 / 255
 
     @classmethod
-    def from_model_folder(cls, folder: str | Path, image_size: int) -> Preprocessor:
-        """Read ``preprocessor_config.json`` when the checkpoint has one, else CLIP defaults."""
+    def from_model_folder(
+        cls, folder: str | Path, image_size: int, processor: str = "CLIPImageProcessor"
+    ) -> Preprocessor:
+        """Read ``preprocessor_config.json`` over the defaults of its image processor class.
+
+        ``processor``: the class whose defaults apply when the folder has no such file or the
+        file names none (the model family's, ``model/family.py``).
+        """
+        from clipvec.images.policies import preprocessor_from_config
+
         path = Path(folder) / "preprocessor_config.json"
-        if not path.is_file():
-            return cls(resize_to=image_size, crop_height=image_size, crop_width=image_size)
-        cfg = json.loads(path.read_text())
-        size = cfg.get("size", image_size)
-        resize_to = size.get("shortest_edge", image_size) if isinstance(size, dict) else int(size)
-        crop = cfg.get("crop_size", resize_to)
-        crop_h, crop_w = (crop["height"], crop["width"]) if isinstance(crop, dict) else (int(crop), int(crop))
-        return cls(
-            resize_to=int(resize_to),
-            crop_height=int(crop_h),
-            crop_width=int(crop_w),
-            mean=tuple(cfg.get("image_mean", OPENAI_CLIP_MEAN)),  # type: ignore[arg-type]
-            std=tuple(cfg.get("image_std", OPENAI_CLIP_STD)),  # type: ignore[arg-type]
-        )
+        cfg = json.loads(path.read_text()) if path.is_file() else {}
+        return preprocessor_from_config(cfg, image_size, processor)
 
     @property
     def min_decode_side(self) -> int:
-        """Smallest shortest side a decoder may downscale to (JPEG draft) without losing detail."""
-        return self.resize_to
+        """Smallest shortest side a decoder may downscale to (JPEG draft) without losing detail.
+
+        A squash scales each side on its own, so the shortest side must still cover the longer
+        target side."""
+        return max(self.crop_height, self.crop_width) if self.squash else self.resize_to
 
     def resized_size(self, width: int, height: int) -> tuple[int, int]:
-        """(width, height) after the shortest-edge resize, truncating like transformers does."""
+        """(width, height) after the resize, truncating like transformers does."""
+        if self.squash:
+            return self.crop_width, self.crop_height
         if width <= height:
             return self.resize_to, int(self.resize_to * height / width)
         return int(self.resize_to * width / height), self.resize_to
@@ -73,7 +81,7 @@ class Preprocessor:
             return image
         return image.resize(
             self.resized_size(full_width, full_height),
-            Image.Resampling.BICUBIC,
+            self.resample,
             box=(0, 0, full_width / scale, full_height / scale),
         )
 
@@ -83,10 +91,13 @@ class Preprocessor:
             image = image.convert("RGB")
         new_w, new_h = self.resized_size(*image.size)
         if (new_w, new_h) != image.size:
-            image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
+            image = image.resize((new_w, new_h), self.resample)
         arr = np.asarray(image)
         arr = _center_crop(arr, self.crop_height, self.crop_width)
-        scale = np.asarray([1.0 / (255.0 * s) for s in self.std], dtype=np.float32)
+        if self.rescale_factor == 1 / 255:  # CLIP's arithmetic, kept bit for bit
+            scale = np.asarray([1.0 / (255.0 * s) for s in self.std], dtype=np.float32)
+        else:
+            scale = np.asarray([self.rescale_factor / s for s in self.std], dtype=np.float32)
         offset = np.asarray([m / s for m, s in zip(self.mean, self.std, strict=True)], dtype=np.float32)
         out = arr.astype(np.float32) * scale - offset  # (H, W, 3), one pass
         return np.ascontiguousarray(out.transpose(2, 0, 1))

@@ -147,5 +147,6 @@ class Importer:
         else:
             report.gone = merger.gone()
         report.model_loaded = self.encoder_loaded
+        plan.close()  # its index file (an error leaves that to the garbage collector)
         report.seconds["total"] = time.perf_counter() - t0
         return report

@@ -11,7 +11,7 @@ folder) is replaced by the file's path now, in its place, once its content is se
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import replace
 
 from clipvec.indexing.plan import Plan
@@ -35,8 +35,9 @@ class Merger:
     ) -> None:
         self.by_path = plan.by_path
         self.by_hash = plan.by_hash
+        self.index = plan.index
         self.memory = plan.memory
-        self.seen = {f.rel_path for f in plan.found}
+        self.seen = plan.seen if plan.seen is not None else {f.rel_path for f in plan.found}
         self.writer = writer
         self.report = report
         self.owns = owns
@@ -100,6 +101,8 @@ class Merger:
 
     def gone(self) -> int:
         """Paths of this source still in the collection whose files no longer exist (``--prune``'s work)."""
+        if self.index is not None:  # asked of the index on disk: one query, not a lookup per path
+            return sum(1 for p in self.index.unlisted_paths() if self.owns(p))
         return sum(
             1 for record in self.by_hash.values() for p in record.paths if p not in self.seen and self.owns(p)
         )
@@ -116,7 +119,7 @@ class Merger:
 
 
 def _with_path(
-    record: ImageRecord, path: str, found: FoundFile, seen: set[str], owns: Callable[[str], bool]
+    record: ImageRecord, path: str, found: FoundFile, seen: Container[str], owns: Callable[[str], bool]
 ) -> ImageRecord:
     """The record with ``path`` added (if it lists fewer than ``PATHS_KEPT``); paths that vanished
     from the source are dropped (a rename)."""

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Container
 from pathlib import Path
 
 from clipvec.errors import HeicNotEnabled
@@ -94,7 +95,7 @@ class SkipMemory:
             self.copies[found.rel_path] = [found.size, found.mtime, content_hash]
             self._dirty = True
 
-    def save(self, present: set[str]) -> None:
+    def save(self, present: Container[str]) -> None:
         """Write the list back, without the files that are gone (atomic; failures only logged)."""
         if self.path is None:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import replace
 
 from clipvec.indexing.report import ImportReport
@@ -54,7 +54,7 @@ class RecordWriter:
         self.flush()
         self.store.confirm_writes()
 
-    def prune(self, seen: set[str], owns: Callable[[str], bool]) -> int:
+    def prune(self, seen: Container[str], owns: Callable[[str], bool]) -> int:
         """Forget paths of this source that no longer exist; delete contents left with no path."""
         t0 = time.perf_counter()
         gone = 0

@@ -34,7 +34,11 @@ WEIGHT_FILES = (
     "pytorch_model.bin.index.json",
 )
 # What a hub download fetches: config, tokenizer, preprocessor and weights (not TF/Flax copies).
-_HUB_PATTERNS = ["*.json", "*.txt", "*.safetensors"]
+# *.model: the SentencePiece tokenizers of some families (SigLIP's spiece.model, XLM-R's, Gemma's).
+_HUB_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
+# What a tokenizer of any supported family is saved as: a fast tokenizer.json, CLIP's BPE files,
+# BERT's WordPiece vocab.txt (Chinese-CLIP), or a SentencePiece model (SigLIP, XLM-R, Gemma).
+TOKENIZER_FILES = "tokenizer.json, vocab.json and merges.txt, vocab.txt, or a SentencePiece *.model"
 # How long the hub (or the proxy in front of it) may take to accept a connection before we say
 # it cannot be reached: the libraries' own retries with backoff take ~30 s offline.
 HUB_PROBE_TIMEOUT_S = 1.0
@@ -125,11 +129,14 @@ def folder_problems(folder: Path) -> list[str]:
         problems.append(why)
     elif weights[0].name == "pytorch_model.bin" and not zipfile.is_zipfile(weights[0]):
         problems.append("pytorch_model.bin is not a PyTorch checkpoint (or is cut short)")
-    has_tokenizer = (folder / "tokenizer.json").is_file() or (
-        (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
+    has_tokenizer = (
+        (folder / "tokenizer.json").is_file()
+        or ((folder / "vocab.json").is_file() and (folder / "merges.txt").is_file())
+        or (folder / "vocab.txt").is_file()
+        or any(folder.glob("*.model"))
     )
     if not has_tokenizer:
-        problems.append("no tokenizer files (tokenizer.json, or vocab.json and merges.txt)")
+        problems.append(f"no tokenizer files ({TOKENIZER_FILES})")
     return problems
 
 

@@ -1,10 +1,11 @@
-"""Pixels / text -> L2-normalised CLIP vectors.
+"""Pixels / text -> L2-normalised vectors of a CLIP-like model (any family in ``model/family.py``).
 
-One ``ClipEncoder`` per process owns the transformers ``CLIPModel``. It runs under
-``torch.inference_mode``, in batches, with bf16 autocast on CPUs that have native bf16
+One ``ClipEncoder`` per process owns the transformers model of the checkpoint's family. It runs
+under ``torch.inference_mode``, in batches, with bf16 autocast on CPUs that have native bf16
 (AVX512-BF16 / AMX), fp16 on GPU, fp32 otherwise, and pins torch's thread count so that
-small CPUs are not oversubscribed. Texts are tokenised without padding to 77 tokens;
-longer texts are cut to CLIP's context and reported as truncated.
+small CPUs are not oversubscribed. How each family's towers are called and its texts padded is
+in ``model/towers.py`` (CLIP: no padding to 77 tokens); longer texts are cut to the family's
+token limit and reported as truncated.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from clipvec.model.device import resolve_device, resolve_precision
 from clipvec.model.facts import ModelIdentity, facts_at_hand, recorded_model_name
 from clipvec.model.family import DEFAULT_FAMILY, Family
 from clipvec.model.identity import content_id
-from clipvec.model.text import clip_prefix
+from clipvec.model.towers import towers_for
 from clipvec.model.weights import reload_in_serving_dtype
 from clipvec.settings import Settings
 
@@ -46,7 +47,7 @@ class TextEncoding:
 
 
 class ClipEncoder:
-    """A loaded CLIP model with its preprocessing and tokenizer."""
+    """A loaded CLIP-like model (its family's towers) with its preprocessing and tokenizer."""
 
     def __init__(
         self,
@@ -69,17 +70,12 @@ class ClipEncoder:
         self.device = device
         self.precision = precision
         self.batch_size = batch_size
-        cfg = model.config
-        self.dim: int = int(cfg.projection_dim)
-        # What a collection checks: the same weights match from any folder (model/identity.py).
         self.family = family
+        self._towers = towers_for(model, tokenizer, family)  # reads the tokenizer's own limit first
+        self.dim: int = self._towers.dim
+        # What a collection checks: the same weights match from any folder (model/identity.py).
         self.identity = ModelIdentity(name, self.dim, content_id, family.name)
-        self.context_length: int = int(cfg.text_config.max_position_embeddings)
-        self._eos_id: int = int(tokenizer.eos_token_id)
-        self._bos_id: int | None = tokenizer.bos_token_id
-        self._pad_id: int = int(
-            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._eos_id
-        )
+        self.context_length: int = self._towers.context_length
         # We cut to the context length ourselves (and report it); stop the tokenizer warning about it.
         tokenizer.model_max_length = 1 << 30
         # Model calls are serialised: torch already uses every thread we gave it.
@@ -96,7 +92,7 @@ class ClipEncoder:
         threads: int = 0,
         batch_size: int = 32,
     ) -> ClipEncoder:
-        """Load a CLIP checkpoint by hub id or local folder; errors say what to do offline."""
+        """Load a checkpoint of any supported family by hub id or local folder; errors say what to do offline."""
         # Another family's checkpoint is refused here, in one line, before a weight is read.
         family = family_at_hand(model) or DEFAULT_FAMILY  # None: not here yet (resolve_model checks)
         before_transformers()
@@ -133,7 +129,11 @@ class ClipEncoder:
         # recorded name come from the same facts the importer and the Ray stage read.
         facts = facts_at_hand(model)
         image_size = clip.config.vision_config.image_size
-        preprocessor = facts.preprocessor() if facts else Preprocessor(*(3 * [image_size]))
+        preprocessor = (
+            facts.preprocessor()
+            if facts
+            else Preprocessor.from_model_folder(folder, image_size, family.image_processor)
+        )
         log.info(
             "loaded %s on %s (%s, %d threads) in %.1fs",
             model,
@@ -177,13 +177,12 @@ class ClipEncoder:
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) float32 pixels -> (N, dim) float32 unit vectors, in batches."""
         out = np.empty((len(pixels), self.dim), dtype=np.float32)
-        model_dtype = self.model.vision_model.embeddings.class_embedding.dtype  # fp16 on GPU
+        model_dtype = self._towers.pixel_dtype()  # fp16 on GPU
         for start in range(0, len(pixels), self.batch_size):
             chunk = torch.from_numpy(np.ascontiguousarray(pixels[start : start + self.batch_size]))
             chunk = chunk.to(self.device, dtype=model_dtype)
             with self._run():
-                features = self.model.vision_model(pixel_values=chunk).pooler_output
-                vectors = self.model.visual_projection(features)
+                vectors = self._towers.image_features(chunk)
             out[start : start + len(chunk)] = _normalise(vectors)
         return out
 
@@ -194,20 +193,8 @@ class ClipEncoder:
         return self.encode_pixels(self.preprocessor.batch(list(images)))
 
     def tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[bool], list[int]]:
-        """Token ids padded to the longest text (not to 77), cut to CLIP's context length."""
-        limit = self.context_length
-        texts = [clip_prefix(text, limit) for text in texts]
-        ids_list = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        truncated = [len(ids) > limit for ids in ids_list]
-        counts = [len(ids) for ids in ids_list]
-        ids_list = [ids[: limit - 1] + [self._eos_id] if len(ids) > limit else ids for ids in ids_list]
-        width = max(len(ids) for ids in ids_list)
-        input_ids = torch.full((len(ids_list), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(ids_list), width), dtype=torch.long)
-        for row, ids in enumerate(ids_list):
-            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-            mask[row, : len(ids)] = 1
-        return input_ids, mask, truncated, counts
+        """Token ids and mask as the family pads them (CLIP: to the longest text), cut to its token limit."""
+        return self._towers.tokenize(texts)
 
     def encode_texts(self, texts: Sequence[str]) -> TextEncoding:
         """Texts -> unit vectors, with per-text truncation flags."""
@@ -219,10 +206,7 @@ class ClipEncoder:
         for start in range(0, len(texts), self.batch_size):
             input_ids, mask, trunc, cnt = self.tokenize(texts[start : start + self.batch_size])
             with self._run():
-                features = self.model.text_model(
-                    input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)
-                ).pooler_output
-                projected = self.model.text_projection(features)
+                projected = self._towers.text_features(input_ids.to(self.device), mask.to(self.device))
             vectors[start : start + len(trunc)] = _normalise(projected)
             truncated += trunc
             counts += cnt

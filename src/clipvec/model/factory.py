@@ -61,12 +61,18 @@ def build_tokenizer():  # -> transformers.CLIPTokenizer
 
 
 def make_random_model(
-    out_dir: str | Path, size: Literal["base", "tiny"] = "base", seed: int = 0, dtype: str = "float32"
+    out_dir: str | Path,
+    size: Literal["base", "full", "tiny"] = "base",
+    seed: int = 0,
+    dtype: str = "float32",
+    family: str = "clip",
 ) -> Path:
-    """Write a random-weight CLIP checkpoint folder (weights, config, tokenizer, preprocessor).
+    """Write a random-weight checkpoint folder (weights, config, tokenizer, preprocessor).
 
-    ``base`` is exactly ViT-B/32 (``CLIPConfig()`` defaults, 151M parameters).
-    ``tiny`` keeps the 224px input and the 512-d output but has tiny towers, for fast tests.
+    CLIP: ``base`` (or ``full``) is exactly ViT-B/32 (``CLIPConfig()`` defaults, 151M
+    parameters); ``tiny`` keeps the 224px input and the 512-d output but has tiny towers, for
+    fast tests. Another ``family`` (siglip, siglip2, metaclip_2, chinese_clip, altclip): its
+    released architecture (``full``/``base``) or a tiny one (``model/factory_families.py``).
     """
     import torch
 
@@ -76,7 +82,15 @@ def make_random_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    if size == "base":
+    if family != "clip":
+        from clipvec.model.factory_families import write_family_model
+
+        if size not in ("base", "full", "tiny"):
+            raise ValueError(f"unknown size {size!r}")
+        write_family_model(out, family, "tiny" if size == "tiny" else "full")
+        _readable_like_any_checkpoint(out)
+        return out
+    if size in ("base", "full"):
         config = CLIPConfig()
     elif size == "tiny":
         config = CLIPConfig(

@@ -29,12 +29,11 @@ from clipvec.errors import ModelLoadError
 from clipvec.images.preprocess import Preprocessor
 from clipvec.model.advice import model_help
 from clipvec.model.checkpoint import UnusableConfig, local_folder, looks_like_path, read_model_config
-from clipvec.model.family import DEFAULT_FAMILY, family_of
+from clipvec.model.family import DEFAULT_FAMILY, family_named, family_of
 from clipvec.model.identity import content_id
 
-# What transformers' CLIPConfig fills in when config.json leaves them out, so that the facts
-# match the model that loads.
-DEFAULT_PROJECTION_DIM = 512
+# What transformers' vision configs fill in when config.json leaves it out, so that the facts
+# match the model that loads (the vector length's default is the family's: Family.default_dim).
 DEFAULT_IMAGE_SIZE = 224
 
 
@@ -63,17 +62,18 @@ class ModelFacts:
         """Read the facts from ``folder``'s config.json; ``UnusableConfig`` says why they cannot be."""
         config = read_model_config(folder)  # UnsupportedModelFamily: another family's
         vision = config.get("vision_config") or {}
+        family = family_of(config, name)
         try:
-            dim = int(config.get("projection_dim", DEFAULT_PROJECTION_DIM))
+            dim = family.vector_dim(config)  # projection_dim, or SigLIP's hidden size
             image_size = int(vision.get("image_size", DEFAULT_IMAGE_SIZE))
         except (TypeError, ValueError, AttributeError) as exc:
             raise UnusableConfig(f"config.json cannot be read: {exc}") from exc
-        family = family_of(config, name).name
-        return cls(name=name, dim=dim, image_size=image_size, folder=folder, family=family)
+        return cls(name=name, dim=dim, image_size=image_size, folder=folder, family=family.name)
 
     def preprocessor(self) -> Preprocessor:
-        """Its image preprocessing: preprocessor_config.json when the checkpoint has one, else CLIP's."""
-        return Preprocessor.from_model_folder(self.folder, self.image_size)
+        """Its image preprocessing: preprocessor_config.json over its family's processor defaults."""
+        family = family_named(self.family) or DEFAULT_FAMILY
+        return Preprocessor.from_model_folder(self.folder, self.image_size, family.image_processor)
 
     def identity(self) -> ModelIdentity:
         """Who this model is to a collection: its name, dimension and content (reads the weights once)."""

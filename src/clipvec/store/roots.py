@@ -132,14 +132,7 @@ class RootsRegistry:
         index.add_index("vector", index_type="FLAT", metric_type="L2")
         log.info("creating Milvus collection %r at %s", self.name, self._conn.uri)
         try:
-            self._conn.call(
-                self._conn.client.create_collection,
-                self.name,
-                schema=schema,
-                index_params=index,
-                consistency_level="Session",
-                timeout=max(self._conn.timeout, LOAD_TIMEOUT),
-            )
+            self._conn.create_collection(self.name, schema, index)
         except StoreUnavailable:
             raise
         except Exception:

@@ -173,14 +173,7 @@ def create(conn: Connection, spec: CollectionSpec, index_type: str, version: int
     index_params = conn.client.prepare_index_params()
     index_params.add_index("vector", index_type=kind, metric_type=spec.metric, params=params)
     log.info("creating Milvus collection %r at %s (%s, %s)", spec.collection, conn.uri, kind, spec.metric)
-    conn.call(
-        conn.client.create_collection,
-        spec.collection,
-        schema=schema,
-        index_params=index_params,
-        consistency_level="Session",
-        timeout=max(conn.timeout, LOAD_TIMEOUT),
-    )
+    conn.create_collection(spec.collection, schema, index_params)
 
 
 def index_choice(index_type: str, *, is_lite: bool, dim: int) -> tuple[str, dict[str, Any]]:

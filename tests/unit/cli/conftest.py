@@ -92,6 +92,23 @@ def run_cli(capsys) -> Callable[..., CliRun]:
     return run
 
 
+@pytest.fixture
+def imported_folder(tmp_path, monkeypatch, run_cli) -> Callable[[Path], Path]:
+    """``imported_folder(images)``: the shapes model imports ``images`` (the images folder) into
+    ``tmp_path/milvus.db``; the settings stay set for the test's commands."""
+    from clipvec.model.shapes import SHAPES_MODEL
+
+    def run(images: Path) -> Path:
+        monkeypatch.setenv("CLIPVEC_MODEL", str(SHAPES_MODEL))
+        monkeypatch.setenv("CLIPVEC_MILVUS_URI", str(tmp_path / "milvus.db"))
+        monkeypatch.setenv("CLIPVEC_IMAGES_DIR", str(images))
+        imported = run_cli("import", "--no-progress")
+        assert imported.code == 0, imported.err
+        return images
+
+    return run
+
+
 def draw_shapes(
     folder: Path, names: list[tuple[str, str]], *, size: int = 64, seed: int = SEED, by_color: bool = False
 ) -> list[Path]:

@@ -88,3 +88,51 @@ def test_python_dash_m_runs_the_benchmark(monkeypatch, capsys):
         runpy.run_module("clipvec.cli.bench", run_name="__main__")
     assert exited.value.code == 0
     assert capsys.readouterr().out.startswith("usage: clipvec bench")
+
+
+def test_your_own_photos_and_model_side_by_side_with_fidelity(tiny_model_dir, tmp_path, capsys):
+    """Issue 20 item 5: ``--photos DIR --model FOLDER --json``: the user's photos as they are,
+    through the original path and ours, with the fidelity of ours to the original's vectors."""
+    from PIL import Image
+
+    from clipvec.cli.bench.table import format_table
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(mine / "b.png")
+    Image.radial_gradient("L").resize((40, 90)).save(mine / "a portrait.jpg", quality=85)  # grey, portrait
+    Image.effect_noise((80, 80), 40).convert("RGB").save(mine / "c.jpg")
+    (mine / "notes.txt").write_text("not a photo")
+    (mine / ".hidden.jpg").write_bytes((mine / "c.jpg").read_bytes())
+    before = sorted(p.name for p in mine.iterdir())
+    argv = ["--photos", str(mine), "--model", str(tiny_model_dir), "--json", "--precision", "fp32"]
+    argv += ["--repeat", "1", "--text-queries", "2", "--skip-import", "--skip-fp32", "--threads", "1"]
+    argv += ["--original-subset", "2", "--cache", str(tmp_path / "cache")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert len(out.strip().splitlines()) == 1  # --json: the one line, for scripts
+    result = json.loads(out)
+    assert (result["images"], result["photos"], result["original_images"]) == (3, str(mine), 2)
+    assert result["megapixels_min"] == 0.0 and result["megapixels_max"] == 0.01  # their sizes, read
+    assert -1.0 <= result["fidelity_min_cos"] <= result["fidelity_mean_cos"] <= 1.0001
+    assert result["fidelity_mean_cos"] > 0.9  # the same model on the same photos
+    assert result["ours_img_s"] > 0 and result["original_img_s"] > 0 and result["ratio"] > 0
+    assert f"photos: 3 from {mine}" in format_table(result)
+    assert sorted(p.name for p in mine.iterdir()) == before  # nothing written into the user's folder
+    assert not (tmp_path / "cache" / "photos").exists()  # and no photos generated
+
+
+def test_images_caps_your_own_photos_and_an_empty_folder_is_filled_as_before(tmp_path):
+    from PIL import Image
+
+    from clipvec.cli.bench.inputs import user_photos
+
+    for name in ("c.png", "a.png", "b.png"):
+        Image.new("RGB", (30, 20)).save(tmp_path / name)
+    assert [(p.name, size) for p, size in user_photos(tmp_path, 2)] == [
+        ("a.png", (30, 20)),
+        ("b.png", (30, 20)),
+    ]
+    assert user_photos(tmp_path / "missing") == []
+    assert parse_args(["--photos", str(tmp_path)]).images_given is False
+    assert parse_args(["--images", "5"]).images_given is True

@@ -15,6 +15,7 @@ from clipvec import cli
 from clipvec.cli import config_cmd, main
 from clipvec.errors import ClipvecError
 from clipvec.model.facts import facts_at_hand
+from clipvec.model.family import supported
 
 
 def test_a_clipvec_error_is_one_line_and_exit_2(run_cli, monkeypatch):
@@ -127,6 +128,39 @@ def test_make_model_writes_a_tiny_random_clip_readable_by_the_group(run_cli, tmp
     assert facts is not None and facts.dim == 512
 
 
+@pytest.mark.parametrize(
+    ("family", "model_class", "dim"),
+    [
+        ("siglip", "SiglipModel", 32),
+        ("siglip2", "SiglipModel", 32),
+        ("metaclip_2", "MetaClip2Model", 512),
+        ("chinese_clip", "ChineseCLIPModel", 512),
+        ("altclip", "AltCLIPModel", 768),
+    ],
+)
+def test_make_model_writes_a_random_checkpoint_of_any_family(run_cli, tmp_path, family, model_class, dim):
+    """Issue 18: ``make-model --family F --size tiny`` loads through transformers' Auto classes and clipvec."""
+    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+
+    from clipvec.model.encoder import ClipEncoder
+
+    out = tmp_path / family
+    made = run_cli("make-model", "--family", family, "--size", "tiny", out)
+    assert made.code == 0, made.err
+    assert made.out == f"{out}\n"
+    assert type(AutoModel.from_pretrained(out)).__name__ == model_class
+    assert AutoTokenizer.from_pretrained(out)("猫 a dog 🐱")["input_ids"]
+    assert AutoImageProcessor.from_pretrained(out) is not None
+    facts = facts_at_hand(str(out))
+    assert (
+        facts is not None
+        and facts.dim == dim
+        and facts.family == ("siglip" if family == "siglip2" else family)
+    )
+    encoder = ClipEncoder.load(str(out), device="cpu", precision="fp32", threads=1)
+    assert encoder.encode_text("猫 a dog 🐱")[0].shape == (dim,)
+
+
 def test_the_package_exports_main_and_the_parser():
     assert cli.main is main and cli.build_parser().prog == "clipvec"
 
@@ -145,14 +179,14 @@ def test_bench_refuses_another_model_family_in_one_line(run_cli, tmp_path):
 
     from clipvec.model.shapes import SHAPES_MODEL
 
-    model = tmp_path / "siglip"
+    model = tmp_path / "blip"
     shutil.copytree(SHAPES_MODEL, model)
     config = json.loads((model / "config.json").read_text())
-    (model / "config.json").write_text(json.dumps({**config, "model_type": "siglip"}))
+    (model / "config.json").write_text(json.dumps({**config, "model_type": "blip"}))
     result = run_cli("bench", "--model", model, "--cache", tmp_path / "cache")
     assert (result.code, result.out) == (2, "")
     assert result.err == (
-        f"clipvec: the model {model} has model_type 'siglip' in its config.json; "
-        "clipvec supports only these model families today: clip (model_type 'clip')\n"
+        f"clipvec: the model {model} has model_type 'blip' in its config.json; "
+        f"clipvec supports only these model families today: {supported()}\n"
     )
     assert not (tmp_path / "cache").exists()

@@ -77,7 +77,9 @@ def test_defaults():
         False,
     )
     make = parser.parse_args(["make-model", "out"])
-    assert (make.out, make.size, make.seed) == (Path("out"), "base", 0)
+    assert (make.out, make.size, make.seed, make.family) == (Path("out"), "base", 0, "clip")
+    make = parser.parse_args(["make-model", "out", "--family", "siglip2", "--size", "full"])
+    assert (make.family, make.size) == ("siglip2", "full")
     assert parser.parse_args(["drop"]).yes is False
 
 
@@ -99,6 +101,7 @@ def test_negative_numbers_are_values_not_flags():
         ["import", "--precision", "fp64"],
         ["search", "--metric", "DOT"],
         ["make-model", "out", "--size", "huge"],
+        ["make-model", "out", "--family", "blip"],
         ["vectorize", "--text", "a", "--image", "b"],
         ["drop", "--model", "m"],  # drop needs no model
         ["config", "--prune"],  # config takes the settings' flags only

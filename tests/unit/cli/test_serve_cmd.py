@@ -16,6 +16,7 @@ import pytest
 import clipvec
 from clipvec import cli
 from clipvec.cli import serve_cmd
+from clipvec.model.family import supported
 from clipvec.model.shapes import SHAPES_MODEL
 from clipvec.shell import shown_command
 
@@ -109,9 +110,9 @@ def test_a_model_that_cannot_load_stops_before_bentoml(run_cli, tmp_path, monkey
 def test_another_model_family_stops_before_bentoml_in_one_line(run_cli, tmp_path, monkeypatch):
     """Issue 18.1: a checkpoint whose config.json names another family, weights corrupt."""
     monkeypatch.setattr(serve_cmd.os, "execvpe", lambda *args: pytest.fail("BentoML was started"))
-    model = tmp_path / "siglip"
+    model = tmp_path / "blip"
     shutil.copytree(SHAPES_MODEL, model)
-    config = (model / "config.json").read_text().replace('"model_type": "clip"', '"model_type": "siglip"')
+    config = (model / "config.json").read_text().replace('"model_type": "clip"', '"model_type": "blip"')
     (model / "config.json").write_text(config)
     (model / "model.safetensors").write_bytes(b"\xff" * 64)
     start = tmp_path / "start"
@@ -120,8 +121,8 @@ def test_another_model_family_stops_before_bentoml_in_one_line(run_cli, tmp_path
     result = run_cli("serve", "--model", str(model))
     assert result.code == 2 and result.out == ""
     assert result.err == (
-        f"clipvec: the model {model} has model_type 'siglip' in its config.json; "
-        "clipvec supports only these model families today: clip (model_type 'clip')\n"
+        f"clipvec: the model {model} has model_type 'blip' in its config.json; "
+        f"clipvec supports only these model families today: {supported()}\n"
     )
     assert list(start.iterdir()) == []
 

@@ -98,7 +98,7 @@ def test_every_problem_of_a_folder_is_listed(tmp_path):
     assert folder_problems(folder) == [
         "no config.json",
         "no weights (model.safetensors or pytorch_model.bin)",
-        "no tokenizer files (tokenizer.json, or vocab.json and merges.txt)",
+        "no tokenizer files (tokenizer.json, vocab.json and merges.txt, vocab.txt, or a SentencePiece *.model)",
     ]
     assert folder_problems(tmp_path / "nowhere") == [f"{tmp_path / 'nowhere'} is not a folder"]
 
@@ -115,7 +115,7 @@ def test_a_tokenizer_may_be_vocab_and_merges(shapes_copy):
     (shapes_copy / "tokenizer.json").unlink()
     (shapes_copy / "vocab.json").write_text("{}")
     assert folder_problems(shapes_copy) == [
-        "no tokenizer files (tokenizer.json, or vocab.json and merges.txt)"
+        "no tokenizer files (tokenizer.json, vocab.json and merges.txt, vocab.txt, or a SentencePiece *.model)"
     ]
     (shapes_copy / "merges.txt").write_text("")
     assert folder_problems(shapes_copy) == []

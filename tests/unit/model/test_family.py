@@ -1,5 +1,5 @@
-"""Issue 18.1: the model family comes from config.json's model_type; another family is refused
-in one line naming the supported ones, before any weights are read."""
+"""Issue 18.1: the model family comes from config.json's model_type; a family clipvec does not run
+is refused in one line naming the supported ones, before any weights are read."""
 
 from __future__ import annotations
 
@@ -14,10 +14,20 @@ from clipvec.errors import ModelLoadError, UnsupportedModelFamily
 from clipvec.model import checkpoint
 from clipvec.model.checkpoint import family_at_hand, folder_problems, resolve_model
 from clipvec.model.facts import ModelIdentity, facts_at_hand, require_facts
-from clipvec.model.family import CLIP, FAMILIES, family_named, family_of, supported
+from clipvec.model.family import (
+    ALTCLIP,
+    CHINESE_CLIP,
+    CLIP,
+    FAMILIES,
+    METACLIP_2,
+    SIGLIP,
+    family_named,
+    family_of,
+    supported,
+)
 from clipvec.model.shapes import SHAPES_MODEL
 
-SUPPORTED_SAID = "clipvec supports only these model families today: clip (model_type 'clip')"
+SUPPORTED_SAID = "clipvec supports only these model families today: " + supported()
 
 
 def checkpoint_of(folder: Path, model_type: object, *, corrupt_weights: bool = False) -> Path:
@@ -41,24 +51,56 @@ def assert_family_error(err: ModelLoadError, said: str) -> None:
 
 
 # --------------------------------------------------------------------------- the table
-def test_clip_is_the_only_family_and_each_model_type_has_one_family():
-    assert FAMILIES == (CLIP,)
-    assert family_of({"model_type": "clip"}, "m") is CLIP
-    assert family_named("clip") is CLIP and family_named("siglip") is None
+@pytest.mark.parametrize(
+    ("model_type", "family"),
+    [
+        ("clip", CLIP),
+        ("siglip", SIGLIP),  # SigLIP, and SigLIP 2 at a fixed resolution (google/siglip2-*-224 ...)
+        ("metaclip_2", METACLIP_2),
+        ("chinese_clip", CHINESE_CLIP),
+        ("altclip", ALTCLIP),
+    ],
+)
+def test_each_family_is_read_from_its_model_type(model_type, family):
+    assert family_of({"model_type": model_type}, "m") is family
+    assert family_named(family.name) is family
+    assert f"{family.name} ({family.shown}: model_type {model_type!r})" in supported()
+
+
+def test_the_families_table_is_consistent():
+    assert FAMILIES == (CLIP, SIGLIP, METACLIP_2, CHINESE_CLIP, ALTCLIP)
+    assert family_named("siglip2") is None and family_named("blip") is None
     model_types = [t for f in FAMILIES for t in f.model_types]
     assert len(model_types) == len(set(model_types))
     assert len({f.name for f in FAMILIES}) == len(FAMILIES)
-    assert supported() == "clip (model_type 'clip')"
+    # Where the vector length is: CLIP-like projection_dim, SigLIP's vision hidden size.
+    assert CLIP.vector_dim({}) == 512 and CLIP.vector_dim({"projection_dim": 768}) == 768
+    assert (
+        SIGLIP.vector_dim({}) == 768 and SIGLIP.vector_dim({"vision_config": {"hidden_size": 1152}}) == 1152
+    )
+    assert SIGLIP.vector_dim({"projection_dim": 512}) == 768  # not read for SigLIP
+    assert ALTCLIP.vector_dim({}) == 768
+    assert (SIGLIP.text_padding, SIGLIP.text_tokens) == ("max_length", 64)
+    assert {f.text_padding for f in FAMILIES if f is not SIGLIP} == {"longest"}
+
+
+def test_siglip2_naflex_is_refused_in_one_line_saying_why():
+    """model_type siglip2 is SigLIP 2 NaFlex (variable resolution): refused, with the reason and the way out."""
+    with pytest.raises(UnsupportedModelFamily) as err:
+        family_of({"model_type": "siglip2"}, "google/siglip2-base-patch16-naflex")
+    detail = err.value.detail
+    assert "\n" not in detail and err.value.code == "model_unavailable"
+    assert detail.startswith("the model google/siglip2-base-patch16-naflex has model_type 'siglip2'")
+    assert "NaFlex" in detail and "not supported" in detail and "fixed-resolution" in detail
+    assert "variable number of patches" in detail and SUPPORTED_SAID in detail
 
 
 @pytest.mark.parametrize(
     ("config", "said"),
     [
-        ({"model_type": "siglip"}, "has model_type 'siglip' in its config.json"),
-        ({"model_type": "siglip2"}, "has model_type 'siglip2' in its config.json"),
-        ({"model_type": "chinese_clip"}, "has model_type 'chinese_clip' in its config.json"),
-        ({"model_type": "altclip"}, "has model_type 'altclip' in its config.json"),
-        ({"model_type": "metaclip_2"}, "has model_type 'metaclip_2' in its config.json"),
+        ({"model_type": "blip"}, "has model_type 'blip' in its config.json"),
+        ({"model_type": "owlvit"}, "has model_type 'owlvit' in its config.json"),
+        ({"model_type": "SIGLIP"}, "has model_type 'SIGLIP' in its config.json"),
         ({"model_type": "CLIP"}, "has model_type 'CLIP' in its config.json"),
         ({"model_type": ""}, "has model_type '' in its config.json"),
         ({"model_type": 42}, "has model_type 42 in its config.json"),
@@ -83,7 +125,7 @@ def test_a_clip_folder_is_clip_and_its_facts_and_identity_say_so():
     assert facts.identity().store_options()["family"] == "clip"
 
 
-@pytest.mark.parametrize("model_type", ["siglip", "siglip2", "chinese_clip", "altclip", ...])
+@pytest.mark.parametrize("model_type", ["blip", "siglip2", "clip_vision_model", ...])
 def test_no_weights_are_read_for_another_family(tmp_path, model_type):
     """Corrupt weights would be refused as such: the family is refused first, by every reader."""
     folder = checkpoint_of(tmp_path / "m", model_type, corrupt_weights=True)
@@ -102,10 +144,10 @@ def test_no_weights_are_read_for_another_family(tmp_path, model_type):
 def test_the_encoder_refuses_another_family_before_its_weights(tmp_path):
     from clipvec.model.encoder import ClipEncoder
 
-    folder = checkpoint_of(tmp_path / "m", "siglip", corrupt_weights=True)
+    folder = checkpoint_of(tmp_path / "m", "blip", corrupt_weights=True)
     with pytest.raises(UnsupportedModelFamily) as err:
         ClipEncoder.load(str(folder), device="cpu", precision="fp32", threads=1)
-    assert_family_error(err.value, "has model_type 'siglip' in its config.json")
+    assert_family_error(err.value, "has model_type 'blip' in its config.json")
 
 
 def test_the_encoder_knows_its_family():
@@ -133,18 +175,18 @@ def test_a_missing_or_broken_config_is_said_as_before_not_as_a_family(tmp_path, 
 
 def test_a_cached_hub_checkpoint_of_another_family_is_named_by_its_hub_id(monkeypatch, tmp_path):
     cache = use_empty_hub_cache(monkeypatch, tmp_path)
-    assert family_at_hand("google/siglip-base-patch16-224") is None  # not here: nothing downloaded
-    siglip = checkpoint_of(tmp_path / "siglip", "siglip", corrupt_weights=True)
-    cache_hub_model(cache, "google/siglip-base-patch16-224", siglip)
+    assert family_at_hand("Salesforce/blip-itm-base-coco") is None  # not here: nothing downloaded
+    blip = checkpoint_of(tmp_path / "blip", "blip", corrupt_weights=True)
+    cache_hub_model(cache, "Salesforce/blip-itm-base-coco", blip)
     for ask in (family_at_hand, resolve_model):
         with pytest.raises(UnsupportedModelFamily) as err:
-            ask("google/siglip-base-patch16-224")
-        assert_family_error(err.value, "the model google/siglip-base-patch16-224 has model_type 'siglip'")
+            ask("Salesforce/blip-itm-base-coco")
+        assert_family_error(err.value, "the model Salesforce/blip-itm-base-coco has model_type 'blip'")
 
 
 def test_a_collection_naming_another_familys_checkpoint_is_not_recognised(tmp_path):
     """A collection made before content ids names a folder that now holds another family's model."""
-    folder = checkpoint_of(tmp_path / "m", "siglip", corrupt_weights=True)
+    folder = checkpoint_of(tmp_path / "m", "blip", corrupt_weights=True)
     assert ModelIdentity("/some/clip", 64, "sha256:aaa").recognises(str(folder)) is False
 
 
@@ -157,7 +199,7 @@ def test_a_hub_download_fetches_config_json_first_and_stops_at_another_family(mo
 
     use_empty_hub_cache(monkeypatch, tmp_path)
     repos = {
-        "google/siglip-base-patch16-224": checkpoint_of(tmp_path / "siglip", "siglip"),
+        "google/siglip2-base-patch16-naflex": checkpoint_of(tmp_path / "naflex", "siglip2"),
         "org/clip": checkpoint_of(tmp_path / "clip", "clip"),
     }
     asked: list[tuple[str, tuple[str, ...]]] = []
@@ -177,12 +219,15 @@ def test_a_hub_download_fetches_config_json_first_and_stops_at_another_family(mo
     monkeypatch.setattr(checkpoint, "_hub_offline", lambda: False)
     monkeypatch.setattr(checkpoint, "hub_unreachable", lambda: None)
     with pytest.raises(UnsupportedModelFamily) as err:
-        resolve_model("google/siglip-base-patch16-224")
-    assert_family_error(err.value, "the model google/siglip-base-patch16-224 has model_type 'siglip'")
-    assert asked == [("google/siglip-base-patch16-224", ("config.json",))]
-    assert not (tmp_path / "downloads" / "google/siglip-base-patch16-224" / "model.safetensors").exists()
+        resolve_model("google/siglip2-base-patch16-naflex")
+    assert_family_error(err.value, "the model google/siglip2-base-patch16-naflex has model_type 'siglip2'")
+    assert asked == [("google/siglip2-base-patch16-naflex", ("config.json",))]
+    assert not (tmp_path / "downloads" / "google/siglip2-base-patch16-naflex" / "model.safetensors").exists()
 
     asked.clear()
     folder = resolve_model("org/clip")  # a CLIP one: config.json, then the rest
-    assert [patterns for _, patterns in asked] == [("config.json",), ("*.json", "*.txt", "*.safetensors")]
+    assert [patterns for _, patterns in asked] == [
+        ("config.json",),
+        ("*.json", "*.txt", "*.model", "*.safetensors"),
+    ]
     assert (folder / "model.safetensors").is_file() and family_at_hand(str(folder)) is CLIP

@@ -13,7 +13,12 @@ photos that ship with scikit-image and cached):
 * **import**: ``Importer`` into a fresh embedded Milvus Lite database, end to end.
 * **text**: ``encode_texts`` latency for short single queries.
 
-Prints a table and, last, one JSON line (``--json-only`` prints just that line).
+``--photos DIR`` with images in it measures the user's own photos, as they are (all of
+them, or the first ``--images N`` by name), and ``--model FOLDER`` their own checkpoint: what
+to look at before choosing a ``--precision`` (the fidelity columns). An empty or missing
+``DIR`` is filled with generated photos, as the default cache folder is.
+
+Prints a table and, last, one JSON line (``--json``/``--json-only`` print just that line).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from clipvec.cli.bench.inputs import DEFAULT_CACHE, build_photos, ensure_model, size_spread
+from clipvec.cli.bench.inputs import DEFAULT_CACHE, build_photos, ensure_model, size_spread, user_photos
 from clipvec.cli.bench.machine import load_average, log, machine_info, rss_mb
 from clipvec.cli.bench.original import OriginalPath
 from clipvec.cli.bench.ours import encode_files, run_import, run_ours, timed
@@ -55,10 +60,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         prog="clipvec bench",
         description="Original code path vs clipvec's, on the same JPEG photos and model folder.",
     )
-    p.add_argument("--images", type=int, default=48, help="photos to build and encode (default 48)")
+    p.add_argument(
+        "--images", type=int, help="photos to build and encode (default 48; with your --photos: all of them)"
+    )
     p.add_argument("--model", type=Path, help="CLIP model folder (default: a random ViT-B/32 in the cache)")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="cache folder (default .bench-cache)")
-    p.add_argument("--photos", type=Path, help="photo folder (default CACHE/photos)")
+    p.add_argument(
+        "--photos",
+        type=Path,
+        help="a folder of your own photos, used as they are (default: photos generated in CACHE/photos)",
+    )
     p.add_argument("--seed", type=int, default=0, help="photo generator seed")
     p.add_argument(
         "--megapixels",
@@ -82,12 +93,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--skip-original", action="store_true", help="no original path (no ratio, no fidelity)")
     p.add_argument("--skip-fp32", action="store_true", help="no fp32 run of our path")
     p.add_argument("--skip-import", action="store_true", help="no Milvus import")
-    p.add_argument("--json-only", action="store_true", help="print only the JSON line")
+    p.add_argument(
+        "--json-only", "--json", action="store_true", help="print only the JSON line (for scripts)"
+    )
     p.add_argument("--json-out", type=Path, help="also write the JSON result to this file")
     argv = list(argv)
     if argv[:1] == ["--"]:  # ``clipvec bench -- ARGS`` passes the separator through
         argv = argv[1:]
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.images_given = args.images is not None
+    if args.images is None:
+        args.images = 48
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,11 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     photos_dir = args.photos or args.cache / "photos"
     log(f"photos: {photos_dir}", quiet=quiet)
-    paths = build_photos(
-        photos_dir, args.images, seed=args.seed, megapixels=tuple(args.megapixels), quiet=quiet
-    )
+    own = user_photos(photos_dir, args.images if args.images_given else None) if args.photos else []
+    if own:  # the user's photos, as they are
+        paths = [path for path, _ in own]
+        sizes = [size for _, size in own]
+        result["photos"] = str(photos_dir)
+    else:
+        paths = build_photos(
+            photos_dir, args.images, seed=args.seed, megapixels=tuple(args.megapixels), quiet=quiet
+        )
+        sizes = [tuple(int(v) for v in p.stem.rsplit("_", 1)[1].split("x")) for p in paths]
     model_dir = args.model or ensure_model(args.cache / "vit-b-32-random", quiet=quiet)
-    sizes = [tuple(int(v) for v in p.stem.rsplit("_", 1)[1].split("x")) for p in paths]
     mps = [w * h / 1e6 for w, h in sizes]
 
     result.update(

@@ -86,6 +86,31 @@ def build_photos(
     return paths
 
 
+def user_photos(folder: Path, limit: int | None = None) -> list[tuple[Path, tuple[int, int]]]:
+    """The images directly in ``folder`` as they are (the user's own), with their sizes from the headers.
+
+    Files Pillow does not recognise as an image (and hidden ones) are left out; sorted by
+    name, the first ``limit`` when given. Only the top level: the benchmark's import links
+    the photos by name into one folder.
+    """
+    from PIL import Image
+
+    if not folder.is_dir():
+        return []
+    found: list[tuple[Path, tuple[int, int]]] = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        try:
+            with Image.open(path) as image:
+                found.append((path, image.size))
+        except (OSError, ValueError, Image.DecompressionBombError):
+            continue  # not an image Pillow knows (or one too large to be one)
+        if limit is not None and len(found) >= limit:
+            break
+    return found
+
+
 def ensure_model(folder: Path, *, quiet: bool = False) -> Path:
     """A random-weight full-size ViT-B/32 folder, written once."""
     if (folder / "model.safetensors").exists():

@@ -54,7 +54,8 @@ def format_table(r: dict[str, Any]) -> str:
         f"machine: {r['cpu']}, {r['cores']} cores, {r['ram_gb']} GB RAM; torch {r['torch']}, "
         f"{r['torch_threads']} torch threads, {r['decode_workers']} decode threads; "
         f"load avg {r['load_avg_start']} -> {r['load_avg_end']}",
-        f"photos: {r['images']} JPEGs, {r['megapixels_min']}-{r['megapixels_max']} MP "
+        f"photos: {r['images']} {'from ' + r['photos'] if r.get('photos') else 'JPEGs'}, "
+        f"{r['megapixels_min']}-{r['megapixels_max']} MP "
         f"(mean {r['megapixels_mean']})",
         "",
         f"{'path':<52} {'img/s':>8} {'min cos':>9} {'x orig':>7}  n",
