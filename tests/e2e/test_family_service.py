@@ -83,6 +83,8 @@ def test_a_multilingual_search_finds_what_was_added(metaclip):
 def test_the_cli_sends_a_multilingual_query_unchanged(metaclip, tmp_path):
     """``clipvec search QUERY --service URL --json`` answers what the service answers for the same text."""
     svc, _ = metaclip
+    added = requests.post(f"{svc.url}/add_image", data=jpeg_bytes(), timeout=60)  # not empty, in any order
+    assert added.status_code == 200, added.text
     query = QUERIES[0] + " " + QUERIES[-1]
     answer = requests.post(
         f"{svc.url}/search_text",
