@@ -50,6 +50,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--keep", action="store_true", help="keep the checkpoints (default: deleted at the end)")
+    p.add_argument(
+        "--from-json", type=Path, help="print the table of a past run's families.json, run nothing"
+    )
     return p.parse_args()
 
 
@@ -88,7 +91,7 @@ def table(results: list[dict[str, Any]]) -> str:
     head = (
         "| model (random weights, real size) | family | img/s bf16 | img/s fp32 | img/s reference | "
         "text p50 ms (bf16) | peak RSS MiB (ours / +reference) | image cos bf16 min / mean | "
-        "image cos fp32 min / mean | text cos bf16 min / mean | text cos fp32 min / mean |"
+        "image cos fp32 min / mean | text cos bf16 min / mean | text cos fp32 min / mean | load avg |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in results:
@@ -96,19 +99,24 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {MODELS[r['key']][2]} | {r['family']} | {r['ours_img_s']} | {r.get('ours_fp32_img_s', '-')} | "
             f"{r.get('original_img_s', '-')} | {r['text_p50_ms']} | "
             f"{r['rss_ours_mb']:.0f} / {r['rss_peak_mb']:.0f} | {cos(r, 'fidelity')} | "
-            f"{cos(r, 'fidelity_fp32')} | {cos(r, 'text_fidelity')} | {cos(r, 'text_fidelity_fp32')} |"
+            f"{cos(r, 'fidelity_fp32')} | {cos(r, 'text_fidelity')} | {cos(r, 'text_fidelity_fp32')} | "
+            f"{r['load_avg_start']} -> {r['load_avg_end']} |"
         )
     return "\n".join(lines)
 
 
 def main() -> int:
     args = parse_args()
-    args.cache.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    results = []
-    for key in args.models:
-        results.append(bench_one(args, key))
-        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+    else:
+        args.cache.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        results = []
+        for key in args.models:
+            results.append(bench_one(args, key))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+        (args.cache / "families.json").write_text(json.dumps(results, indent=1) + "\n")
     first, last = results[0], results[-1]
     print(
         f"machine: {first['cpu']}, {first['cores']} cores, {first['ram_gb']} GB RAM; torch {first['torch']}, "
@@ -117,7 +125,6 @@ def main() -> int:
         f"load avg {first['load_avg_start']} -> {last['load_avg_end']}\n"
     )
     print(table(results))
-    (args.cache / "families.json").write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
 
