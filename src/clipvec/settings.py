@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # --- model / encoder ---
     model: str = Field(
         "openai/clip-vit-base-patch32",
-        description="Hugging Face id or local folder of a CLIP checkpoint.",
+        description="Hugging Face id or local folder of a checkpoint of a supported family (README: Choosing a model).",
     )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1', ...")
     precision: Precision = Field(

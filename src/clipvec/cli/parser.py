@@ -58,7 +58,10 @@ _SETTING_FLAGS: dict[str, str] = {
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (env CLIPVEC_*)")
-    g.add_argument("--model", help="HF id or local folder of a CLIP checkpoint (CLIPVEC_MODEL)")
+    g.add_argument(
+        "--model",
+        help="HF id or local folder of a CLIP, SigLIP, MetaCLIP 2, Chinese-CLIP or AltCLIP checkpoint (CLIPVEC_MODEL)",
+    )
     g.add_argument("--device", help="auto, cpu, cuda, cuda:1 (CLIPVEC_DEVICE)")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="(CLIPVEC_PRECISION)")
     g.add_argument("--threads", type=int, help="torch threads, 0 = all available cores (CLIPVEC_THREADS)")

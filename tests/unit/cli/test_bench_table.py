@@ -61,6 +61,7 @@ def test_every_row(full):
     assert format_table(full).splitlines() == [
         "machine: Test CPU, 8 cores, 31.2 GB RAM; torch 2.5.0, 8 torch threads, 8 decode threads; "
         "load avg 1.5 -> 2.0",
+        "model: m (family clip)",
         "photos: 48 JPEGs, 1.0-12.0 MP (mean 6.5)",
         "",
         "path                                                    img/s   min cos  x orig  n",
@@ -79,7 +80,7 @@ def test_every_row(full):
 def test_columns_line_up(full):
     """name 52, img/s 8, min cos 9, x orig 7 (right-aligned), then n: the header's columns."""
     lines = format_table(full).splitlines()
-    header, rows = lines[3], lines[5:10]
+    header, rows = lines[4], lines[6:11]
     assert [header.index(word) + len(word) for word in ("img/s", "min cos", "x orig")] == [61, 71, 79]
     assert header.index(" n") == 80
     for row in rows:
@@ -95,11 +96,11 @@ def test_skipped_rows_and_missing_values_are_dashes(full):
     full.update(import_files_s=None, import_error="ImportError: no milvus")
     lines = format_table(full).splitlines()
     assert (
-        lines[5]
+        lines[6]
         == f"{'original (CLIPProcessor, 1/call, fp32)':<52} {'-':>8} {'-':>9} {'-':>7}  0 img, mean - MP"
     )
-    assert lines[6] == f"{'ours (bf16, batch 32)':<52} {'40.12':>8} {'-':>9} {'-':>7}  48 img"
-    assert lines[7] == RULE  # no fp32 row, no import rows
+    assert lines[7] == f"{'ours (bf16, batch 32)':<52} {'40.12':>8} {'-':>9} {'-':>7}  48 img"
+    assert lines[8] == RULE  # no fp32 row, no import rows
     assert lines[-2] == "peak RSS: 900 MiB after our bf16 rows, - MiB with the original path loaded too"
     assert lines[-1] == "import skipped: ImportError: no milvus"
 
@@ -107,8 +108,26 @@ def test_skipped_rows_and_missing_values_are_dashes(full):
 def test_an_fp32_run_has_one_row_of_ours(full):
     full["precision"] = "fp32"
     lines = format_table(full).splitlines()
-    assert [line.split("  ")[0] for line in lines[5:8]] == [
+    assert [line.split("  ")[0] for line in lines[6:9]] == [
         "original (CLIPProcessor, 1/call, fp32)",
         "ours (fp32, batch 32)",
         "import folder -> Milvus Lite (Importer.run)",
     ]
+
+
+def test_another_family_names_its_reference_and_text_fidelity(full):
+    """Issue 18.6: the reference row is the family's own image processor; the text tower's cosine is shown."""
+    full.update(
+        model="/m/siglip",
+        family="siglip",
+        original_processor="SiglipProcessor",
+        text_fidelity_min_cos=0.99991,
+        text_fidelity_fp32_min_cos=1.0,
+    )
+    lines = format_table(full).splitlines()
+    assert lines[1] == "model: /m/siglip (family siglip)"
+    assert lines[6].startswith("original (SiglipProcessor, 1/call, fp32)   ")
+    assert lines[-2] == (
+        "text fidelity (min cos to the family's tokenizer + text tower): 0.999910 bf16, 1.000000 fp32"
+    )
+    assert lines[-1].startswith("peak RSS: ")

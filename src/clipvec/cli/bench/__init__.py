@@ -1,12 +1,14 @@
 """``clipvec bench``: the original code path and ours, side by side, on the same photos.
 
-One run, one model folder, one set of JPEG photos (1 to 12 megapixels, built from the
-photos that ship with scikit-image and cached):
+One run, one model folder of any family clipvec supports, one set of JPEG photos (1 to 12
+megapixels, built from the photos that ship with scikit-image and cached):
 
-* **original**: what the seed did for every image: ``PIL.Image.open``, ``CLIPProcessor``,
-  ``model.get_image_features`` one image per call, fp32, no ``inference_mode``. It is
-  slow, so it is timed on a subset; its fp32 vectors are the fidelity reference (for the
-  images outside the subset the same processor and model compute it, batched).
+* **original**: what the seed did for every image, with the family's own transformers classes
+  (``original.py``): ``PIL.Image.open``, the checkpoint's image processor, the family's
+  ``get_image_features`` one image per call, fp32, no ``inference_mode``. It is slow, so it is
+  timed on a subset; its fp32 vectors are the fidelity reference (for the images outside the
+  subset the same processor and model compute it, batched), and its tokenizer + text tower
+  the reference of the text queries' vectors.
 * **ours**: files -> vectors through clipvec's code: threaded read + decode (JPEG draft)
   + numpy preprocessing, overlapped with batched encoding, at ``precision=auto``
   (bf16 on CPUs with native bf16) and at fp32.
@@ -38,7 +40,7 @@ import numpy as np
 from clipvec.cli.bench.inputs import DEFAULT_CACHE, build_photos, ensure_model, size_spread, user_photos
 from clipvec.cli.bench.machine import load_average, log, machine_info, rss_mb
 from clipvec.cli.bench.original import OriginalPath
-from clipvec.cli.bench.ours import encode_files, run_import, run_ours, timed
+from clipvec.cli.bench.ours import TEXT_QUERIES, encode_files, run_import, run_ours, timed
 from clipvec.cli.bench.table import format_table
 from clipvec.model.chatter import silence_transformers
 from clipvec.model.checkpoint import family_at_hand
@@ -63,7 +65,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument(
         "--images", type=int, help="photos to build and encode (default 48; with your --photos: all of them)"
     )
-    p.add_argument("--model", type=Path, help="CLIP model folder (default: a random ViT-B/32 in the cache)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="model folder of any supported family (default: a random CLIP ViT-B/32 in the cache)",
+    )
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="cache folder (default .bench-cache)")
     p.add_argument(
         "--photos",
@@ -107,6 +113,21 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def fidelity_of_texts(original: OriginalPath, texts: dict[str, np.ndarray], result: dict[str, Any]) -> None:
+    """Min/mean cosine of our query vectors (per precision) to the family's tokenizer + text tower."""
+    reference = original.reference_texts(
+        TEXT_QUERIES, padding=result["text_padding"], max_length=result["text_tokens"]
+    )
+    for prec, vectors in texts.items():
+        cos = np.sum(vectors * reference, axis=1)
+        key = "text_fidelity" if prec == result["precision"] else f"text_fidelity_{prec}"
+        result[f"{key}_min_cos"] = round(float(cos.min()), 6)
+        result[f"{key}_mean_cos"] = round(float(cos.mean()), 6)
+    if result["precision"] == "fp32":
+        result["text_fidelity_fp32_min_cos"] = result["text_fidelity_min_cos"]
+        result["text_fidelity_fp32_mean_cos"] = result["text_fidelity_mean_cos"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.model is not None:  # another family: refused in one line before the photos are made
@@ -139,13 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         megapixels_max=round(max(mps), 2),
         megapixels_mean=round(statistics.fmean(mps), 2),
     )
-    runs = run_ours(args, paths, model_dir, result, quiet=quiet)
+    texts: dict[str, np.ndarray] = {}
+    runs = run_ours(args, paths, model_dir, result, quiet=quiet, texts=texts)
     gc.collect()
 
     # ---- the original path, in the same process after ours (its model replaces ours)
     if not args.skip_original:
         log(f"original path: {min(args.original_subset, len(paths))} images, one per call", quiet=quiet)
         original = OriginalPath(model_dir)
+        result["original_processor"] = original.processor_name
         subset = size_spread(paths, mps, args.original_subset)
         original.encode_file(subset[0])  # warm-up, like ours
         ref_head, secs = timed(lambda: np.stack([original.encode_file(p) for p in subset]), args.repeat)
@@ -168,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result[f"{key}_mean_cos"] = round(float(cos.mean()), 6)
         if result["precision"] == "fp32":
             result["fidelity_fp32_min_cos"] = result["fidelity_min_cos"]
+            result["fidelity_fp32_mean_cos"] = result["fidelity_mean_cos"]
+        fidelity_of_texts(original, texts, result)
     result["rss_peak_mb"] = round(rss_mb(), 1)
     result["load_avg_end"] = load_average()
 

@@ -1,4 +1,12 @@
-"""The seed's code path, the baseline every row is compared with."""
+"""The reference path, the baseline every row is compared with: the family's own transformers code.
+
+For CLIP it is the seed's code (``CLIPModel`` + the checkpoint's ``CLIPImageProcessor``, which
+is what ``CLIPProcessor`` runs on images). For every other family it is the same thing with the
+family's own classes: its model class (``SiglipModel``, ``MetaClip2Model`` ...), read from
+config.json's ``model_type`` like clipvec does, with ``AutoImageProcessor`` and
+``AutoTokenizer`` from the checkpoint. A CLIP-only baseline would not even load another
+family's weights, and a fidelity figure against the wrong preprocessing would mean nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
+from clipvec.model.checkpoint import family_at_hand
+from clipvec.model.family import DEFAULT_FAMILY
+
 
 class OriginalPath:
-    """The seed's code: CLIPProcessor + CLIPModel, one image per call, fp32, autograd on."""
+    """The family's processor + model, one image per call, fp32, autograd on (as the seed ran CLIP)."""
 
     def __init__(self, model_dir: Path) -> None:
-        from transformers import CLIPModel, CLIPProcessor
+        import transformers
 
-        self.model = CLIPModel.from_pretrained(str(model_dir))
-        self.processor = CLIPProcessor.from_pretrained(str(model_dir))
+        self.family = family_at_hand(str(model_dir)) or DEFAULT_FAMILY
+        model_class = getattr(transformers, self.family.model_class)
+        self.model = model_class.from_pretrained(str(model_dir)).eval()
+        self.processor = transformers.AutoImageProcessor.from_pretrained(str(model_dir))
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
+        # The table's label: the family's processor (SiglipImageProcessorPil -> SiglipProcessor).
+        self.processor_name = type(self.processor).__name__.split("ImageProcessor")[0] + "Processor"
 
     def encode_file(self, path: Path) -> np.ndarray:
         from PIL import Image
@@ -38,6 +54,32 @@ class OriginalPath:
             inputs = self.processor(images=images, return_tensors="pt")
             with torch.inference_mode():
                 features = self.model.get_image_features(**inputs)
-            features = getattr(features, "pooler_output", features).float()
-            out.append((features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)).numpy())
-        return np.concatenate(out) if out else np.empty((0, 512), dtype=np.float32)
+            out.append(_unit(getattr(features, "pooler_output", features)))
+        return np.concatenate(out) if out else np.empty((0, self._dim()), dtype=np.float32)
+
+    def reference_texts(self, texts: Sequence[str], *, padding: str, max_length: int) -> np.ndarray:
+        """Each text alone (as a query comes), through the family's tokenizer and fp32 text tower.
+
+        ``padding`` and ``max_length`` are the family's (SigLIP: "max_length" to its 64 tokens;
+        the others: "longest", masked), the same ones the family's documentation tells callers to use.
+        """
+        import torch
+
+        out = []
+        for text in texts:
+            tokens = self.tokenizer(
+                [text], padding=padding, truncation=True, max_length=max_length, return_tensors="pt"
+            )
+            with torch.inference_mode():
+                features = self.model.get_text_features(**tokens)
+            out.append(_unit(getattr(features, "pooler_output", features)))
+        return np.concatenate(out) if out else np.empty((0, self._dim()), dtype=np.float32)
+
+    def _dim(self) -> int:
+        config = self.model.config
+        return int(getattr(config, "projection_dim", None) or config.vision_config.hidden_size)
+
+
+def _unit(features) -> np.ndarray:  # noqa: ANN001 - a torch tensor (torch is imported lazily)
+    features = features.float()
+    return (features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)).numpy()

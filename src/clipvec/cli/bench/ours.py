@@ -140,10 +140,25 @@ def run_import(encoder: Any, paths: Sequence[Path], *, decode_workers: int, work
     )
 
 
+def query_vectors(encoder: Any) -> np.ndarray:
+    """``TEXT_QUERIES``' vectors, one per call as queries come (the text fidelity's side of ours)."""
+    return np.stack([encoder.encode_texts([q]).vectors[0] for q in TEXT_QUERIES])
+
+
 def run_ours(
-    args: argparse.Namespace, paths: list[Path], model_dir: Path, result: dict[str, Any], *, quiet: bool
+    args: argparse.Namespace,
+    paths: list[Path],
+    model_dir: Path,
+    result: dict[str, Any],
+    *,
+    quiet: bool,
+    texts: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Our path at the auto precision and fp32, text latency and the import; fills ``result``."""
+    """Our path at the auto precision and fp32, text latency and the import; fills ``result``.
+
+    Returns the image vectors per precision; ``texts`` (when given) gets the query vectors per precision.
+    """
+    texts = {} if texts is None else texts
     import torch
 
     from clipvec.model.encoder import ClipEncoder
@@ -162,6 +177,9 @@ def run_ours(
         decode_workers=workers,
         batch_size=args.batch_size,
         precision=encoder.precision,
+        family=encoder.family.name,
+        text_padding=encoder.family.text_padding,
+        text_tokens=encoder.context_length,
     )
     pre = encoder.preprocessor
     warm = np.zeros((args.batch_size, 3, pre.crop_height, pre.crop_width), np.float32)
@@ -178,6 +196,7 @@ def run_ours(
     lat = text_latencies(encoder, args.text_queries)
     result["text_p50_ms"] = round(percentile(lat, 50), 2)
     result["text_p99_ms"] = round(percentile(lat, 99), 2)
+    texts[encoder.precision] = query_vectors(encoder)
 
     result["import_files_s"] = None
     if not args.skip_import:
@@ -209,4 +228,5 @@ def run_ours(
         fp32.encode_pixels(warm)
         runs["fp32"], secs = timed(lambda: encode_files(fp32, paths, decode_workers=workers), args.repeat)
         result["ours_fp32_img_s"] = round(len(paths) / secs, 2)
+        texts["fp32"] = query_vectors(fp32)
     return runs

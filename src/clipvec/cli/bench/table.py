@@ -14,7 +14,7 @@ def format_table(r: dict[str, Any]) -> str:
     orig = r.get("original_img_s")
     rows = [
         (
-            "original (CLIPProcessor, 1/call, fp32)",
+            f"original ({r.get('original_processor', 'CLIPProcessor')}, 1/call, fp32)",
             orig,
             None,
             1.0 if orig else None,
@@ -54,6 +54,7 @@ def format_table(r: dict[str, Any]) -> str:
         f"machine: {r['cpu']}, {r['cores']} cores, {r['ram_gb']} GB RAM; torch {r['torch']}, "
         f"{r['torch_threads']} torch threads, {r['decode_workers']} decode threads; "
         f"load avg {r['load_avg_start']} -> {r['load_avg_end']}",
+        f"model: {r.get('model', '-')} (family {r.get('family', 'clip')})",
         f"photos: {r['images']} {'from ' + r['photos'] if r.get('photos') else 'JPEGs'}, "
         f"{r['megapixels_min']}-{r['megapixels_max']} MP "
         f"(mean {r['megapixels_mean']})",
@@ -69,6 +70,13 @@ def format_table(r: dict[str, Any]) -> str:
         f"peak RSS: {fmt(r.get('rss_ours_mb'), '.0f')} MiB after our {r['precision']} rows, "
         f"{fmt(r.get('rss_peak_mb'), '.0f')} MiB with the original path loaded too",
     ]
+    if r.get("text_fidelity_min_cos") is not None:  # the original path ran: its text tower is the reference
+        lines.insert(
+            -1,
+            "text fidelity (min cos to the family's tokenizer + text tower): "
+            f"{fmt(r.get('text_fidelity_min_cos'), '.6f')} {r['precision']}, "
+            f"{fmt(r.get('text_fidelity_fp32_min_cos'), '.6f')} fp32",
+        )
     if r.get("import_error"):
         lines.append(f"import skipped: {r['import_error']}")
     return "\n".join(lines)
