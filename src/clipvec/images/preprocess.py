@@ -55,9 +55,13 @@ class Preprocessor:
     def min_decode_side(self) -> int:
         """Smallest shortest side a decoder may downscale to (JPEG draft) without losing detail.
 
-        A squash scales each side on its own, so the shortest side must still cover the longer
-        target side."""
-        return max(self.crop_height, self.crop_width) if self.squash else self.resize_to
+        A squash scales each side on its own, so the shortest side must cover the longer target
+        side, and twice over: a squash's last step from a JPEG decoded just above the target
+        (e.g. 250 -> 224 px of a 999x1776 photo at 1/4 scale) left libjpeg's DCT scaling and the
+        resize disagreeing (pixel cosine 0.9986, SigLIP vectors 0.99975 against a full decode);
+        from at least twice the target they agree to 0.9999 (tests/unit/images/test_policies.py).
+        """
+        return 2 * max(self.crop_height, self.crop_width) if self.squash else self.resize_to
 
     def resized_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) after the resize, truncating like transformers does."""
