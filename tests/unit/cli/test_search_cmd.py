@@ -385,24 +385,9 @@ def test_an_unreachable_service_is_a_clear_error_without_loading_the_model(run_c
 
 def test_the_store_opens_while_the_model_loads(library_env, run_cli, monkeypatch):
     """Issue 20.1: the collection is opened (Milvus Lite started) while the model loads in a thread."""
-    import threading
+    from load_overlap import watch_store_while_model_loads
 
-    from clipvec.model.encoder import ClipEncoder
-
-    opened = threading.Event()
-    real_open, real_load = ImageStore.from_settings.__func__, ClipEncoder.from_settings.__func__
-    seen: list[bool] = []
-
-    def open_store(cls, *args, **kwargs):
-        opened.set()
-        return real_open(cls, *args, **kwargs)
-
-    def load(cls, settings):
-        seen.append(opened.wait(30))  # never waited out when the store opens meanwhile
-        return real_load(cls, settings)
-
-    monkeypatch.setattr(ImageStore, "from_settings", classmethod(open_store))
-    monkeypatch.setattr(ClipEncoder, "from_settings", classmethod(load))
+    seen = watch_store_while_model_loads(monkeypatch)
     found = run_cli("search", "a red circle", "--top-k", "1")
     assert found.code == 0, found.err
     assert seen == [True]

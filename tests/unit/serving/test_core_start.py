@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
+from load_overlap import watch_store_while_model_loads
 from serving_fixtures import serving_settings
 
 from clipvec.errors import ModelLoadError
 from clipvec.model.encoder import ClipEncoder
 from clipvec.serving.core import ServingCore
-from clipvec.store import ImageStore, lite_registry
+from clipvec.store import lite_registry
 
 
 def test_the_store_opens_while_the_model_loads(tiny_model_dir, tmp_path, monkeypatch):
     settings = serving_settings(tmp_path, tiny_model_dir)
-    opened = threading.Event()
-    real_open, real_load = ImageStore.from_settings.__func__, ClipEncoder.from_settings.__func__
-    seen: list[bool] = []
-
-    def open_store(cls, *args, **kwargs):
-        opened.set()
-        return real_open(cls, *args, **kwargs)
-
-    def load(cls, settings):
-        seen.append(opened.wait(30))  # never waited out when the store opens meanwhile
-        return real_load(cls, settings)
-
-    monkeypatch.setattr(ImageStore, "from_settings", classmethod(open_store))
-    monkeypatch.setattr(ClipEncoder, "from_settings", classmethod(load))
+    seen = watch_store_while_model_loads(monkeypatch)
     core = ServingCore.from_settings(settings)
     try:
         assert seen == [True]
