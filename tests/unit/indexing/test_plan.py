@@ -8,14 +8,13 @@ from concurrent.futures import Future
 
 import numpy as np
 import pytest
+from plan_helpers import LIMIT, plan_of
 
-from clipvec.indexing.plan import gc_paused, make_plan
+from clipvec.indexing.plan import gc_paused
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.indexing.skip_memory import SkipMemory
 from clipvec.sources import FolderSource, FoundFile, Scanned
 from clipvec.store import ImageRecord
-
-LIMIT = 1000  # max_file_bytes of these plans
 
 
 def stored(content_hash: str, paths: list[str], size: int, mtime: float) -> ImageRecord:
@@ -28,25 +27,6 @@ def write(folder, name: str, size: int, mtime: float = 1_700_000_000.0) -> Found
     path.write_bytes(b"x" * size)
     os.utime(path, (mtime, mtime))
     return FoundFile(name, size, mtime)
-
-
-def plan_of(store, folder, report, *, remember_skips=True, scanned=None):
-    return make_plan(
-        store,
-        FolderSource(folder),
-        scanned,
-        report,
-        max_pixels=100,
-        max_file_bytes=LIMIT,
-        remember_skips=remember_skips,
-    )
-
-
-@pytest.fixture
-def folder(tmp_path):
-    path = tmp_path / "images"
-    path.mkdir()
-    return path
 
 
 def test_a_stored_path_with_the_same_size_and_mtime_is_not_read(lite_store, folder):

@@ -15,18 +15,18 @@ from concurrent.futures import Future
 
 import numpy as np
 import pytest
+from plan_helpers import LIMIT, plan_of
 
 from clipvec.indexing.merge import Merger
-from clipvec.indexing.plan import Plan, make_plan
+from clipvec.indexing.plan import Plan
 from clipvec.indexing.plan_index import PlanIndex
 from clipvec.indexing.report import FileFailure, ImportReport
 from clipvec.indexing.skip_memory import SkipMemory
 from clipvec.indexing.stage import Work
 from clipvec.indexing.writer import RecordWriter
-from clipvec.sources import FolderSource, FoundFile, Scanned
+from clipvec.sources import FoundFile, Scanned
 from clipvec.store import PATHS_KEPT, ImageRecord
 
-LIMIT = 1000
 T = 1_700_000_000.0
 H = {name: f"{i:064x}" for i, name in enumerate("abcdefghijklmnop", start=1)}
 NFC, NFD = "c/\u00e9.png", "c/e\u0301.png"  # the same name to a person, other bytes to a file system
@@ -128,24 +128,7 @@ def old_plan(store, found: list[FoundFile], memory: SkipMemory, report: ImportRe
 def new_plan(store, folder, report: ImportReport, chunk: int = 2, in_memory_max: int = 0) -> Plan:
     scanned: Future[Scanned] = Future()
     scanned.set_result(Scanned(list(LISTING), []))
-    return make_plan(
-        store,
-        FolderSource(folder),
-        scanned,
-        report,
-        max_pixels=100,
-        max_file_bytes=LIMIT,
-        remember_skips=True,
-        chunk=chunk,
-        in_memory_max=in_memory_max,
-    )
-
-
-@pytest.fixture
-def folder(tmp_path):
-    path = tmp_path / "images"
-    path.mkdir()
-    return path
+    return plan_of(store, folder, report, scanned=scanned, chunk=chunk, in_memory_max=in_memory_max)
 
 
 def owns(path: str) -> bool:
