@@ -19,6 +19,7 @@ from typing import Any
 import clipvec.store.lite_registry as lite_registry
 from clipvec.errors import StoreUnavailable
 from clipvec.locations import LITE_SUFFIX, is_lite_uri
+from clipvec.store.lite_helper import prompt_starts
 from clipvec.store.outages import is_not_loaded, is_unavailable
 
 log = logging.getLogger("clipvec.store")  # one logger name for the package, as logs always showed it
@@ -50,7 +51,7 @@ def new_lite_file(uri: str) -> Path:
     # errors are logged unless the user asks for more (GLOG_minloglevel, GLOG_log_dir).
     os.environ.setdefault("GLOG_minloglevel", "2")
     try:
-        import milvus_lite.server_manager  # noqa: F401
+        prompt_starts()  # imports milvus-lite
     except ImportError as exc:
         raise StoreUnavailable(
             f"{uri} is a Milvus Lite file but milvus-lite is not installed "
@@ -126,8 +127,9 @@ class Connection:
                         )
                     break
                 except Exception as exc:
-                    # milvus-lite waits 0.5 s for its helper, then connects once; a helper slower
-                    # to make its socket (a busy machine) fails at once. Ask again until the timeout.
+                    # A helper's start waits at most 0.5 s for its socket (lite_helper.py), then
+                    # pymilvus connects once; a helper slower to make it (a busy machine) fails at
+                    # once. Ask again until the timeout.
                     if db is None or LITE_NOT_LISTENING not in str(exc) or time.monotonic() >= deadline:
                         raise
                     time.sleep(LITE_RETRY_PAUSE)
