@@ -32,6 +32,7 @@ The parts, each with one job (``ImageStore`` composes them):
 * ``filters``: the filter language (literals, prefix ranges, ``content_hash in [...]``);
 * ``lite_file``: the Lite file itself (its lock, damage check, on-disk write check);
 * ``lite_registry``: which Lite files this process holds open, released by the last user;
+* ``lite_helper``: milvus-lite's helper process started as soon as it listens (not after 0.5 s);
 * ``outages``: which Milvus errors mean "cannot serve now" (503), by code, then by text;
 * ``connection``: opening the client, every call (timeout, reload, unavailable), closing;
 * ``consistency``: which reads must be Strong;
