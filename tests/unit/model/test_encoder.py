@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -15,6 +16,11 @@ from clipvec.model.encoder import ClipEncoder
 
 def photos() -> list[tuple[str, bytes]]:
     """Real photographs shipped with scikit-image, as JPEG files of several sizes."""
+    return list(_photos())
+
+
+@functools.lru_cache(maxsize=1)  # ~2-4 s to make (a noisy 12 MP JPEG): once per test process
+def _photos() -> tuple[tuple[str, bytes], ...]:
     from skimage import data
 
     out = []
@@ -30,7 +36,7 @@ def photos() -> list[tuple[str, bytes]]:
         buf = io.BytesIO()
         image.save(buf, "JPEG", quality=92)
         out.append((name, buf.getvalue()))
-    return out
+    return tuple(out)
 
 
 def reference_image_vectors(model_dir, images: list[Image.Image]) -> np.ndarray:
