@@ -118,17 +118,25 @@ def _xdist_controller(config: pytest.Config) -> bool:
 # The test files (groups) that take longest, longest first (`make test PYTEST_FLAGS=--durations=60`
 # shows them). pytest-xdist hands a whole group to one worker as workers become free, in this
 # order (the Makefile's --no-loadscope-reorder; by default it would start with the groups of
-# most tests, unit files, and leave these few-test, several-minute files for the end).
+# most tests, unit files, and leave these few-test, several-minute files for the end). It deals
+# the first two groups of each worker round-robin: the stack, the family tests and the import
+# resilience start together, Ray after the stack.
 LONGEST_FIRST = (
-    "tests/e2e/test_ray_import.py",
-    "tests/e2e/test_import_resilience.py",
     "stack",
-    "tests/e2e/test_newcomer_cli.py",
-    "tests/e2e/test_data_safety_service.py",
-    "tests/e2e/test_import_processes.py",
+    "family-full",  # the full-size family fidelity tests (test_family_fidelity.py): CPU, no waits
+    "tests/e2e/test_import_resilience.py",
+    "tests/e2e/test_ray_import.py",
     "tests/e2e/test_cli_end_to_end.py",
-    "tests/e2e/test_first_run.py",
+    "tests/e2e/test_newcomer_cli.py",
+    "tests/integration/indexing/test_watch_folder.py",
+    "tests/integration/store/test_image_store.py",
     "tests/e2e/test_watch_cli.py",
+    "tests/e2e/test_heavy_requests.py",
+    "tests/e2e/test_hardening.py",
+    "tests/integration/indexing/test_migrate.py",
+    "tests/e2e/test_first_run.py",
+    "tests/e2e/test_import_processes.py",
+    "tests/e2e/test_data_safety_service.py",
     "tests/e2e/test_ray_local.py",
 )
 

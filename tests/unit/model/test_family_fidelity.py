@@ -137,6 +137,7 @@ def test_tiny_family_vectors_match_its_reference(family_model_dir, family):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("family-full")  # ~4 min of one CPU-bound worker: started early (tests/conftest.py)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_full_size_family_vectors_match_its_reference(family_model_dir, family):
     """The released architecture (random weights): deeper towers carry small differences further."""
