@@ -36,9 +36,9 @@ import hashlib
 import logging
 import math
 import time
-from pathlib import Path
 from collections.abc import Collection, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
