@@ -168,3 +168,20 @@ def test_a_second_load_does_not_export_and_changed_weights_do(tiny_model_dir, tm
     np.testing.assert_allclose(other.encode_pixels(pixels), -first.encode_pixels(pixels), atol=1e-5)
     torch_changed = ClipEncoder.load(str(changed), precision="fp32")
     assert np.sum(other.encode_pixels(pixels) * torch_changed.encode_pixels(pixels), axis=1).min() > 0.9999
+
+
+def test_a_corrupt_export_is_rebuilt_by_the_encoder_not_loaded(tiny_model_dir, tmp_path, caplog):
+    """Same-size garbage in a real export: the next load warns, exports again and gives the right vectors."""
+    from clipvec.model.encoder import ClipEncoder
+
+    exports = tmp_path / "exports"
+    first = ClipEncoder.load(str(tiny_model_dir), runtime="onnxruntime", export_cache=exports)
+    (graph,) = exports.glob("onnxruntime-fp32-*/image.onnx")
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4096] = bytes(4096)  # zeroed weights: a graph that still loads
+    graph.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger=cache.__name__):
+        again = ClipEncoder.load(str(tiny_model_dir), runtime="onnxruntime", export_cache=exports)
+    assert "damaged" in caplog.text and "image.onnx changed" in caplog.text
+    pixels = np.random.default_rng(2).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    np.testing.assert_array_equal(again.encode_pixels(pixels), first.encode_pixels(pixels))
