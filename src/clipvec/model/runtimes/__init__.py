@@ -11,6 +11,7 @@ model code: the runtime reads the graphs and the ``tokenizers`` library tokenize
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -75,14 +76,41 @@ def build_export(
 def load_towers(
     checkpoint: Path, content_id: str, runtime: str, precision: str, *, threads: int, cache_root: Path
 ) -> Any:
-    """The runtime's towers of ``checkpoint`` from its cached export (made now if there is none)."""
+    """The runtime's towers of ``checkpoint`` from its cached export (made now if there is none).
+
+    A cached export's sha256 are checked while the runtime reads its files (both take about a
+    second for ViT-B/32): towers from files that turn out changed are dropped and the export
+    is built again, so they never encode anything.
+    """
     from clipvec.model.runtimes import cache
-    from clipvec.model.runtimes.sessions import OnnxRuntimeTowers, OpenVinoTowers
-    from clipvec.model.runtimes.tokens import load_tokens
+
+    folder, manifest = _export(checkpoint, content_id, runtime, precision, cache_root, hashes=False)
+    with ThreadPoolExecutor(1, thread_name_prefix="clipvec-export-check") as pool:
+        checking = pool.submit(cache.hash_problem, folder, manifest)
+        try:
+            towers = _open(folder, manifest, checkpoint, runtime, precision, threads)
+        except Exception as exc:  # noqa: BLE001 - damaged files fail in any way; a sound export's error is raised
+            if not (problem := checking.result()):
+                raise ModelLoadError(
+                    f"{runtime} cannot load the export {folder}: {type(exc).__name__}: {exc}"
+                ) from exc
+            towers = None
+        problem = checking.result()
+    if problem or towers is None:
+        cache.discard(folder, problem)
+        folder, manifest = _export(checkpoint, content_id, runtime, precision, cache_root, hashes=True)
+        towers = _open(folder, manifest, checkpoint, runtime, precision, threads)
+    return towers
+
+
+def _export(
+    checkpoint: Path, content_id: str, runtime: str, precision: str, cache_root: Path, *, hashes: bool
+) -> tuple[Path, dict[str, Any]]:
+    from clipvec.model.runtimes import cache
 
     try:
-        folder, manifest = cache.cached_export(
-            cache_root, checkpoint, content_id, runtime, precision, build_export
+        return cache.cached_export(
+            cache_root, checkpoint, content_id, runtime, precision, build_export, hashes=hashes
         )
     except ModelLoadError:
         raise
@@ -92,6 +120,14 @@ def load_towers(
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
             "CLIPVEC_RUNTIME=torch runs it as it is"
         ) from exc
+
+
+def _open(
+    folder: Path, manifest: dict[str, Any], checkpoint: Path, runtime: str, precision: str, threads: int
+) -> Any:
+    from clipvec.model.runtimes.sessions import OnnxRuntimeTowers, OpenVinoTowers
+    from clipvec.model.runtimes.tokens import load_tokens
+
     tokens = load_tokens(folder, checkpoint, manifest["tokens"])
     if runtime == "onnxruntime":
         return OnnxRuntimeTowers(folder, manifest, tokens, threads)

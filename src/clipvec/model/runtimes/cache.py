@@ -55,11 +55,20 @@ def export_name(content_id: str, runtime: str, precision: str) -> str:
 
 
 def cached_export(
-    root: Path, checkpoint: Path, content_id: str, runtime: str, precision: str, exporter: Exporter
+    root: Path,
+    checkpoint: Path,
+    content_id: str,
+    runtime: str,
+    precision: str,
+    exporter: Exporter,
+    *,
+    hashes: bool = True,
 ) -> tuple[Path, dict[str, Any]]:
     """The verified export of ``checkpoint`` for ``runtime`` at ``precision``: reused, or built now.
 
-    ``exporter`` is called only when no sound export is in the cache.
+    ``exporter`` is called only when no sound export is in the cache. ``hashes=False``
+    checks a cached export's manifest and sizes only: the caller then checks the hashes
+    (``hash_problem``) while the runtime reads the files, and ``discard``s it if they differ.
     """
     precision = artefact_precision(runtime, precision)
     name = export_name(content_id, runtime, precision)
@@ -70,12 +79,14 @@ def cached_export(
         "runtime": runtime,
         "precision": precision,
     }
-    manifest, problem = verified(final, expected)
+    manifest, problem = verified(final, expected, hashes=hashes)
     if manifest is not None:
         return final, manifest
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / f".{name}.lock"):
-        manifest, problem = verified(final, expected)  # another process may have built it meanwhile
+        manifest, problem = verified(
+            final, expected, hashes=hashes
+        )  # another process may have built it meanwhile
         if manifest is not None:
             return final, manifest
         if final.exists():
@@ -100,8 +111,13 @@ def cached_export(
     return final, manifest
 
 
-def verified(folder: Path, expected: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
-    """(manifest, "") when ``folder`` is a complete, unchanged export of ``expected``; else (None, why)."""
+def verified(
+    folder: Path, expected: dict[str, str], *, hashes: bool = True
+) -> tuple[dict[str, Any] | None, str]:
+    """(manifest, "") when ``folder`` is a complete, unchanged export of ``expected``; else (None, why).
+
+    ``hashes=False``: the manifest and the files' sizes only (``hash_problem`` does the rest).
+    """
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -121,9 +137,27 @@ def verified(folder: Path, expected: dict[str, str]) -> tuple[dict[str, Any] | N
             return None, f"{name} is missing"
         if size != want.get("size"):
             return None, f"{name} has {size} bytes, not {want.get('size')}"
-        if _sha256(path) != want.get("sha256"):
-            return None, f"{name} changed since it was exported"
+    if hashes and (problem := hash_problem(folder, manifest)):
+        return None, problem
     return manifest, ""
+
+
+def hash_problem(folder: Path, manifest: dict[str, Any]) -> str:
+    """Which file of the export differs from its manifest's sha256 ("" when none does)."""
+    for name, want in manifest["files"].items():
+        try:
+            if _sha256(folder / name) != want.get("sha256"):
+                return f"{name} changed since it was exported"
+        except OSError as exc:
+            return f"{name} cannot be read: {exc.strerror or exc}"
+    return ""
+
+
+def discard(folder: Path, problem: str) -> None:
+    """Remove an export found damaged after it was handed out (the next ``cached_export`` builds it again)."""
+    log.warning("the cached export %s is damaged (%s): exporting it again", folder, problem)
+    with _locked(folder.parent / f".{folder.name}.lock"):
+        _remove(folder)
 
 
 def _all_files(folder: Path, model_files: list[str]) -> list[str]:
