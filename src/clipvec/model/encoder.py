@@ -34,7 +34,7 @@ from clipvec.model.checkpoint import family_at_hand, folder_problems, local_fold
 from clipvec.model.facts import ModelIdentity, facts_at_hand, recorded_model_name
 from clipvec.model.family import DEFAULT_FAMILY, Family, family_named
 from clipvec.model.identity import content_id
-from clipvec.settings import Settings
+from clipvec.settings import Settings, runtime_precision_problem
 
 if TYPE_CHECKING:  # torch is imported when the torch runtime loads: the others run without it
     import torch
@@ -110,6 +110,8 @@ class ClipEncoder:
         ``runtime`` other than torch: its export of the checkpoint, from ``export_cache``
         (made there once), run by that runtime (``model/runtimes``).
         """
+        if problem := runtime_precision_problem(runtime, precision):  # never run in another precision
+            raise ModelLoadError(problem)
         # Another family's checkpoint is refused here, in one line, before a weight is read.
         family = family_at_hand(model) or DEFAULT_FAMILY  # None: not here yet (resolve_model checks)
         if runtime != "torch":
@@ -195,7 +197,8 @@ class ClipEncoder:
         started = time.perf_counter()
         facts = facts_at_hand(model)
         if facts is None:  # not here yet: downloaded (or the reason why not) as the torch path does
-            facts = facts_at_hand(str(resolve_model(model)))
+            folder = resolve_model(model)
+            facts = facts_at_hand(model) or facts_at_hand(str(folder))
             if facts is None:
                 raise ModelLoadError(model_help(model, "its config.json cannot be read"))
         identity = content_id(facts.folder)

@@ -68,6 +68,8 @@ def test_an_unsupported_pair_is_one_clear_error(runtime, precision, capsys, monk
         Settings(runtime=runtime, precision=precision)
     with pytest.raises(ModelLoadError, match="cannot run precision"):
         runtimes.check_runtime(runtime, precision, "cpu")
+    with pytest.raises(ModelLoadError, match="cannot run precision"):  # as bench and Ray call it
+        ClipEncoder.load(str(tmp_path), runtime=runtime, precision=precision, export_cache=tmp_path)
     monkeypatch.chdir(tmp_path)
     assert main(["config", "--runtime", runtime, "--precision", precision]) == 2
     err = capsys.readouterr().err
