@@ -2,9 +2,10 @@
 the exported tokenizer's ids, and a load from the cache that imports neither torch nor transformers.
 
 Every tiny checkpoint is exported once per module (a module-scoped export cache). Bounds:
-fp32 >= 0.9999 cosine to torch fp32, OpenVINO bf16 >= 0.999; int8 on these random tiny
-weights measured >= 0.9994 (ONNX Runtime dynamic) and >= 0.9997 (OpenVINO weight-only), asserted
-at 0.999 and 0.995 for texts/images alike. Quantisation error depends on the weights: README.
+fp32 >= 0.9999 cosine to torch fp32, OpenVINO bf16 >= 0.999 (measured 0.99986); int8 measured
+on these random tiny weights and inputs (min over images and texts, CLIP and SigLIP): ONNX
+Runtime's dynamic quantisation 0.998996 (CLIP's texts), OpenVINO's weight-only 0.999460,
+asserted at 0.998. Quantisation error depends on the weights: README "Runtimes".
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from clipvec.settings import RUNTIME_PRECISIONS, Settings
 # Whole lines of several scripts, empty and blank texts, over-long ones (cut, flagged truncated).
 TEXTS = [line for line in TRAINING_TEXT.splitlines() if line.strip()]
 TEXTS += ["", " ", "a", "dog " * 100, "猫" * 200, "a  photo\tof\n a cat", "👨‍👩‍👧" * 30, "x" * 5000]
-BOUNDS = {"fp32": 0.9999, "bf16": 0.999, "int8": 0.995}
+BOUNDS = {"fp32": 0.9999, "bf16": 0.999, "int8": 0.998}
 PAIRS = [("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "bf16")]
 PAIRS += [("openvino", "int8")]
 
