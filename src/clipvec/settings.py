@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -32,7 +32,14 @@ else:  # pragma: no cover - Python 3.10
 CONFIG_FILE = "clipvec.toml"  # in the current folder; keys are the settings' names, lower-case
 ENV_PREFIX = "CLIPVEC_"
 
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
+Runtime = Literal["torch", "onnxruntime", "openvino"]
+# What each runtime can run (README "Runtimes"): auto is torch's best choice, fp32 on the others.
+RUNTIME_PRECISIONS: dict[str, tuple[str, ...]] = {
+    "torch": ("auto", "fp32", "bf16", "fp16"),
+    "onnxruntime": ("auto", "fp32", "int8"),
+    "openvino": ("auto", "fp32", "bf16", "int8"),
+}
 TOP_K_MAX = 1000  # the most hits one search returns, over HTTP and on the command line
 Metric = Literal["COSINE", "L2", "IP"]
 
@@ -66,6 +73,22 @@ class Settings(BaseSettings):
     threads: int = Field(0, ge=0, description="torch intra-op threads; 0 = physical cores available.")
     batch_size: int = Field(32, ge=1, le=1024, description="Images per encoder batch.")
     decode_workers: int = Field(0, ge=0, description="Decoder threads; 0 = derived from the cores.")
+    runtime: Runtime = Field(
+        "torch",
+        description="What runs the model: torch, onnxruntime or openvino (exported once per checkpoint).",
+    )
+    export_cache: str = Field(
+        "",
+        description="Where onnxruntime/openvino exports are kept; empty = $XDG_CACHE_HOME/clipvec/exports.",
+    )
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime_runs_precision(cls, runtime: str, info: ValidationInfo) -> str:
+        """An unsupported runtime/precision pair is refused here, never silently run otherwise."""
+        if problem := runtime_precision_problem(runtime, str(info.data.get("precision", "auto"))):
+            raise ValueError(problem)
+        return runtime
 
     # --- decoding / input limits ---
     max_pixels: int = Field(
@@ -174,6 +197,12 @@ class Settings(BaseSettings):
         description="Seconds between incremental passes when the folder cannot be watched (watch limit reached), and between listings of a watched S3 prefix.",
     )
 
+    def export_cache_dir(self) -> Path:
+        """The folder of exported models (``model/runtimes/cache.py``): the setting, else the user's cache."""
+        if self.export_cache:
+            return Path(self.export_cache).expanduser()
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clipvec" / "exports"
+
     def resolved_threads(self) -> int:
         """Threads torch should use: the configured number or the cores this process may use."""
         if self.threads > 0:
@@ -219,6 +248,19 @@ class Settings(BaseSettings):
         return [Path(self.images_dir).expanduser() / ".thumbs", user_cache]
 
 
+def runtime_precision_problem(runtime: str, precision: str) -> str | None:
+    """Why ``runtime`` cannot run ``precision`` (one line), or None."""
+    allowed = RUNTIME_PRECISIONS.get(runtime)
+    if allowed is None:
+        return f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIME_PRECISIONS)}"
+    if precision in allowed:
+        return None
+    runs = [name for name, precisions in RUNTIME_PRECISIONS.items() if precision in precisions]
+    return f"the {runtime} runtime cannot run precision {precision!r} (it runs {', '.join(allowed)})" + (
+        f"; {precision} runs on {', '.join(runs)}" if runs else ""
+    )
+
+
 def absolute_path_env(settings: Settings, base: Path) -> dict[str, str]:
     """``CLIPVEC_*`` values that make the settings' relative paths absolute against ``base``.
 
@@ -234,7 +276,7 @@ def absolute_path_env(settings: Settings, base: Path) -> dict[str, str]:
     uri = settings.milvus_uri
     if uri and is_lite_uri(uri) and not Path(uri).expanduser().is_absolute():
         env["CLIPVEC_MILVUS_URI"] = absolute(uri)
-    for field in ("images_dir", "thumb_dir"):
+    for field in ("images_dir", "thumb_dir", "export_cache"):
         value = getattr(settings, field)
         if value and not is_s3_uri(value) and not Path(value).expanduser().is_absolute():
             env[f"CLIPVEC_{field.upper()}"] = absolute(value)

@@ -41,9 +41,14 @@ def effective_config(settings: Settings) -> dict[str, object]:
     from clipvec.model.device import resolve_device, resolve_precision
 
     out: dict[str, object] = settings.model_dump()
-    device = resolve_device(settings.device)
-    out["device"] = str(device)
-    out["precision"] = resolve_precision(settings.precision, device)
+    if settings.runtime == "torch":
+        device = resolve_device(settings.device)
+        out["device"] = str(device)
+        out["precision"] = resolve_precision(settings.precision, device)
+    else:  # the other runtimes run on the CPU, auto meaning fp32 (model/runtimes)
+        out["device"] = "cpu"
+        out["precision"] = "fp32" if settings.precision == "auto" else settings.precision
+    out["export_cache"] = str(settings.export_cache_dir().resolve())
     out["threads"] = settings.resolved_threads()
     out["decode_workers"] = settings.resolved_decode_workers()
     if is_lite_uri(settings.milvus_uri):

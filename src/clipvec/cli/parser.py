@@ -39,6 +39,7 @@ _SETTING_FLAGS: dict[str, str] = {
     "model": "model",
     "device": "device",
     "precision": "precision",
+    "runtime": "runtime",
     "threads": "threads",
     "batch_size": "batch_size",
     "decode_workers": "decode_workers",
@@ -63,7 +64,16 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
         help="HF id or local folder of a CLIP, SigLIP, MetaCLIP 2, Chinese-CLIP or AltCLIP checkpoint (CLIPVEC_MODEL)",
     )
     g.add_argument("--device", help="auto, cpu, cuda, cuda:1 (CLIPVEC_DEVICE)")
-    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="(CLIPVEC_PRECISION)")
+    g.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16", "int8"],
+        help="auto, fp32, bf16, fp16 (torch), int8 (onnxruntime, openvino) (CLIPVEC_PRECISION)",
+    )
+    g.add_argument(
+        "--runtime",
+        choices=["torch", "onnxruntime", "openvino"],
+        help="what runs the model; others than torch export it once (CLIPVEC_RUNTIME)",
+    )
     g.add_argument("--threads", type=int, help="torch threads, 0 = all available cores (CLIPVEC_THREADS)")
     g.add_argument("--batch-size", type=int, help="images per encoder batch (CLIPVEC_BATCH_SIZE)")
     g.add_argument("--max-pixels", type=int, help="refuse larger images (CLIPVEC_MAX_PIXELS)")

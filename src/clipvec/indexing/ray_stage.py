@@ -38,6 +38,7 @@ import math
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -141,11 +142,19 @@ class EncodeActor:
         threads: int,
         batch_size: int,
         store: dict[str, Any] | None,
+        runtime: str = "torch",
+        export_cache: str | None = None,
     ) -> None:
         from clipvec.model.encoder import ClipEncoder
 
         self.encoder = ClipEncoder.load(
-            model, device=device, precision=precision, threads=threads, batch_size=batch_size
+            model,
+            device=device,
+            precision=precision,
+            threads=threads,
+            batch_size=batch_size,
+            runtime=runtime,
+            export_cache=Path(export_cache) if export_cache else None,
         )
         self.store = ImageStore(**store) if store else None
 
@@ -301,6 +310,8 @@ class RayStage:
                 "threads": 0 if actor_gpus else max(1, math.ceil(actor_cpus)),
                 "batch_size": s.batch_size,
                 "store": self._store_spec(),
+                "runtime": s.runtime,
+                "export_cache": str(s.export_cache_dir()),
             },
         )
         log.info("ray import: %d files, %d encoder actors (%s)", len(rows), actors, device)

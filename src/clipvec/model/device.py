@@ -7,8 +7,10 @@ without loading a model.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 @lru_cache(maxsize=1)
@@ -24,6 +26,8 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
 
 def resolve_device(requested: str) -> torch.device:
     """``auto`` is the GPU when torch sees one, else the CPU; anything else is taken as given."""
+    import torch  # here: a runtime other than torch reads ``cpu_has_native_bf16`` without it
+
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(requested)

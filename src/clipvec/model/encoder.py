@@ -6,6 +6,9 @@ under ``torch.inference_mode``, in batches, with bf16 autocast on CPUs that have
 small CPUs are not oversubscribed. How each family's towers are called and its texts padded is
 in ``model/towers.py`` (CLIP: no padding to 77 tokens); longer texts are cut to the family's
 token limit and reported as truncated.
+
+With ``CLIPVEC_RUNTIME`` onnxruntime or openvino the same facade runs the checkpoint's cached
+export instead (``model/runtimes``): same preprocessing, same token ids, numpy in and out.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from clipvec.errors import ModelLoadError
@@ -28,13 +31,13 @@ from clipvec.locations import model_shown
 from clipvec.model.advice import model_help
 from clipvec.model.chatter import before_transformers
 from clipvec.model.checkpoint import family_at_hand, folder_problems, local_folder, resolve_model
-from clipvec.model.device import resolve_device, resolve_precision
 from clipvec.model.facts import ModelIdentity, facts_at_hand, recorded_model_name
-from clipvec.model.family import DEFAULT_FAMILY, Family
+from clipvec.model.family import DEFAULT_FAMILY, Family, family_named
 from clipvec.model.identity import content_id
-from clipvec.model.towers import towers_for
-from clipvec.model.weights import reload_in_serving_dtype
-from clipvec.settings import Settings
+from clipvec.settings import Settings, runtime_precision_problem
+
+if TYPE_CHECKING:  # torch is imported when the torch runtime loads: the others run without it
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +54,20 @@ class ClipEncoder:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: torch.nn.Module | None,
         tokenizer,
         preprocessor: Preprocessor,
         *,
         name: str,
-        device: torch.device,
+        device: torch.device | str,
         precision: str,
         batch_size: int = 32,
         content_id: str | None = None,
         family: Family = DEFAULT_FAMILY,
+        runtime: str = "torch",
+        towers: Any = None,
     ) -> None:
+        """``towers``: another runtime's (``model/runtimes``), which then runs instead of ``model``."""
         self.model = model
         self.tokenizer = tokenizer
         self.preprocessor = preprocessor
@@ -71,14 +77,19 @@ class ClipEncoder:
         self.precision = precision
         self.batch_size = batch_size
         self.family = family
-        self._towers = towers_for(model, tokenizer, family)  # reads the tokenizer's own limit first
+        self.runtime = runtime  # torch, or the runtime whose ``towers`` run the exported model
+        if towers is None:
+            from clipvec.model.towers import towers_for
+
+            towers = towers_for(model, tokenizer, family)  # reads the tokenizer's own limit first
+            # We cut to the context length ourselves (and report it); stop the tokenizer warning about it.
+            tokenizer.model_max_length = 1 << 30
+        self._towers = towers
         self.dim: int = self._towers.dim
         # What a collection checks: the same weights match from any folder (model/identity.py).
         self.identity = ModelIdentity(name, self.dim, content_id, family.name)
         self.context_length: int = self._towers.context_length
-        # We cut to the context length ourselves (and report it); stop the tokenizer warning about it.
-        tokenizer.model_max_length = 1 << 30
-        # Model calls are serialised: torch already uses every thread we gave it.
+        # Model calls are serialised: torch (or the runtime) already uses every thread we gave it.
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
@@ -91,13 +102,34 @@ class ClipEncoder:
         precision: str = "auto",
         threads: int = 0,
         batch_size: int = 32,
+        runtime: str = "torch",
+        export_cache: Path | None = None,
     ) -> ClipEncoder:
-        """Load a checkpoint of any supported family by hub id or local folder; errors say what to do offline."""
+        """Load a checkpoint of any supported family by hub id or local folder; errors say what to do offline.
+
+        ``runtime`` other than torch: its export of the checkpoint, from ``export_cache``
+        (made there once), run by that runtime (``model/runtimes``).
+        """
+        if problem := runtime_precision_problem(runtime, precision):  # never run in another precision
+            raise ModelLoadError(problem)
         # Another family's checkpoint is refused here, in one line, before a weight is read.
         family = family_at_hand(model) or DEFAULT_FAMILY  # None: not here yet (resolve_model checks)
+        if runtime != "torch":
+            return cls._load_exported(
+                model,
+                runtime,
+                device,
+                precision,
+                threads,
+                batch_size,
+                export_cache or Settings().export_cache_dir(),
+            )
         before_transformers()
+        import torch
         import transformers
         from transformers import AutoTokenizer
+
+        from clipvec.model.device import resolve_device, resolve_precision
 
         if threads > 0:
             torch.set_num_threads(threads)
@@ -155,6 +187,48 @@ class ClipEncoder:
         )
 
     @classmethod
+    def _load_exported(
+        cls, model: str, runtime: str, device: str, precision: str, threads: int, batch_size: int, cache: Path
+    ) -> ClipEncoder:
+        """``model`` run by ``runtime`` from its cached export: neither torch nor transformers' models imported."""
+        from clipvec.model.runtimes import check_runtime, load_towers
+
+        prec = check_runtime(runtime, precision, device)
+        started = time.perf_counter()
+        facts = facts_at_hand(model)
+        if facts is None:  # not here yet: downloaded (or the reason why not) as the torch path does
+            folder = resolve_model(model)
+            facts = facts_at_hand(model) or facts_at_hand(str(folder))
+            if facts is None:
+                raise ModelLoadError(model_help(model, "its config.json cannot be read"))
+        identity = content_id(facts.folder)
+        if identity is None:
+            raise ModelLoadError(model_help(model, "its weights cannot be read, so it cannot be exported"))
+        threads = threads or Settings().resolved_threads()
+        towers = load_towers(facts.folder, identity, runtime, prec, threads=threads, cache_root=cache)
+        log.info(
+            "loaded %s with %s (%s, %d threads) in %.1fs",
+            model,
+            runtime,
+            prec,
+            threads,
+            time.perf_counter() - started,
+        )
+        return cls(
+            None,
+            None,
+            facts.preprocessor(),
+            name=facts.name,
+            device="cpu",
+            precision=prec,
+            batch_size=batch_size,
+            content_id=identity,
+            family=family_named(facts.family) or DEFAULT_FAMILY,
+            runtime=runtime,
+            towers=towers,
+        )
+
+    @classmethod
     def from_settings(cls, settings: Settings) -> ClipEncoder:
         return cls.load(
             settings.model,
@@ -162,11 +236,15 @@ class ClipEncoder:
             precision=settings.precision,
             threads=settings.resolved_threads(),
             batch_size=settings.batch_size,
+            runtime=settings.runtime,
+            export_cache=settings.export_cache_dir(),
         )
 
     # ------------------------------------------------------------------ encoding
     @contextlib.contextmanager
     def _run(self) -> Iterator[None]:
+        import torch
+
         with self._lock, torch.inference_mode():
             if self.device.type == "cpu" and self.precision == "bf16":
                 with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -177,14 +255,20 @@ class ClipEncoder:
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) float32 pixels -> (N, dim) float32 unit vectors, in batches."""
         out = np.empty((len(pixels), self.dim), dtype=np.float32)
-        model_dtype = self._towers.pixel_dtype()  # fp16 on GPU
         for start in range(0, len(pixels), self.batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(pixels[start : start + self.batch_size]))
-            chunk = chunk.to(self.device, dtype=model_dtype)
-            with self._run():
-                vectors = self._towers.image_features(chunk)
-            out[start : start + len(chunk)] = _normalise(vectors)
+            chunk = np.ascontiguousarray(pixels[start : start + self.batch_size])
+            out[start : start + len(chunk)] = self._image_vectors(chunk)
         return out
+
+    def _image_vectors(self, chunk: np.ndarray) -> np.ndarray:
+        if self.runtime != "torch":
+            with self._lock:
+                return self._towers.image_vectors(chunk)
+        import torch
+
+        pixels = torch.from_numpy(chunk).to(self.device, dtype=self._towers.pixel_dtype())  # fp16 on GPU
+        with self._run():
+            return _normalise(self._towers.image_features(pixels))
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Decoded RGB images -> (N, dim) unit vectors."""
@@ -192,8 +276,11 @@ class ClipEncoder:
             return np.empty((0, self.dim), dtype=np.float32)
         return self.encode_pixels(self.preprocessor.batch(list(images)))
 
-    def tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[bool], list[int]]:
-        """Token ids and mask as the family pads them (CLIP: to the longest text), cut to its token limit."""
+    def tokenize(self, texts: Sequence[str]) -> tuple[Any, Any, list[bool], list[int]]:
+        """Token ids and mask as the family pads them (CLIP: to the longest text), cut to its token limit.
+
+        Torch tensors with the torch runtime, int64 numpy arrays with the others (the same ids).
+        """
         return self._towers.tokenize(texts)
 
     def encode_texts(self, texts: Sequence[str]) -> TextEncoding:
@@ -205,9 +292,7 @@ class ClipEncoder:
         counts: list[int] = []
         for start in range(0, len(texts), self.batch_size):
             input_ids, mask, trunc, cnt = self.tokenize(texts[start : start + self.batch_size])
-            with self._run():
-                projected = self._towers.text_features(input_ids.to(self.device), mask.to(self.device))
-            vectors[start : start + len(trunc)] = _normalise(projected)
+            vectors[start : start + len(trunc)] = self._text_vectors(input_ids, mask)
             truncated += trunc
             counts += cnt
         return TextEncoding(vectors, truncated, counts)
@@ -215,6 +300,13 @@ class ClipEncoder:
     def encode_text(self, text: str) -> tuple[np.ndarray, bool]:
         enc = self.encode_texts([text])
         return enc.vectors[0], enc.truncated[0]
+
+    def _text_vectors(self, input_ids: Any, mask: Any) -> np.ndarray:
+        if self.runtime != "torch":
+            with self._lock:
+                return self._towers.text_vectors(input_ids, mask)
+        with self._run():
+            return _normalise(self._towers.text_features(input_ids.to(self.device), mask.to(self.device)))
 
 
 def _store_matmul_weights_in_bf16(model: torch.nn.Module, folder: Path | None = None) -> None:
@@ -226,6 +318,10 @@ def _store_matmul_weights_in_bf16(model: torch.nn.Module, folder: Path | None = 
     ``folder``'s model.safetensors tensor by tensor when it can be (``model/weights.py``: the
     fp32 file never becomes resident, issue 20.2), else converted from the loaded tensors.
     """
+    import torch
+
+    from clipvec.model.weights import reload_in_serving_dtype
+
     if folder is not None and reload_in_serving_dtype(model, folder, _bf16_if_matmul):
         return
     with torch.no_grad():
@@ -241,6 +337,8 @@ def _store_matmul_weights_in_bf16(model: torch.nn.Module, folder: Path | None = 
 
 def _bf16_if_matmul(module: torch.nn.Module, tensor: torch.Tensor) -> torch.dtype:
     """What ``module.to(torch.bfloat16)`` on Linear/Conv2d gives a tensor: bf16 there, its dtype elsewhere."""
+    import torch
+
     if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)) and tensor.is_floating_point():
         return torch.bfloat16
     return tensor.dtype

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 
 from clipvec.model.family import CLIP, Family
-from clipvec.model.text import clip_prefix
+from clipvec.model.text import clip_prefix, clip_token_rows
 
 Tokens = tuple[torch.Tensor, torch.Tensor, list[bool], list[int]]  # ids, mask, truncated, counts
 
@@ -53,16 +53,8 @@ class ClipTowers:
         limit = self.context_length
         texts = [clip_prefix(text, limit) for text in texts]
         ids_list = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        truncated = [len(ids) > limit for ids in ids_list]
-        counts = [len(ids) for ids in ids_list]
-        ids_list = [ids[: limit - 1] + [self._eos_id] if len(ids) > limit else ids for ids in ids_list]
-        width = max(len(ids) for ids in ids_list)
-        input_ids = torch.full((len(ids_list), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(ids_list), width), dtype=torch.long)
-        for row, ids in enumerate(ids_list):
-            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-            mask[row, : len(ids)] = 1
-        return input_ids, mask, truncated, counts
+        input_ids, mask, truncated, counts = clip_token_rows(ids_list, limit, self._eos_id, self._pad_id)
+        return torch.from_numpy(input_ids), torch.from_numpy(mask), truncated, counts
 
     def text_features(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         features = self.model.text_model(input_ids=input_ids, attention_mask=mask).pooler_output

@@ -249,3 +249,21 @@ def test_encoder_actors_per_cpu_slot_or_gpu(monkeypatch, lite_store, device, res
     monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(cluster_resources=lambda: resources))
     stage = RayStage(Settings(device=device), lite_store, PRE, encoders=encoders, decode_cpus=0.25)
     assert stage._pool() == expected
+
+
+def test_encoder_actors_run_the_configured_runtime(tiny_model_dir, tmp_path):
+    """CLIPVEC_RUNTIME reaches a Ray import's encoder actors (with the export cache they share)."""
+    from clipvec.indexing.ray_stage import EncodeActor
+
+    actor = EncodeActor(
+        model=str(tiny_model_dir),
+        device="cpu",
+        precision="auto",
+        threads=1,
+        batch_size=2,
+        store=None,
+        runtime="onnxruntime",
+        export_cache=str(tmp_path),
+    )
+    assert (actor.encoder.runtime, actor.encoder.precision) == ("onnxruntime", "fp32")
+    assert any(p.name.startswith("onnxruntime-fp32-") for p in tmp_path.iterdir())

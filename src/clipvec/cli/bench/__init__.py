@@ -15,6 +15,10 @@ megapixels, built from the photos that ship with scikit-image and cached):
 * **import**: ``Importer`` into a fresh embedded Milvus Lite database, end to end.
 * **text**: ``encode_texts`` latency for short single queries.
 
+``--runtime R --precision P`` runs our row with ONNX Runtime or OpenVINO (``model/runtimes``)
+beside the original path: its fidelity columns are what to check before choosing a runtime's
+quantised precision for one's own checkpoint (quantisation error depends on the weights).
+
 ``--photos DIR`` with images in it measures the user's own photos, as they are (all of
 them, or the first ``--images N`` by name), and ``--model FOLDER`` their own checkpoint: what
 to look at before choosing a ``--precision`` (the fidelity columns). An empty or missing
@@ -92,6 +96,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--decode-workers", type=int, default=0, help="decode threads (0 = max(2, threads))")
     p.add_argument("--batch-size", type=int, default=32, help="encoder batch size (default 32)")
     p.add_argument("--precision", default="auto", help="our reduced-precision run (default auto)")
+    p.add_argument(
+        "--runtime",
+        default="torch",
+        choices=["torch", "onnxruntime", "openvino"],
+        help="what runs our row (default torch; others export the model once into CLIPVEC_EXPORT_CACHE)",
+    )
     p.add_argument(
         "--repeat", type=int, default=3, help="timed runs of each path; the best counts (default 3)"
     )

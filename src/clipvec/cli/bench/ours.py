@@ -166,8 +166,14 @@ def run_ours(
 
     threads = args.threads or Settings().resolved_threads()
     workers = args.decode_workers or max(2, threads)
+    runtime = getattr(args, "runtime", "torch")
     encoder = ClipEncoder.load(
-        str(model_dir), precision=args.precision, threads=threads, batch_size=args.batch_size
+        str(model_dir),
+        precision=args.precision,
+        threads=threads,
+        batch_size=args.batch_size,
+        runtime=runtime,
+        export_cache=Settings().export_cache_dir(),
     )
     result.update(
         machine_info(),
@@ -177,6 +183,7 @@ def run_ours(
         decode_workers=workers,
         batch_size=args.batch_size,
         precision=encoder.precision,
+        runtime=encoder.runtime,
         family=encoder.family.name,
         text_padding=encoder.family.text_padding,
         text_tokens=encoder.context_length,
@@ -185,7 +192,10 @@ def run_ours(
     warm = np.zeros((args.batch_size, 3, pre.crop_height, pre.crop_width), np.float32)
 
     # oneDNN builds its kernels on the first call of each shape: warm up, then time.
-    log(f"ours ({encoder.precision}): {len(paths)} images, best of {args.repeat}", quiet=quiet)
+    log(
+        f"ours ({encoder.runtime} {encoder.precision}): {len(paths)} images, best of {args.repeat}",
+        quiet=quiet,
+    )
     encode_files(encoder, paths[: min(len(paths), 4)], decode_workers=workers)
     encoder.encode_pixels(warm)
     ours, secs = timed(lambda: encode_files(encoder, paths, decode_workers=workers), args.repeat)

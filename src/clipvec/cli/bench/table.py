@@ -21,7 +21,7 @@ def format_table(r: dict[str, Any]) -> str:
             f"{r.get('original_images', 0)} img, mean {r.get('original_megapixels_mean', '-')} MP",
         ),
         (
-            f"ours ({r['precision']}, batch {r['batch_size']})",
+            f"ours ({_runtime(r)}{r['precision']}, batch {r['batch_size']})",
             r["ours_img_s"],
             r.get("fidelity_min_cos"),
             r.get("ratio"),
@@ -31,7 +31,7 @@ def format_table(r: dict[str, Any]) -> str:
     if r["precision"] != "fp32" and "ours_fp32_img_s" in r:
         rows.append(
             (
-                "ours (fp32)",
+                "ours (torch fp32)" if _runtime(r) else "ours (fp32)",
                 r["ours_fp32_img_s"],
                 r.get("fidelity_fp32_min_cos"),
                 r.get("ratio_fp32"),
@@ -80,3 +80,9 @@ def format_table(r: dict[str, Any]) -> str:
     if r.get("import_error"):
         lines.append(f"import skipped: {r['import_error']}")
     return "\n".join(lines)
+
+
+def _runtime(r: dict[str, Any]) -> str:
+    """The runtime of our row as its label starts (nothing for torch, as before runtimes)."""
+    runtime = r.get("runtime", "torch")
+    return "" if runtime == "torch" else f"{runtime} "
