@@ -142,7 +142,7 @@ def thread_names(pid: int) -> dict[int, str]:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
-    return {int(m[1], 0): m[2] for m in re.findall(r'Thread (\S+) \([^)]*\): "([^"]*)"', dump)}
+    return {int(m[0], 0): m[1] for m in re.findall(r'Thread (\S+) \([^)]*\): "([^"]*)"', dump)}
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
