@@ -172,6 +172,8 @@ def service_run(server: Server, photos: list[bytes], args: argparse.Namespace) -
     server_cpu = cpu_seconds(procs) - server_cpu
     client_cpu = time.process_time() - client_cpu
     by_kind: dict[str, float] = {}
+    if names:  # anyio's idle threads exit after 10 s: the lane may have new ones by now
+        names.update(thread_names(worker.pid))
     for tid, cpu in thread_cpu(worker.pid).items() if names else ():
         kind = THREAD_KINDS.get(names.get(tid, ""), "other" if tid in names else "model")
         by_kind[kind] = by_kind.get(kind, 0.0) + cpu - threads_before.get(tid, 0.0)
