@@ -87,7 +87,7 @@ def post_image(conn: http.client.HTTPConnection, data: bytes) -> str | None:
 
 
 def lean_load(url: str, photos: list[bytes], clients: int, total: int) -> dict[str, Any]:
-    """``service_load.concurrent_load`` with http.client instead of requests (~1/3 of its client CPU)."""
+    """``service_load.concurrent_load`` with http.client instead of requests (a lighter client)."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     local = threading.local()
 
