@@ -16,10 +16,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import bentoml
+from starlette.responses import Response
 
 from clipvec.errors import ClipvecError, ModelLoadError
 from clipvec.search import SearchOptions
-from clipvec.serving import metrics, routes
+from clipvec.serving import answers, metrics, routes
 from clipvec.serving.core import ServingCore
 from clipvec.serving.error_bodies import error_response
 from clipvec.serving.get_api import attach_get_api, get_app
@@ -68,6 +69,13 @@ def json_errors(func: F) -> F:
             return _error_answer(err, args, kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def vector_answer(answer: dict[str, Any] | bytes) -> Response:
+    """A vector answer as JSON written by :func:`.answers.vector_answer_bytes`, not by BentoML's
+    ``json.dumps`` (issue 20.4); image routes write it in their lane thread, off the event loop."""
+    body = answer if isinstance(answer, bytes) else answers.vector_answer_bytes(answer)
+    return Response(body, media_type="application/json")
 
 
 @bentoml.asgi_app(web_app, path=UI_MOUNT)  # the search page: GET /ui
@@ -129,20 +137,24 @@ class Vectorization:
     @json_errors
     def vectorize_text(self, text: str, /) -> dict[str, Any]:
         """Text body (text/plain, UTF-8) -> its CLIP vector."""
-        return self.core.vectorize_text(text)
+        return vector_answer(self.core.vectorize_text(text))  # type: ignore[return-value]
 
     @bentoml.api(route=routes.VECTORIZE_IMAGE.path)
     @json_errors
     async def vectorize_image(self, image: bytes, /) -> dict[str, Any]:
         """Raw image bytes (any supported format, sniffed from the bytes) -> its CLIP vector."""
-        return await self.core.image_lane.run(self.core.vectorize_image, image)
+
+        def work() -> bytes:
+            return answers.vector_answer_bytes(self.core.vectorize_image(image))
+
+        return vector_answer(await self.core.image_lane.run(work))  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ batches
     @bentoml.api(route=routes.VECTORIZE_TEXTS.path)
     @json_errors
     def vectorize_texts(self, texts: list[Any], /) -> dict[str, Any]:
         """JSON list of strings -> one result per item; a bad item gets its own error."""
-        return self.core.vectorize_texts(texts)
+        return vector_answer(self.core.vectorize_texts(texts))  # type: ignore[return-value]
 
     @bentoml.api(route=routes.VECTORIZE_IMAGES.path)
     @json_errors
@@ -150,10 +162,11 @@ class Vectorization:
         """multipart/form-data with several files -> one result per file, in order."""
         boundary = ctx.request.headers.get(MULTIPART_BOUNDARY.decode(), "")  # the guard's reading
 
-        def work() -> dict[str, Any]:
-            return self.core.vectorize_images(parse_multipart(body, boundary.encode("latin-1")))
+        def work() -> bytes:
+            files = parse_multipart(body, boundary.encode("latin-1"))
+            return answers.vector_answer_bytes(self.core.vectorize_images(files))
 
-        return await self.core.image_lane.run(work)
+        return vector_answer(await self.core.image_lane.run(work))  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ search and add
     @bentoml.api(route=routes.SEARCH_TEXT.path)

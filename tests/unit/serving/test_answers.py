@@ -142,3 +142,42 @@ def test_collection_answer():
         **{**vars(STORE), "schema_version": 1, "migrate_hint": "collection 'images' has..."}
     )
     assert answers.collection_answer(ENCODER, old, "images")["hint"] == "collection 'images' has..."
+
+
+# --------------------------------------------------------------------------- the JSON text (issue 20.4)
+def float32_edge_vector() -> np.ndarray:
+    rng = np.random.default_rng(4)
+    unit = rng.standard_normal(512).astype(np.float32)
+    unit /= np.linalg.norm(unit)
+    tiny = np.array([1e-45, -1e-45, 1.17e-38, 3.4e38, -0.0, 0.0, 1.0, 1 / 3, 0.1], dtype=np.float32)
+    return np.concatenate([unit, tiny])
+
+
+def test_vector_answer_bytes_keep_every_float32_exactly():
+    vector = float32_edge_vector()
+    answer = answers.image_answer(ENCODER, PreparedImage(np.zeros(1), "JPEG", 3, 2), vector)
+    written = json.loads(answers.vector_answer_bytes(answer))
+    before = json.loads(json.dumps(answer))  # what BentoML wrote (json.dumps of the same dict)
+    assert np.array_equal(np.asarray(written["vector"], np.float32), vector)
+    assert np.array_equal(np.asarray(written["vector"], np.float32), np.asarray(before["vector"], np.float32))
+    assert {k: v for k, v in written.items() if k != "vector"} == {
+        k: v for k, v in before.items() if k != "vector"
+    }
+
+
+def test_vector_answer_bytes_write_each_float32_shortest():
+    """At most 9 significant digits (a float32's shortest round trip), not the double's 17."""
+    vector = float32_edge_vector()
+    answer = answers.text_answer(
+        ENCODER, TextEncoding(vectors=vector[None], truncated=[False], token_counts=[3])
+    )
+    texts = json.loads(answers.vector_answer_bytes(answer), parse_float=str, parse_int=str)["vector"]
+    digits = [len(t.lstrip("-").split("e")[0].replace(".", "").strip("0")) for t in texts]
+    assert max(digits) <= 9
+    assert len(answers.vector_answer_bytes(answer)) < len(json.dumps(answer)) * 0.7
+
+
+def test_batch_answer_bytes_keep_items_and_errors():
+    results = [answers.text_item(ENCODED, 1), {"error": "empty_input", "detail": "item 1 is an empty string"}]
+    answer = answers.batch_answer(ENCODER, results)
+    assert json.loads(answers.vector_answer_bytes(answer)) == json.loads(json.dumps(answer))

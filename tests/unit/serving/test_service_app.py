@@ -215,6 +215,29 @@ def test_json_text_body_is_unwrapped(service):
     np.testing.assert_allclose(plain.json()["vector"], wrapped.json()["vector"], atol=1e-6)
 
 
+def significant_digits(text: str) -> int:
+    return len(text.lstrip("-").split("e")[0].replace(".", "").strip("0"))
+
+
+def test_vector_answers_write_float32_shortest(service):
+    """Issue 20.4: the vector answers are written by orjson, each float32 as its shortest text
+    (at most 9 digits; BentoML's json.dumps wrote the double, 17), and read back as the same float32."""
+    answers = {
+        "text": service.post("/vectorize_text", "a cat", TEXT),
+        "image": service.post("/vectorize_image", jpeg_bytes(320, 240, seed=3), JPEG),
+        "texts": service.client.post("/vectorize_texts", json=["a cat", ""]),
+    }
+    for route, resp in answers.items():
+        assert resp.status_code == 200, (route, resp.text)
+        assert resp.headers["content-type"] == "application/json", route
+        body = json.loads(resp.content, parse_float=str)
+        vector = body["vector"] if "vector" in body else body["results"][0]["vector"]
+        assert max(significant_digits(t) for t in vector) <= 9, route
+    assert answers["texts"].json()["results"][1]["error"] == "empty_body"
+    text_again = service.post("/vectorize_text", "a cat", TEXT).json()["vector"]
+    assert np.array_equal(np.float32(answers["text"].json()["vector"]), np.float32(text_again))
+
+
 # --------------------------------------------------------------------------- bad input
 def test_hostile_corpus_gets_only_4xx_json_and_service_stays_up(service):
     good = jpeg_bytes(320, 240, seed=7)
