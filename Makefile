@@ -49,9 +49,10 @@ run: setup
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/clipvec demo --host $(HOST) --port $(PORT)
 
-# Three test processes, a test file (the full stack's files together) in one of them: the
-# suite mostly waits on servers and subprocesses. TEST_WORKERS=0 runs it in this process.
-TEST_WORKERS ?= 3
+# Four test processes, a test file (the full stack's files together) in one of them: the suite
+# waits on servers and subprocesses about a third of the time, so four keep two cores busier
+# than three. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 4
 test: setup-test
 	bash tools/install_test_deps.sh
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(TESTS)

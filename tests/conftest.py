@@ -119,25 +119,29 @@ def _xdist_controller(config: pytest.Config) -> bool:
 # shows them). pytest-xdist hands a whole group to one worker as workers become free, in this
 # order (the Makefile's --no-loadscope-reorder; by default it would start with the groups of
 # most tests, unit files, and leave these few-test, several-minute files for the end). It deals
-# the first two groups of each worker round-robin: the stack, the family tests and the import
-# resilience start together, Ray after the stack.
+# the first two groups of each worker round-robin (with the Makefile's 4 workers: the first four
+# start together, the next four follow them worker by worker).
 LONGEST_FIRST = (
     "stack",
     "family-full",  # the full-size family fidelity tests (test_family_fidelity.py): CPU, no waits
     "tests/e2e/test_import_resilience.py",
-    "tests/e2e/test_ray_import.py",
     "tests/e2e/test_cli_end_to_end.py",
+    "tests/e2e/test_ray_import.py",  # second on the stack's worker: Ray starts when the stack is done
     "tests/e2e/test_newcomer_cli.py",
     "tests/integration/indexing/test_watch_folder.py",
     "tests/integration/store/test_image_store.py",
-    "tests/e2e/test_watch_cli.py",
     "tests/e2e/test_heavy_requests.py",
     "tests/e2e/test_hardening.py",
     "tests/integration/indexing/test_migrate.py",
-    "tests/e2e/test_first_run.py",
-    "tests/e2e/test_import_processes.py",
+    "tests/e2e/test_watch_cli.py",
+    "tests/integration/serving/test_core_search.py",
+    "tests/e2e/test_migrate_cli.py",
+    "tests/integration/indexing/test_import_roots.py",
     "tests/e2e/test_data_safety_service.py",
-    "tests/e2e/test_ray_local.py",
+    "tests/integration/search/test_filtered_search.py",
+    "tests/e2e/test_first_run.py",
+    "tests/unit/model/test_runtimes.py",
+    "tests/e2e/test_cli_service.py",
 )
 
 
