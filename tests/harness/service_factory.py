@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -92,8 +93,10 @@ class ServiceFactory:
         return svc
 
     def stop_all(self) -> None:
-        for svc in self._running.values():
-            svc.stop()
+        """Stop every shared service at once: each shutdown takes seconds, at the end of the session."""
+        running = list(self._running.values())
+        with ThreadPoolExecutor(max_workers=max(1, len(running))) as pool:
+            list(pool.map(ServiceProcess.stop, running))
         self._running.clear()
 
 
