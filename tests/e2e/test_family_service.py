@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import requests
 from cli_process import run_clipvec
-from payloads import assert_unit_vector, jpeg_bytes
+from payloads import jpeg_bytes, text_answers
 
 from clipvec.model.encoder import ClipEncoder
 
@@ -46,17 +46,8 @@ def metaclip(services, family_model_dir):
 def test_queries_in_any_script_are_encoded_unchanged(metaclip):
     svc, encoder = metaclip
     local = encoder.encode_texts(QUERIES)
-    for row, query in enumerate(QUERIES):
-        resp = requests.post(
-            f"{svc.url}/vectorize_text",
-            data=query.encode("utf-8"),
-            headers={"Content-Type": "text/plain; charset=utf-8"},
-            timeout=60,
-        )
-        assert resp.status_code == 200, resp.text
-        body = resp.json()
-        vector = assert_unit_vector(body, dim=encoder.dim)
-        assert float(vector @ local.vectors[row]) >= 0.9999, query
+    bodies = text_answers(svc.url, QUERIES, local, encoder.dim)
+    for row, body in enumerate(bodies):
         assert body["tokens"] == local.token_counts[row] and body["truncated"] is False
     batch = requests.post(f"{svc.url}/vectorize_texts", json=QUERIES, timeout=60)
     assert batch.status_code == 200, batch.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import requests
-from payloads import assert_unit_vector, jpeg_bytes
+from payloads import jpeg_bytes, text_answers
 
 from clipvec.images.prepare import prepare_image
 from clipvec.model.encoder import ClipEncoder
@@ -36,17 +36,8 @@ def test_the_service_runs_the_export_and_answers_torchs_vectors(onnx_service):
     svc, encoder, exports = onnx_service
     assert [p.name.split("-")[:2] for p in exports.iterdir() if p.is_dir()] == [["onnxruntime", "fp32"]]
     local = encoder.encode_texts(QUERIES)
-    for row, query in enumerate(QUERIES):
-        resp = requests.post(
-            f"{svc.url}/vectorize_text",
-            data=query.encode("utf-8"),
-            headers={"Content-Type": "text/plain; charset=utf-8"},
-            timeout=60,
-        )
-        assert resp.status_code == 200, resp.text
-        vector = assert_unit_vector(resp.json(), dim=encoder.dim)
-        assert float(vector @ local.vectors[row]) >= 0.9999, query
-        assert resp.json()["truncated"] is local.truncated[row]
+    bodies = text_answers(svc.url, QUERIES, local, encoder.dim)
+    assert [body["truncated"] for body in bodies] == local.truncated
     photo = jpeg_bytes()
     resp = requests.post(
         f"{svc.url}/vectorize_image", data=photo, headers={"Content-Type": "image/jpeg"}, timeout=60

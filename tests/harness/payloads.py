@@ -43,6 +43,26 @@ def assert_unit_vector(payload: dict, dim: int = 512) -> np.ndarray:
     return vector
 
 
+def text_answers(url: str, queries: list[str], local, dim: int) -> list[dict]:
+    """``POST /vectorize_text`` for each query (UTF-8): each answer a unit vector within 0.9999 of
+    ``local`` (the in-process ``TextEncoding`` of ``queries``); the answers' bodies, in order."""
+    import requests
+
+    bodies = []
+    for row, query in enumerate(queries):
+        resp = requests.post(
+            f"{url}/vectorize_text",
+            data=query.encode("utf-8"),
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+            timeout=60,
+        )
+        assert resp.status_code == 200, resp.text
+        vector = assert_unit_vector(resp.json(), dim=dim)
+        assert float(vector @ local.vectors[row]) >= 0.9999, query
+        bodies.append(resp.json())
+    return bodies
+
+
 # Request targets for the page's image routes that must all be a plain 404 ({route}: /ui/thumb
 # or /ui/file; {legit}: the quoted path of an indexed image).
 RAW_TARGETS = [
