@@ -253,8 +253,55 @@ def milvus_lost_sessions(stack: Stack) -> bool:
     enough, or restarted alone, as Compose's restart policy does), and does not recover by
     itself; its health endpoint still says ok then, its REST API gives the proxy's status.
     """
-    _, body = http_get(f"http://127.0.0.1:{stack.ports['milvus_health']}/api/v1/collections")
-    return "service not ready" in body
+    return "service not ready" in milvus_serving(stack)[1]
+
+
+def milvus_serving(stack: Stack) -> tuple[bool, str]:
+    """(True, "") when Milvus's proxy lists the collections; else (False, why).
+
+    A real call, not the health endpoint: after an etcd outage Milvus 2.3.5 can stay up and
+    "healthy" while every call fails, either with "service not ready[standalone=N]: Abnormal"
+    or with "find no available rootcoord" (its coordinators never came back). The REST API
+    answers HTTP 200 in both cases and puts the error in the body's ``status``.
+    """
+    code, body = http_get(f"http://127.0.0.1:{stack.ports['milvus_health']}/api/v1/collections")
+    if code != 200:
+        return False, body.strip()[:300] or f"HTTP {code}"
+    try:
+        answer = json.loads(body)["status"]
+    except (ValueError, KeyError, TypeError):
+        return False, f"unexpected answer: {body.strip()[:300]}"
+    if not isinstance(answer, dict):
+        return False, f"unexpected answer: {body.strip()[:300]}"
+    if answer.get("error_code") or answer.get("code"):
+        return False, str(answer.get("reason") or answer.get("detail") or answer)[:300]
+    return True, ""
+
+
+def milvus_restart_reason(
+    stack: Stack, etcd_restarted: bool, patience: float = 15.0, interval: float = 0.5
+) -> str:
+    """Why a running Milvus must be restarted by ``up``, or "" when it serves.
+
+    What Compose's health check and restart policy do for the container: a Milvus that does
+    not serve is restarted. "service not ready" never heals (see ``milvus_lost_sessions``),
+    so it is restarted at once; any other failing answer gets ``patience`` seconds to clear,
+    since a Milvus reconnecting to etcd fails calls for a few seconds.
+    """
+    if etcd_restarted:
+        return "etcd was restarted under it"
+    deadline = time.monotonic() + patience
+    while True:
+        if stack.pid("milvus") is None:
+            return "it exited"
+        ok, detail = milvus_serving(stack)
+        if ok:
+            return ""
+        if "service not ready" in detail:
+            return f"it lost its etcd sessions ({detail})"
+        if time.monotonic() >= deadline:
+            return f"it does not serve ({detail})"
+        time.sleep(interval)
 
 
 HEALTH: dict[str, Callable[[Stack], tuple[bool, str]]] = {
@@ -458,14 +505,11 @@ def up(stack: Stack) -> int:
     for name in COMPONENTS:
         if name not in missing:
             print(f"{name:7s} already running (pid {stack.pid(name)})")
-    # A Milvus that outlived its etcd has lost its sessions: once etcd is back it answers
-    # "service not ready" until restarted (seen with 2.3.5), so restart it.
+    # A running Milvus that does not serve (it outlived its etcd, seen with 2.3.5) stays so
+    # until restarted, so restart it.
     restart_milvus = ""
     if "milvus" not in missing:
-        if "etcd" in missing:
-            restart_milvus = "etcd was restarted under it"
-        elif milvus_lost_sessions(stack):
-            restart_milvus = "it lost its etcd sessions (service not ready)"
+        restart_milvus = milvus_restart_reason(stack, etcd_restarted="etcd" in missing)
     if restart_milvus:
         missing.append("milvus")
     stack.choose_ports(tuple(missing))
@@ -485,10 +529,6 @@ def up(stack: Stack) -> int:
             seconds, pid = start_checked(stack, name)
         stack.save()
         print(f"{name:7s} healthy in {seconds:.1f}s (pid {pid}, log {stack.log(name)})", flush=True)
-    if "milvus" not in missing:
-        ok, detail = milvus_healthy(stack)
-        if not ok:
-            print(f"milvus  running but not healthy ({detail})", flush=True)
     p = stack.ports
     print(
         f"stack up in {time.monotonic() - t0:.1f}s: etcd 127.0.0.1:{p['etcd']}, "
@@ -566,11 +606,15 @@ def status(stack: Stack) -> int:
     healthy = True
     for name, url in checks:
         code, body = http_get(url)
+        ok = code == 200
+        if url.endswith("/collections"):  # HTTP 200 with the proxy's error in the body
+            ok, why = milvus_serving(stack)
+            body = body if ok else f"{body.strip()[:200]} (not serving: {why})"
         pid = stack.pid(name)
-        state = "up" if code == 200 else "DOWN"
-        healthy &= code == 200
+        healthy &= ok
         print(
-            f"{name:7s} {state:4s} pid {pid or '-':<8} GET {url} -> {code or 'no answer'} {body.strip()[:200]}"
+            f"{name:7s} {'up' if ok else 'DOWN':4s} pid {pid or '-':<8} GET {url} -> "
+            f"{code or 'no answer'} {body.strip()[:300]}"
         )
     return 0 if healthy else 1
 

@@ -419,7 +419,7 @@ def test_etcd_sigkill_then_restart(stack, outage_run):
     (code 1, compatible code 56) until restarted; which one varies from run to run. That
     answer gave 500s on ``/add_image`` (issue 21 item 5); whatever Milvus does, the service
     answers 200 or 503, recovers, and keeps every add it acknowledged. ``stack.sh up`` then
-    restarts Milvus (it restarts one that lost its sessions).
+    restarts a Milvus that does not serve (either state; see ``milvus_restart_reason``).
     """
 
     def etcd_back_alone_then_up() -> None:
