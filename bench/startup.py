@@ -1,9 +1,11 @@
 """Start-up and footprint, as whole processes, today's code against a baseline (issue 20.1-2).
 
-    python bench/startup.py [--base main] [--rounds 3] [--photos 80]
+    python bench/startup.py [--base main] [--rounds 3] [--photos 80] [--runtime onnxruntime:fp32 ...]
 
 Runs, for the baseline (``git archive BASE src service.py milvus_import.py _use_venv.py``
-into a temp folder) and for this checkout, alternating, ``--rounds`` times:
+into a temp folder), for this checkout, and for this checkout with each ``--runtime
+R:P`` (``CLIPVEC_RUNTIME``/``CLIPVEC_PRECISION``; its export is made by the first import
+and kept under ``--cache``), in turn, ``--rounds`` times:
 
 * ``python3 milvus_import.py`` with one new photo in a folder of ``--photos`` imported photos
   (wall and CPU seconds, the process's peak RSS; Milvus Lite's helper process is not counted);
@@ -163,6 +165,13 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--photos", type=int, default=80, help="photos already imported (60-200)")
     p.add_argument("--cache", default=str(REPO / ".bench-cache"), help="model and photos, built once")
+    p.add_argument(
+        "--runtime",
+        action="append",
+        default=[],
+        metavar="R:P",
+        help="also run this checkout with CLIPVEC_RUNTIME=R, CLIPVEC_PRECISION=P (repeatable)",
+    )
     args = p.parse_args()
 
     from clipvec.cli.bench.inputs import build_photos, ensure_model
@@ -178,9 +187,18 @@ def main() -> None:
         if args.new:
             (tmp / "new").mkdir()
             trees["new"] = baseline_tree(args.new, tmp / "new")
+        settings = {name: {"CLIPVEC_PRECISION": "bf16"} for name in trees}
+        for choice in args.runtime:
+            runtime, _, precision = choice.partition(":")
+            trees[choice] = trees["new"]
+            settings[choice] = {
+                "CLIPVEC_RUNTIME": runtime,
+                "CLIPVEC_PRECISION": precision or "fp32",
+                "CLIPVEC_EXPORT_CACHE": str(cache / "exports"),
+            }
         envs: dict[str, dict[str, str]] = {}
-        for name, tree in trees.items():
-            work = tmp / f"work-{name}"
+        for i, (name, tree) in enumerate(trees.items()):
+            work = tmp / f"work-{i}"
             (work / "imgs").mkdir(parents=True)
             for photo in photos:
                 os.link(photo, work / "imgs" / photo.name)
@@ -191,7 +209,7 @@ def main() -> None:
                 "CLIPVEC_MODEL": str(model),
                 "CLIPVEC_MILVUS_URI": str(work / "milvus.db"),
                 "CLIPVEC_IMAGES_DIR": str(work / "imgs"),
-                "CLIPVEC_PRECISION": "bf16",
+                **settings[name],
             }
             print(f"{name}: first import of {len(photos)} photos ...", file=sys.stderr, flush=True)
             timed([sys.executable, "milvus_import.py", "--no-progress"], envs[name], tree)
@@ -199,7 +217,7 @@ def main() -> None:
         probe = photos[len(photos) // 2]
         n = 0
         for round_ in range(args.rounds):
-            for name in ["old", "new"] if round_ % 2 == 0 else ["new", "old"]:
+            for name in list(trees) if round_ % 2 == 0 else list(trees)[::-1]:
                 tree, env = trees[name], envs[name]
                 n += 1
                 unique_photo(probe, Path(env["CLIPVEC_IMAGES_DIR"]) / f"new-{n}.jpg", n)
@@ -230,13 +248,22 @@ def main() -> None:
                 )
     load_after = os.getloadavg()
     print(
-        f"\nbaseline {args.base} against {args.new or 'this tree'}, {args.rounds} rounds alternating, {len(photos)} photos, bf16, medians"
+        f"\nbaseline {args.base} against {args.new or 'this tree'}, {args.rounds} rounds in turn, "
+        f"{len(photos)} photos, bf16 unless a runtime says otherwise, medians"
     )
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {os.cpu_count()} CPUs")
-    print(f"{'':24} {'before':>9} {'after':>9} {'ratio':>7}")
+    others = [name for name in trees if name != "old"]
+    print(
+        f"{'':24} {'before':>9}"
+        + "".join(f" {('after' if n == 'new' else n):>20} {'ratio':>6}" for n in others)
+    )
     for key in rows["old"]:
-        old, new = statistics.median(rows["old"][key]), statistics.median(rows["new"][key])
-        print(f"{key:24} {old:9.2f} {new:9.2f} {new / old:7.2f}")
+        old = statistics.median(rows["old"][key])
+        cells = ""
+        for name in others:
+            value = statistics.median(rows[name][key])
+            cells += f" {value:20.2f} {value / old:6.2f}"
+        print(f"{key:24} {old:9.2f}{cells}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ restart is a stand-in carrying Milvus's command line.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import threading
 import time
@@ -73,13 +74,18 @@ def tool_stack(tmp_path: Path):
     """tools/stack.py and a Stack on tmp_path whose Milvus is a stand-in process."""
     tool, stack = HarnessStack(tmp_path)._tool()
     stack.milvus_dir.mkdir(parents=True)
-    # `Stack.pid` accepts a live process with Milvus's command line in Milvus's folder.
-    proc = subprocess.Popen(["bash", "-c", 'exec -a "milvus run standalone" sleep 120'], cwd=stack.milvus_dir)
+    # `Stack.pid` accepts a live process with Milvus's command line in Milvus's folder. The
+    # stand-in is `sleep` itself under that name: its command line is the marker from its exec
+    # on (a `bash -c "exec -a ..."` one had the marker before its exec too, so a check during
+    # the exec saw no process). Right after the exec, /proc may still show it empty: wait.
+    proc = subprocess.Popen(
+        ["milvus run standalone", "120"], executable=shutil.which("sleep"), cwd=stack.milvus_dir
+    )
     stack.pid_file("milvus").parent.mkdir(parents=True, exist_ok=True)
     stack.pid_file("milvus").write_text(f"{proc.pid}\n")
     deadline = time.monotonic() + 10
     while stack.pid("milvus") is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # until bash has exec'd
+        time.sleep(0.005)
     assert stack.pid("milvus") == proc.pid
     yield tool, stack
     proc.kill()
