@@ -120,13 +120,14 @@ def _xdist_controller(config: pytest.Config) -> bool:
 # order (the Makefile's --no-loadscope-reorder; by default it would start with the groups of
 # most tests, unit files, and leave these few-test, several-minute files for the end). It deals
 # the first two groups of each worker round-robin (with the Makefile's 4 workers: the first four
-# start together, the next four follow them worker by worker).
+# start together, the next four follow them, each on one of the four workers, not always in
+# the same order).
 LONGEST_FIRST = (
     "stack",
     "family-full",  # the full-size family fidelity tests (test_family_fidelity.py): CPU, no waits
     "tests/e2e/test_import_resilience.py",
     "tests/e2e/test_cli_end_to_end.py",
-    "tests/e2e/test_ray_import.py",  # second on the stack's worker: Ray starts when the stack is done
+    "tests/e2e/test_ray_import.py",  # second round: Ray starts when a first-round file is done
     "tests/e2e/test_newcomer_cli.py",
     "tests/integration/indexing/test_watch_folder.py",
     "tests/integration/store/test_image_store.py",
