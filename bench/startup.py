@@ -158,6 +158,32 @@ def serve(tree: Path, env: dict[str, str], photo: Path) -> dict[str, float]:
         log.close()
 
 
+def build_inputs(cache: Path, count: int) -> tuple[Path, list[Path]]:
+    """The model and photos, built (once) in a child process.
+
+    Not in this one: a child's peak RSS as ``wait4`` reports it is at least its parent's RSS
+    when it was forked (Linux keeps the larger high-water mark across the exec), so a bench
+    that had built the 600 MB model itself would report every smaller child as that large.
+    """
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from clipvec.cli.bench.inputs import build_photos, ensure_model\n"
+        "cache = Path(sys.argv[1])\n"
+        "print(ensure_model(cache / 'vit-b32-random'))\n"
+        "for p in build_photos(cache / 'photos', int(sys.argv[2]), quiet=True): print(p)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(cache), str(count)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\n")
+    paths = [Path(line) for line in out if line.strip()]
+    return paths[0], paths[1:]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", default="main", help="the baseline commit (default main)")
@@ -174,11 +200,8 @@ def main() -> None:
     )
     args = p.parse_args()
 
-    from clipvec.cli.bench.inputs import build_photos, ensure_model
-
     cache = Path(args.cache)
-    model = ensure_model(cache / "vit-b32-random")
-    photos = build_photos(cache / "photos", args.photos, quiet=True)
+    model, photos = build_inputs(cache, args.photos)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="clipvec-startup-") as tmp_s:
         tmp = Path(tmp_s)
