@@ -1,6 +1,6 @@
 # clipvec: two commands on a fresh machine (Python 3.10+):
 #   make run    install the runtime (no test tools), then serve on http://127.0.0.1:3000 (CLIPVEC_MODEL=/local/folder to run offline)
-#   make test   install the runtime and the test extra, then run the whole test suite (about 15.5 min on 2 cores)
+#   make test   install the runtime and the test extra, then run the whole test suite (about 14.5 min on 2 cores)
 #   make test-fast   the unit tests and the Milvus Lite integration tests (under 2 min): the developer's loop
 #   make demo   serve a generated folder of coloured shapes with a small CLIP, offline
 # Variables: PORT=3000 HOST=127.0.0.1 (HOST=0.0.0.0 to listen on every interface),
@@ -51,7 +51,7 @@ demo: setup
 
 # Four test processes, a test file (the full stack's files together) in one of them: the suite
 # mostly waits on servers and subprocesses (about 25 CPU-minutes on 2 cores; three processes
-# took 15.5 min, four 14-15). TEST_WORKERS=0 runs it in this process.
+# took 15.4 min, four 14.1-14.4 on a quiet machine). TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 4
 test: setup-test
 	bash tools/install_test_deps.sh

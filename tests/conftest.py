@@ -121,7 +121,9 @@ def _xdist_controller(config: pytest.Config) -> bool:
 # most tests, unit files, and leave these few-test, several-minute files for the end). It deals
 # the first two groups of each worker round-robin (with the Makefile's 4 workers: the first four
 # start together, the next four follow them, each on one of the four workers, not always in
-# the same order).
+# the same order). Every file that took 15 s or more in the last measured run is listed, so that
+# the run ends on small files and the workers finish together (a 35 s file dealt last had
+# kept one worker busy 30 s after the others).
 LONGEST_FIRST = (
     "stack",
     "family-full",  # the full-size family fidelity tests (test_family_fidelity.py): CPU, no waits
@@ -130,19 +132,38 @@ LONGEST_FIRST = (
     "tests/e2e/test_ray_import.py",  # second round: Ray starts when a first-round file is done
     "tests/e2e/test_newcomer_cli.py",
     "tests/integration/indexing/test_watch_folder.py",
-    "tests/integration/store/test_image_store.py",
     "tests/e2e/test_heavy_requests.py",
+    "tests/integration/store/test_image_store.py",
     "tests/e2e/test_hardening.py",
     "tests/integration/indexing/test_migrate.py",
-    "tests/e2e/test_watch_cli.py",
-    "tests/integration/serving/test_core_search.py",
-    "tests/e2e/test_migrate_cli.py",
+    "tests/e2e/test_import_processes.py",
     "tests/integration/indexing/test_import_roots.py",
-    "tests/e2e/test_data_safety_service.py",
-    "tests/integration/search/test_filtered_search.py",
-    "tests/e2e/test_first_run.py",
+    "tests/e2e/test_watch_cli.py",
+    "tests/e2e/test_filters_cli.py",
     "tests/unit/model/test_runtimes.py",
+    "tests/integration/search/test_filtered_search.py",
+    "tests/integration/serving/test_core_search.py",
+    "tests/e2e/test_data_safety_service.py",
+    "tests/e2e/test_ui.py",
     "tests/e2e/test_cli_service.py",
+    "tests/e2e/test_s3_service.py",
+    "tests/e2e/test_migrate_cli.py",
+    "tests/integration/indexing/test_import.py",
+    "tests/e2e/test_first_run.py",
+    "tests/unit/serving/test_service_app.py",
+    "tests/integration/store/test_data_safety.py",
+    "tests/e2e/test_replicas.py",
+    "tests/e2e/test_import_model_failure.py",
+    "tests/e2e/test_ray_local.py",
+    "tests/integration/store/test_store_names.py",
+    "tests/e2e/test_duplicates_cli.py",
+    "tests/integration/sources/test_s3_import.py",
+    "tests/integration/indexing/test_import_reads.py",
+    "tests/e2e/test_hostile_connections.py",
+    "tests/e2e/test_web_paths.py",
+    "tests/e2e/test_runtime_service.py",
+    "tests/integration/indexing/test_import_meta.py",
+    "tests/e2e/test_watch_service_state.py",
 )
 
 
