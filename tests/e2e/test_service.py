@@ -7,6 +7,9 @@ original curl requests through uvicorn, health, and the worker's multiprocess me
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import requests
@@ -40,6 +43,14 @@ def test_original_image_curl(service):
     # curl --data-binary without -H sends application/x-www-form-urlencoded: decoded all the same
     plain = requests.post(service.url + "/vectorize_image", data=jpeg_bytes())
     np.testing.assert_allclose(plain.json()["vector"], body["vector"], atol=1e-6)
+
+
+def test_each_service_has_a_bentoml_home_of_its_own(service):
+    """BentoML empties its home's Prometheus folder at each start: a shared home would empty the
+    /metrics of the services started before (seen once in a full run, on a shared service)."""
+    home = Path(service.env["BENTOML_HOME"])
+    assert home != Path(os.environ["BENTOML_HOME"])
+    assert service.cwd is not None and home.parent == service.cwd
 
 
 def test_health_metrics_and_openapi(service):

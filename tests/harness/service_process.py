@@ -28,6 +28,7 @@ class ServiceProcess:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "BENTOML_DO_NOT_TRACK": "True", **env}
+        self._home_given = "BENTOML_HOME" in env  # the test session's own home is in os.environ
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.cwd: Path | None = None
@@ -49,7 +50,10 @@ class ServiceProcess:
         self.cwd = Path(tempfile.mkdtemp(prefix="clipvec-service-"))
         # A BentoML home of its own: every `bentoml serve` empties its home's Prometheus folder
         # at start, which would wipe the metrics of another service running beside this one.
-        self.env.setdefault("BENTOML_HOME", str(self.cwd / "bentoml-home"))
+        # (Not `setdefault`: the session's home is in os.environ, so every service of a test
+        # process shared it, and a service started later emptied an earlier one's /metrics.)
+        if not self._home_given:
+            self.env["BENTOML_HOME"] = str(self.cwd / "bentoml-home")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             cmd,
