@@ -71,6 +71,18 @@ def existing_lite_file(uri: str) -> Path:
 # What pymilvus says when a Lite helper's socket does not exist yet, and the pause between tries.
 LITE_NOT_LISTENING = "Fail connecting to server on unix:"
 LITE_RETRY_PAUSE = 0.25
+# milvus-lite 2.5's helper sets up its scratch folder ($HOME/.cache/milvus, shared by every
+# helper on the machine: removed and made again) at its first collection create or load, and
+# ignores a failure there; that call and every later one then fail with this, and each new
+# create or load tries the set-up again. Another helper removing or making the folder at the
+# same moment (two processes opening Lite files) is enough to make it fail.
+LITE_SCRATCH_NOT_SET_UP = "Mmap manager has not been init"
+LITE_SCRATCH_RETRIES = 5
+LITE_SCRATCH_PAUSE = 0.2
+
+
+def _pause_before_scratch_retry() -> None:
+    time.sleep(LITE_SCRATCH_PAUSE)
 
 
 def _nothing() -> None:
@@ -149,12 +161,15 @@ class Connection:
             try:
                 result = fn(*args, **kwargs)
             except Exception as exc:
-                if not is_not_loaded(exc):
+                if self.lite_path is not None and LITE_SCRATCH_NOT_SET_UP in str(exc):
+                    result = self._retry_lite_scratch(fn, args, kwargs, exc)
+                elif not is_not_loaded(exc):
                     raise
-                # A restarted server may come back without the collection loaded.
-                log.warning("collection %r at %s is not loaded; loading it", self.collection, self.uri)
-                self.client.load_collection(self.collection, timeout=self.reload_timeout)
-                result = fn(*args, **kwargs)
+                else:
+                    # A restarted server may come back without the collection loaded.
+                    log.warning("collection %r at %s is not loaded; loading it", self.collection, self.uri)
+                    self.client.load_collection(self.collection, timeout=self.reload_timeout)
+                    result = fn(*args, **kwargs)
         except Exception as exc:
             if is_unavailable(exc):
                 self.on_unavailable()
@@ -163,6 +178,31 @@ class Connection:
         if kwargs.get("consistency_level") == "Strong":
             self.on_strong_read()
         return result
+
+    def _retry_lite_scratch(self, fn: Any, args: tuple, kwargs: dict, first: Exception) -> Any:
+        """``fn`` again after the helper's scratch folder set-up failed (``LITE_SCRATCH_NOT_SET_UP``).
+
+        Each try runs while no clipvec process starts or stops a helper (the machine-wide lock),
+        so only another program's helper can spoil it again. A create or load that failed
+        there stopped before writing anything, so trying it again is safe. Still failing:
+        ``StoreUnavailable`` that says where, never milvus-lite's raw assertion.
+        """
+        last = first
+        for _ in range(LITE_SCRATCH_RETRIES):
+            log.warning("Milvus Lite could not set up its scratch folder; trying again: %s", last)
+            _pause_before_scratch_retry()
+            with lite_registry.helpers_changing():
+                try:
+                    return fn(*args, **kwargs)
+                except Exception as exc:
+                    if LITE_SCRATCH_NOT_SET_UP not in str(exc):
+                        raise
+                    last = exc
+        scratch = Path(os.environ.get("HOME", "~")) / ".cache" / "milvus"
+        raise StoreUnavailable(
+            f"Milvus Lite could not set up its scratch folder {scratch} for {self.uri} "
+            f"(it must be a folder it can create and empty): {last}"
+        ) from last
 
     def create_collection(self, name: str, schema: Any, index_params: Any) -> None:
         """Create collection ``name`` with its index, not waiting for the index of an empty collection.
