@@ -16,7 +16,7 @@ import pytest
 
 import clipvec.store.connection as connection
 from clipvec.errors import StoreUnavailable
-from clipvec.store import ImageStore, ImageRecord
+from clipvec.store import ImageRecord, ImageStore
 
 DIM = 4
 
@@ -49,7 +49,9 @@ def test_a_scratch_set_up_that_fails_once_is_tried_again_and_the_store_works(
     assert len(repairs) == 1  # it did fail first, and one more try was enough
 
 
-def test_a_scratch_folder_that_cannot_be_made_is_a_clear_unavailable_error(tmp_path, broken_home, monkeypatch):
+def test_a_scratch_folder_that_cannot_be_made_is_a_clear_unavailable_error(
+    tmp_path, broken_home, monkeypatch
+):
     pauses = []
     monkeypatch.setattr(connection, "_pause_before_scratch_retry", lambda: pauses.append(1))
     with pytest.raises(StoreUnavailable, match=r"could not set up its scratch folder .*\.cache/milvus"):
