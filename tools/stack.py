@@ -411,8 +411,11 @@ def start_s3(stack: Stack) -> subprocess.Popen[bytes]:
         "s3",
         [
             weed_binary(),
+            f"-logdir={stack.logs}",  # its own log files, which went to the system temp folder
             "mini",
             f"-dir={stack.s3_dir}",
+            # its local socket defaults to /tmp/seaweedfs-s3-<port>.sock, left there after it stops
+            *([f"-s3.localSocket={stack.run / 's3.sock'}"] if len(str(stack.run / "s3.sock")) < 100 else []),
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-s3.port={stack.ports['s3']}",

@@ -105,6 +105,8 @@ class S3Server:
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-s3.config={config}",
+            # its local socket defaults to /tmp/seaweedfs-s3-<port>.sock, left there after it stops
+            f"-s3.localSocket={self.data_dir / 's3.sock'}",
             f"-bucket={','.join(self.buckets)}",
             "-admin.ui=false",
             "-master.telemetry=false",

@@ -26,8 +26,20 @@ ALLOWED_LEFTOVERS = (
 # What the suite's processes would leave in the system temp folder if they wrote outside the
 # session's own temp folder (session_temp.py): Milvus Lite's logs and sockets, the services'
 # folders, Ray clusters (tests/harness/ray_cluster.py, test_ray_local.py), BentoML's sockets,
-# torch's compile cache, pytest's own tmp_path root.
-TEMP_LITTER = ("milvus.", "clipvec-", "rc-", "rl-", "ray", "bentoml-", "torchinductor_", "pytest-of-")
+# torch's compile cache, pytest's own tmp_path root, SeaweedFS's S3 socket (always /tmp unless
+# told) and its log files.
+TEMP_LITTER = (
+    "milvus.",
+    "clipvec-",
+    "rc-",
+    "rl-",
+    "ray",
+    "bentoml-",
+    "torchinductor_",
+    "pytest-of-",
+    "seaweedfs-",
+    "weed.",
+)
 TEMP_LITTER_SUFFIXES = ("_milvus.db.sock",)
 # What the tools under test write to the user's home by default: Ray's auth token
 # (~/.ray/auth_token, written by a new local Ray) and BentoML's store (~/bentoml).
