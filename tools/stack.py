@@ -253,7 +253,14 @@ def milvus_lost_sessions(stack: Stack) -> bool:
     enough, or restarted alone, as Compose's restart policy does), and does not recover by
     itself; its health endpoint still says ok then, its REST API gives the proxy's status.
     """
-    return "service not ready" in milvus_serving(stack)[1]
+    return NOT_READY in milvus_serving(stack)[1]
+
+
+NOT_READY = "service not ready"  # Milvus 2.3.5's answer once it lost its etcd sessions
+
+
+def collections_url(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.ports['milvus_health']}/api/v1/collections"
 
 
 def milvus_serving(stack: Stack) -> tuple[bool, str]:
@@ -264,7 +271,11 @@ def milvus_serving(stack: Stack) -> tuple[bool, str]:
     or with "find no available rootcoord" (its coordinators never came back). The REST API
     answers HTTP 200 in both cases and puts the error in the body's ``status``.
     """
-    code, body = http_get(f"http://127.0.0.1:{stack.ports['milvus_health']}/api/v1/collections")
+    return serving_answer(*http_get(collections_url(stack)))
+
+
+def serving_answer(code: int, body: str) -> tuple[bool, str]:
+    """``milvus_serving``'s verdict on one answer of the collections list."""
     if code != 200:
         return False, body.strip()[:300] or f"HTTP {code}"
     try:
@@ -297,7 +308,7 @@ def milvus_restart_reason(
         ok, detail = milvus_serving(stack)
         if ok:
             return ""
-        if "service not ready" in detail:
+        if NOT_READY in detail:
             return f"it lost its etcd sessions ({detail})"
         if time.monotonic() >= deadline:
             return f"it does not serve ({detail})"
@@ -406,6 +417,7 @@ def start_s3(stack: Stack) -> subprocess.Popen[bytes]:
     )
     creds.chmod(0o600)
     internal = [f"-{key}={stack.ports[key]}" for key in S3_INTERNAL]
+    socket = stack.run / "s3.sock"
     return spawn(
         stack,
         "s3",
@@ -414,8 +426,9 @@ def start_s3(stack: Stack) -> subprocess.Popen[bytes]:
             f"-logdir={stack.logs}",  # its own log files, which went to the system temp folder
             "mini",
             f"-dir={stack.s3_dir}",
-            # its local socket defaults to /tmp/seaweedfs-s3-<port>.sock, left there after it stops
-            *([f"-s3.localSocket={stack.run / 's3.sock'}"] if len(str(stack.run / "s3.sock")) < 100 else []),
+            # its local socket defaults to /tmp/seaweedfs-s3-<port>.sock, left there after it
+            # stops; a unix socket's path must be short (a deep data folder keeps the default)
+            *([f"-s3.localSocket={socket}"] if len(str(socket)) < 100 else []),
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-s3.port={stack.ports['s3']}",
@@ -604,14 +617,14 @@ def status(stack: Stack) -> int:
         ("etcd", f"http://127.0.0.1:{p['etcd']}/health"),
         ("s3", f"http://127.0.0.1:{p['s3']}/healthz"),
         ("milvus", f"http://127.0.0.1:{p['milvus_health']}/api/v1/health"),
-        ("milvus", f"http://127.0.0.1:{p['milvus_health']}/api/v1/collections"),
+        ("milvus", collections_url(stack)),
     ]
     healthy = True
     for name, url in checks:
         code, body = http_get(url)
         ok = code == 200
-        if url.endswith("/collections"):  # HTTP 200 with the proxy's error in the body
-            ok, why = milvus_serving(stack)
+        if url == collections_url(stack):  # HTTP 200 with the proxy's error in the body
+            ok, why = serving_answer(code, body)
             body = body if ok else f"{body.strip()[:200]} (not serving: {why})"
         pid = stack.pid(name)
         healthy &= ok

@@ -198,7 +198,7 @@ class Connection:
                     if LITE_SCRATCH_NOT_SET_UP not in str(exc):
                         raise
                     last = exc
-        scratch = Path(os.environ.get("HOME", "~")) / ".cache" / "milvus"
+        scratch = Path.home() / ".cache" / "milvus"  # the helper's $HOME, which it inherits
         raise StoreUnavailable(
             f"Milvus Lite could not set up its scratch folder {scratch} for {self.uri} "
             f"(it must be a folder it can create and empty): {last}"
