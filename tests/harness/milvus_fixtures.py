@@ -19,19 +19,29 @@ Fixtures
     Just ``milvus_backend.uri``.
 ``milvus_private_server`` (function)
     A server of its own, for tests that stop and restart it ("Milvus went down").
+
+``raw_client(uri)`` is a plain pymilvus client, for tests that look past clipvec's store.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from milvus_server import MilvusServer
 
-__all__ = ["MilvusBackend", "milvus_backend", "milvus_private_server", "milvus_server", "milvus_uri"]
+__all__ = [
+    "MilvusBackend",
+    "milvus_backend",
+    "milvus_private_server",
+    "milvus_server",
+    "milvus_uri",
+    "raw_client",
+]
 
 
 class MilvusBackend(NamedTuple):
@@ -50,6 +60,26 @@ class MilvusBackend(NamedTuple):
 def unique_collection(prefix: str = "t") -> str:
     """A valid, unique Milvus collection name (letters, digits, underscores)."""
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+def raw_client(uri: str, *, timeout: float = 60.0) -> Any:
+    """A plain ``MilvusClient`` on ``uri``; on a Lite file, asked again while its helper starts.
+
+    pymilvus connects to a new Lite helper once; on a busy machine the helper may listen only
+    after milvus-lite's start returned (clipvec's ``Connection.open`` retries the same way).
+    """
+    from pymilvus import MilvusClient
+
+    from clipvec.store.connection import LITE_NOT_LISTENING, LITE_RETRY_PAUSE
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return MilvusClient(uri=uri, timeout=timeout)
+        except Exception as exc:
+            if LITE_NOT_LISTENING not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(LITE_RETRY_PAUSE)
 
 
 def drop_collections(uri: str, prefix: str) -> None:

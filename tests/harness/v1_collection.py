@@ -32,12 +32,13 @@ def create_v1_collection(
     On a Lite file, call it before any store of this process opens the file: it stops
     milvus-lite's helper for the file afterwards, so that another process may open it.
     """
+    from milvus_fixtures import raw_client
     from pymilvus import DataType, MilvusClient
 
     lite = uri.endswith(".db")
     if lite:
         uri = str(Path(uri).resolve())
-    client = MilvusClient(uri=uri, timeout=60)
+    client = raw_client(uri, timeout=60)
     try:
         schema = MilvusClient.create_schema(
             auto_id=False, enable_dynamic_field=False, description=v1_description(model, dim)

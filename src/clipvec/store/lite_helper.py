@@ -4,9 +4,9 @@ milvus-lite serves a ``.db`` file from a helper process over a unix socket. Its 
 (``milvus_lite.server.Server.start``, which pymilvus calls for a ``.db`` URI) waits a fixed
 0.5 s to see whether the helper dies at once, and only then lets the client connect: half a
 second of every ``clipvec search``, import and service start, and of every test's fresh store,
-for a helper that listens after ~0.05 s. ``PromptServer`` waits for the helper's socket instead
-(or its early death: the same refusal as before), at most the same 0.5 s; a helper slower
-than that is connected to by ``Connection.open``'s retries, as before.
+for a helper that listens after ~0.05 s. ``PromptServer`` waits until the helper listens on its
+socket instead (or its early death: the same refusal as before), at most the same 0.5 s; a
+helper slower than that is connected to by ``Connection.open``'s retries, as before.
 
 Only the wait differs: milvus-lite's ``ServerManager`` still makes, shares and stops the
 helpers (``prompt_starts``), so a user's own ``MilvusClient("x.db")`` in the same process
@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket as sockets
 import subprocess
 import time
 from pathlib import Path
@@ -63,16 +64,30 @@ _LIBRARY_PATHS = ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH")
 
 
 def _listening(process: subprocess.Popen, socket: Path) -> bool:
-    """Wait until the helper made its socket (True), died (False) or ``SETTLE_SECONDS`` passed (True)."""
+    """Wait until the helper listens on its socket (True), died (False) or ``SETTLE_SECONDS`` passed (True)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log.error("Milvus Lite's helper exited at start (status %s)", process.returncode)
             return False
-        if socket.exists():
+        if socket.exists() and _accepts(socket):
             return True
         time.sleep(POLL_SECONDS)
     return process.poll() is None  # still starting: Connection.open connects with retries
+
+
+def _accepts(socket: Path) -> bool:
+    """Whether the helper listens on ``socket`` yet.
+
+    The socket file appears at bind(), before the helper's listen(): a client connecting in
+    between is refused, and pymilvus connects only once (a user's own ``MilvusClient``).
+    """
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(socket))
+        except OSError:
+            return False
+    return True
 
 
 def prompt_starts() -> None:

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from milvus_fixtures import raw_client
 from procs import free_port
 
 from clipvec.errors import ModelMismatch, StoreLocked, StoreUnavailable
@@ -107,9 +108,7 @@ def test_a_collection_made_before_content_ids_is_recognised_by_name(make_store):
 
 
 def test_foreign_collection_is_refused(make_store, milvus_backend):
-    from pymilvus import MilvusClient
-
-    client = MilvusClient(uri=milvus_backend.uri)
+    client = raw_client(milvus_backend.uri)
     client.create_collection(milvus_backend.collection, dimension=DIM)
     with pytest.raises(ModelMismatch, match="not created by clipvec"):
         make_store()

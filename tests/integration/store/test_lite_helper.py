@@ -8,6 +8,7 @@ process shared with a user's own client) and that the start answers once the soc
 
 from __future__ import annotations
 
+import socket as sockets
 import stat
 import subprocess
 import sys
@@ -28,15 +29,43 @@ def fake_helper(folder: Path, script: str) -> Path:
     return folder
 
 
-def test_the_start_answers_when_the_socket_exists_not_after_a_fixed_wait(tmp_path, monkeypatch):
+def listener(socket: Path, *, listen_after: float) -> subprocess.Popen:
+    """A stand-in helper: binds ``socket``, listens ``listen_after`` seconds later, exits 3 s after that."""
+    script = (
+        "import socket, sys, time\n"
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+        "s.bind(sys.argv[1])\n"
+        "time.sleep(float(sys.argv[2]))\n"
+        "s.listen()\n"
+        "time.sleep(3)\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", script, str(socket), str(listen_after)])
+
+
+def test_the_start_answers_when_the_helper_listens_not_after_a_fixed_wait(tmp_path, monkeypatch):
     # The helper listens at once and exits 3 s later; with a 60 s settle, a fixed wait would see
     # it dead (a refusal), a prompt start sees it listening (and the test takes no 60 s).
     monkeypatch.setattr(lite_helper, "SETTLE_SECONDS", 60.0)
     socket = tmp_path / "helper.sock"
-    process = subprocess.Popen(["sh", "-c", f"touch {socket}; sleep 3"])
+    process = listener(socket, listen_after=0)
     try:
         assert lite_helper._listening(process, socket) is True
         assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_the_start_waits_from_the_sockets_bind_to_its_listen(tmp_path, monkeypatch):
+    # The socket file exists from bind(); a client connecting before listen() is refused, and
+    # pymilvus connects once (seen in CI: a raw MilvusClient on a Lite file, "Connection refused").
+    monkeypatch.setattr(lite_helper, "SETTLE_SECONDS", 60.0)
+    socket = tmp_path / "helper.sock"
+    process = listener(socket, listen_after=0.5)
+    try:
+        assert lite_helper._listening(process, socket) is True
+        with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as client:
+            client.connect(str(socket))  # refused if the start answered at bind()
     finally:
         process.kill()
         process.wait()

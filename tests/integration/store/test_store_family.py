@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from milvus_fixtures import raw_client
 
 from clipvec.errors import ModelMismatch
 from clipvec.store import ImageRecord
@@ -43,9 +44,7 @@ def description_before_families(spec: CollectionSpec, version: int = 1) -> str:
 
 def recorded(milvus_backend) -> dict:
     """What the collection's description says, read by a client of its own."""
-    from pymilvus import MilvusClient
-
-    client = MilvusClient(uri=milvus_backend.uri)
+    client = raw_client(milvus_backend.uri)
     try:
         return json.loads(client.describe_collection(milvus_backend.collection)["description"])["clipvec"]
     finally:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from milvus_fixtures import raw_client
 
 from clipvec.model.facts import facts_at_hand
 from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
@@ -272,9 +273,7 @@ def test_readers_say_a_missing_collection_is_empty_and_create_nothing(library_en
     result = run_cli(*command, "--collection", "typo_of_images")
     assert (result.code, result.out) == (1, ""), result.err
     assert "the collection 'typo_of_images'" in result.err and "is empty" in result.err
-    from pymilvus import MilvusClient
-
-    client = MilvusClient(uri=library_env.uri)
+    client = raw_client(library_env.uri)
     try:
         assert "typo_of_images" not in client.list_collections()
     finally:
