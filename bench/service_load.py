@@ -144,6 +144,8 @@ if os.environ.get("CLIPVEC_BENCH_COPY_OFF_MMAP"):
 
     def load(cls, *args, **kwargs):
         encoder = _load(cls, *args, **kwargs)
+        if encoder.model is None:  # started from its trace (CLIPVEC_TORCH_TRACE): no mapping to leave
+            return encoder
         with torch.no_grad():
             for tensor in [*encoder.model.parameters(), *encoder.model.buffers()]:
                 if tensor.dtype != torch.bfloat16:

@@ -1,11 +1,13 @@
 """Start-up and footprint, as whole processes, today's code against a baseline (issue 20.1-2).
 
     python bench/startup.py [--base main] [--rounds 3] [--photos 80] [--runtime onnxruntime:fp32 ...]
+        [--variant untraced:CLIPVEC_TORCH_TRACE=false ...]
 
 Runs, for the baseline (``git archive BASE src service.py milvus_import.py _use_venv.py``
 into a temp folder), for this checkout, and for this checkout with each ``--runtime
-R:P`` (``CLIPVEC_RUNTIME``/``CLIPVEC_PRECISION``; its export is made by the first import
-and kept under ``--cache``), in turn, ``--rounds`` times:
+R:P`` (``CLIPVEC_RUNTIME``/``CLIPVEC_PRECISION``) and each ``--variant`` (other settings), in
+turn, ``--rounds`` times (exports and torch's traces are made by each side's first import and
+kept under ``--cache``):
 
 * ``python3 milvus_import.py`` with one new photo in a folder of ``--photos`` imported photos
   (wall and CPU seconds, the process's peak RSS; Milvus Lite's helper process is not counted);
@@ -198,6 +200,13 @@ def main() -> None:
         metavar="R:P",
         help="also run this checkout with CLIPVEC_RUNTIME=R, CLIPVEC_PRECISION=P (repeatable)",
     )
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE[,VAR=VALUE]",
+        help="also run this checkout with these settings, e.g. untraced:CLIPVEC_TORCH_TRACE=false (repeatable)",
+    )
     args = p.parse_args()
 
     cache = Path(args.cache)
@@ -210,14 +219,22 @@ def main() -> None:
         if args.new:
             (tmp / "new").mkdir()
             trees["new"] = baseline_tree(args.new, tmp / "new")
-        settings = {name: {"CLIPVEC_PRECISION": "bf16"} for name in trees}
+        # Every side's exports and torch traces in the benchmark's cache, not the user's (the
+        # baseline predates both; each is made by the side's first import, before the rounds).
+        exports = {"CLIPVEC_EXPORT_CACHE": str(cache / "exports")}
+        settings = {name: {"CLIPVEC_PRECISION": "bf16", **exports} for name in trees}
+        for variant in args.variant:
+            name, _, assignments = variant.partition(":")
+            trees[name] = trees["new"]
+            settings[name] = {"CLIPVEC_PRECISION": "bf16", **exports}
+            settings[name].update(item.split("=", 1) for item in assignments.split(",") if item)
         for choice in args.runtime:
             runtime, _, precision = choice.partition(":")
             trees[choice] = trees["new"]
             settings[choice] = {
                 "CLIPVEC_RUNTIME": runtime,
                 "CLIPVEC_PRECISION": precision or "fp32",
-                "CLIPVEC_EXPORT_CACHE": str(cache / "exports"),
+                **exports,
             }
         envs: dict[str, dict[str, str]] = {}
         for i, (name, tree) in enumerate(trees.items()):

@@ -79,7 +79,12 @@ class Settings(BaseSettings):
     )
     export_cache: str = Field(
         "",
-        description="Where onnxruntime/openvino exports are kept; empty = $XDG_CACHE_HOME/clipvec/exports.",
+        description="Where exports and torch traces are kept; empty = $XDG_CACHE_HOME/clipvec/exports.",
+    )
+    torch_trace: bool = Field(
+        True,
+        description="torch on a CPU starts from a trace of the model kept in the export cache (made at "
+        "its first start; seconds sooner, the same vectors); false: through transformers every time.",
     )
 
     @field_validator("runtime")

@@ -8,6 +8,10 @@ session (the pytest-xdist controller, or a plain pytest) makes one short folder 
 system temp folder and points both at it: pytest's ``--basetemp`` (unless given) and
 ``TMPDIR`` for itself and every process it starts (xdist workers included). It is removed
 at the end, whatever the outcome; logs worth keeping go to ``test-output/`` instead.
+
+clipvec's export cache (``CLIPVEC_EXPORT_CACHE``: the runtimes' exports and torch's traces,
+which every model start in a test would otherwise leave in ``~/.cache/clipvec``) is a folder
+of the session's too.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ SYSTEM_TMP_ENV = "CLIPVEC_TESTS_SYSTEM_TMP"  # the system temp folder from befor
 SYSTEM_TEMP = Path(os.environ.get(SYSTEM_TMP_ENV) or tempfile.gettempdir())
 # Short: Ray's unix sockets live below TMPDIR/ray/session_.../sockets/ (a 107-byte limit).
 ROOT_PREFIX = "cvtest-"
+EXPORT_CACHE_ENV = "CLIPVEC_EXPORT_CACHE"
 
 _root_key = pytest.StashKey[Path]()
 _saved_key = pytest.StashKey[dict]()
@@ -37,8 +42,16 @@ def enter(config: pytest.Config) -> None:
         return  # an xdist worker (or a pytest inside a test): the outer session's folder holds
     root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX, dir=SYSTEM_TEMP))
     (root / "t").mkdir()
-    config.stash[_saved_key] = {k: os.environ.get(k) for k in (ROOT_ENV, SYSTEM_TMP_ENV, "TMPDIR")}
-    os.environ.update({ROOT_ENV: str(root), SYSTEM_TMP_ENV: str(SYSTEM_TEMP), "TMPDIR": str(root / "t")})
+    keys = (ROOT_ENV, SYSTEM_TMP_ENV, "TMPDIR", EXPORT_CACHE_ENV)
+    config.stash[_saved_key] = {k: os.environ.get(k) for k in keys}
+    os.environ.update(
+        {
+            ROOT_ENV: str(root),
+            SYSTEM_TMP_ENV: str(SYSTEM_TEMP),
+            "TMPDIR": str(root / "t"),
+            EXPORT_CACHE_ENV: str(root / "exports"),
+        }
+    )
     tempfile.tempdir = None  # tempfile reads TMPDIR again
     if config.option.basetemp is None:  # a --basetemp the user gave stays theirs
         config.option.basetemp = str(root / "pytest")

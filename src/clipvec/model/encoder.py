@@ -104,11 +104,14 @@ class ClipEncoder:
         batch_size: int = 32,
         runtime: str = "torch",
         export_cache: Path | None = None,
+        trace: bool = False,
     ) -> ClipEncoder:
         """Load a checkpoint of any supported family by hub id or local folder; errors say what to do offline.
 
         ``runtime`` other than torch: its export of the checkpoint, from ``export_cache``
-        (made there once), run by that runtime (``model/runtimes``).
+        (made there once), run by that runtime (``model/runtimes``). ``trace`` (torch on a
+        CPU): from the checkpoint's trace in ``export_cache`` when there is a sound one, else
+        through transformers and then traced there for the next start (``runtimes/traced.py``).
         """
         if problem := runtime_precision_problem(runtime, precision):  # never run in another precision
             raise ModelLoadError(problem)
@@ -124,6 +127,23 @@ class ClipEncoder:
                 batch_size,
                 export_cache or Settings().export_cache_dir(),
             )
+        if not trace:
+            return cls._load_torch(model, family, device, precision, threads, batch_size)
+        cache = export_cache or Settings().export_cache_dir()
+        if traced := cls._load_traced(model, device, precision, threads, batch_size, cache):
+            return traced
+        encoder = cls._load_torch(model, family, device, precision, threads, batch_size)
+        if encoder.device.type == "cpu" and (facts := facts_at_hand(model)):
+            from clipvec.model.runtimes.traced import keep_trace
+
+            keep_trace(encoder, cache, facts.folder)
+        return encoder
+
+    @classmethod
+    def _load_torch(
+        cls, model: str, family: Family, device: str, precision: str, threads: int, batch_size: int
+    ) -> ClipEncoder:
+        """``model`` through transformers' classes: its family's model and tokenizer."""
         before_transformers()
         import torch
         import transformers
@@ -156,7 +176,9 @@ class ClipEncoder:
             raise ModelLoadError(model_help(model, first_line)) from exc
         clip.eval().to(dev)
         if dev.type == "cpu" and prec == "bf16":
-            _store_matmul_weights_in_bf16(clip, folder)
+            from clipvec.model.weights import store_matmul_weights_in_bf16
+
+            store_matmul_weights_in_bf16(clip, folder)
         # The checkpoint is at hand now (loaded, or downloaded by loading): its preprocessing and
         # recorded name come from the same facts the importer and the Ray stage read.
         facts = facts_at_hand(model)
@@ -187,6 +209,20 @@ class ClipEncoder:
         )
 
     @classmethod
+    def _load_traced(
+        cls, model: str, device: str, precision: str, threads: int, batch_size: int, cache: Path
+    ) -> ClipEncoder | None:
+        """``model`` from its trace in ``cache`` without transformers; None: load it through transformers."""
+        from clipvec.model.runtimes.traced import traced_towers
+
+        facts = facts_at_hand(model)
+        found = traced_towers(facts, device, precision, threads, cache) if facts else None
+        if found is None:
+            return None
+        towers, prec, identity = found
+        return cls._from_towers(facts, identity, towers, "torch", prec, batch_size)
+
+    @classmethod
     def _load_exported(
         cls, model: str, runtime: str, device: str, precision: str, threads: int, batch_size: int, cache: Path
     ) -> ClipEncoder:
@@ -214,13 +250,20 @@ class ClipEncoder:
             threads,
             time.perf_counter() - started,
         )
+        return cls._from_towers(facts, identity, towers, runtime, prec, batch_size)
+
+    @classmethod
+    def _from_towers(
+        cls, facts: Any, identity: str, towers: Any, runtime: str, precision: str, batch_size: int
+    ) -> ClipEncoder:
+        """An encoder over an exported model's ``towers`` (no transformers model), on the CPU."""
         return cls(
             None,
             None,
             facts.preprocessor(),
             name=facts.name,
             device="cpu",
-            precision=prec,
+            precision=precision,
             batch_size=batch_size,
             content_id=identity,
             family=family_named(facts.family) or DEFAULT_FAMILY,
@@ -238,6 +281,7 @@ class ClipEncoder:
             batch_size=settings.batch_size,
             runtime=settings.runtime,
             export_cache=settings.export_cache_dir(),
+            trace=settings.torch_trace,
         )
 
     # ------------------------------------------------------------------ encoding
@@ -261,14 +305,16 @@ class ClipEncoder:
         return out
 
     def _image_vectors(self, chunk: np.ndarray) -> np.ndarray:
-        if self.runtime != "torch":
+        if self.model is None:  # an exported model's towers (another runtime, or torch's trace)
             with self._lock:
                 return self._towers.image_vectors(chunk)
         import torch
 
+        from clipvec.model.towers import normalised
+
         pixels = torch.from_numpy(chunk).to(self.device, dtype=self._towers.pixel_dtype())  # fp16 on GPU
         with self._run():
-            return _normalise(self._towers.image_features(pixels))
+            return normalised(self._towers.image_features(pixels))
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Decoded RGB images -> (N, dim) unit vectors."""
@@ -302,49 +348,10 @@ class ClipEncoder:
         return enc.vectors[0], enc.truncated[0]
 
     def _text_vectors(self, input_ids: Any, mask: Any) -> np.ndarray:
-        if self.runtime != "torch":
+        if self.model is None:
             with self._lock:
                 return self._towers.text_vectors(input_ids, mask)
+        from clipvec.model.towers import normalised
+
         with self._run():
-            return _normalise(self._towers.text_features(input_ids.to(self.device), mask.to(self.device)))
-
-
-def _store_matmul_weights_in_bf16(model: torch.nn.Module, folder: Path | None = None) -> None:
-    """Do once what bf16 autocast does on every call: round Linear/Conv2d weights to bf16.
-
-    Autocast casts exactly these fp32 weights to bf16 before each matmul, so the vectors are
-    the same; the per-call casts of 151M weights disappear and the weights take half the
-    memory. Norms, embeddings and the rest stay fp32, as autocast wants them. Read anew from
-    ``folder``'s model.safetensors tensor by tensor when it can be (``model/weights.py``: the
-    fp32 file never becomes resident, issue 20.2), else converted from the loaded tensors.
-    """
-    import torch
-
-    from clipvec.model.weights import reload_in_serving_dtype
-
-    if folder is not None and reload_in_serving_dtype(model, folder, _bf16_if_matmul):
-        return
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
-                module.to(torch.bfloat16)
-        # What stays fp32 still points into the memory-mapped weights file, which would keep
-        # the whole fp32 file resident: copy it out so the mapping can go.
-        for tensor in [*model.parameters(), *model.buffers()]:
-            if tensor.dtype != torch.bfloat16:
-                tensor.data = tensor.data.clone()
-
-
-def _bf16_if_matmul(module: torch.nn.Module, tensor: torch.Tensor) -> torch.dtype:
-    """What ``module.to(torch.bfloat16)`` on Linear/Conv2d gives a tensor: bf16 there, its dtype elsewhere."""
-    import torch
-
-    if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)) and tensor.is_floating_point():
-        return torch.bfloat16
-    return tensor.dtype
-
-
-def _normalise(vectors: torch.Tensor) -> np.ndarray:
-    v = vectors.float()
-    v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    return v.cpu().numpy()
+            return normalised(self._towers.text_features(input_ids.to(self.device), mask.to(self.device)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from clipvec.model.family import CLIP, Family
@@ -118,3 +119,10 @@ def text_limit(model: torch.nn.Module, tokenizer, family: Family) -> int:
     if said >= HUGE_LIMIT:
         said = family.text_tokens
     return min(positions, said)
+
+
+def normalised(vectors: torch.Tensor) -> np.ndarray:
+    """Features -> float32 unit rows, as every torch path gives them (computed in torch, in fp32)."""
+    v = vectors.float()
+    v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return v.cpu().numpy()

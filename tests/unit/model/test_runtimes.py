@@ -96,6 +96,7 @@ def test_auto_is_fp32_and_the_config_shows_it(tmp_path, monkeypatch):
     from clipvec.cli.config_cmd import effective_config
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("CLIPVEC_EXPORT_CACHE", raising=False)  # the test session's own
     shown = effective_config(Settings(runtime="onnxruntime"))
     assert (shown["runtime"], shown["precision"], shown["device"]) == ("onnxruntime", "fp32", "cpu")
     assert shown["export_cache"] == str(tmp_path / "clipvec" / "exports")

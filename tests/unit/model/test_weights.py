@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from clipvec.model.encoder import ClipEncoder, _bf16_if_matmul, _store_matmul_weights_in_bf16
-from clipvec.model.weights import reload_in_serving_dtype
+from clipvec.model.encoder import ClipEncoder
+from clipvec.model.weights import bf16_if_matmul, reload_in_serving_dtype, store_matmul_weights_in_bf16
 
 
 def _loaded(folder: Path) -> torch.nn.Module:
@@ -24,7 +24,7 @@ def _loaded(folder: Path) -> torch.nn.Module:
 def _converted_as_before(folder: Path) -> torch.nn.Module:
     """The conversion of the loaded tensors, as clipvec did it before the re-read."""
     model = _loaded(folder)
-    _store_matmul_weights_in_bf16(model)  # no folder: converts what from_pretrained loaded
+    store_matmul_weights_in_bf16(model)  # no folder: converts what from_pretrained loaded
     return model
 
 
@@ -38,7 +38,7 @@ def _same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
 
 def test_reread_gives_the_converted_weights_bit_for_bit(tiny_model_dir):
     reread = _loaded(tiny_model_dir)
-    assert reload_in_serving_dtype(reread, tiny_model_dir, _bf16_if_matmul)
+    assert reload_in_serving_dtype(reread, tiny_model_dir, bf16_if_matmul)
     _same_state(reread, _converted_as_before(tiny_model_dir))
     assert reread.vision_model.encoder.layers[0].mlp.fc1.weight.dtype == torch.bfloat16
     assert reread.vision_model.encoder.layers[0].mlp.fc1.bias.dtype == torch.bfloat16
@@ -95,11 +95,11 @@ def test_a_file_it_cannot_follow_changes_nothing(tiny_model_dir, tmp_path, chang
     folder = _rewrite_header(tiny_model_dir, tmp_path / "ckpt", change)
     model = _loaded(tiny_model_dir)  # the values of the unchanged file
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    assert not reload_in_serving_dtype(model, folder, _bf16_if_matmul)
+    assert not reload_in_serving_dtype(model, folder, bf16_if_matmul)
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) and before[k].dtype == after[k].dtype for k in before)
 
 
 def test_no_safetensors_file_is_left_to_the_conversion(tiny_model_dir, tmp_path):
     model = _loaded(tiny_model_dir)
-    assert not reload_in_serving_dtype(model, tmp_path, _bf16_if_matmul)
+    assert not reload_in_serving_dtype(model, tmp_path, bf16_if_matmul)

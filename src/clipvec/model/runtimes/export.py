@@ -88,12 +88,18 @@ def export_onnx(checkpoint: Path, into: Path) -> dict[str, Any]:
             opset_version=OPSET,
             dynamo=False,
         )
+    return exported_facts(encoder, into)
+
+
+def exported_facts(encoder: Any, into: Path) -> dict[str, Any]:
+    """What a runtime needs of the loaded ``encoder`` besides its graphs: dim, token limit, family,
+    how its texts are tokenised (tokenizer.json written into ``into`` when it has one)."""
     fast = save_fast_tokenizer(encoder.tokenizer, into)
     return {
         "family": encoder.family.name,
         "dim": int(encoder.dim),
         "context_length": int(encoder.context_length),
-        "tokens": token_facts(towers, encoder.family.name),
+        "tokens": token_facts(encoder._towers, encoder.family.name),
         "fast_tokenizer": fast,
     }
 

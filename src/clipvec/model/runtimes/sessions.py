@@ -17,7 +17,7 @@ from clipvec.model.runtimes.tokens import FastTokens, Tokens, TransformersTokens
 
 
 def unit(features: np.ndarray) -> np.ndarray:
-    """Float32 rows scaled to length 1 (as the torch path's ``_normalise``)."""
+    """Float32 rows scaled to length 1 (as the torch path's ``towers.normalised``)."""
     v = np.asarray(features, dtype=np.float32)
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
