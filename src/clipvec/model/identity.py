@@ -7,18 +7,27 @@ of what decides the vectors: the CLIP config (without the keys that only say who
 the image preprocessing config, and the weight file(s) transformers loads, in its order of
 preference (safetensors first; shards through their index).
 
-Hashing the weights reads them once per process (~0.3 s for ViT-B/32's 600 MB). A file in
-the Hugging Face cache costs nothing: the cache names each large file's blob by its sha256.
+A file in the Hugging Face cache costs nothing: the cache names each large file's blob by
+its sha256. Any other weight file is read once (~0.3-0.6 s of CPU for ViT-B/32's 600 MB) and
+its hash remembered beside the export cache (``hashes/``), under the file's path, size,
+inode, mtime and ctime: a later process (every ``clipvec search``, import and service start)
+takes it from there while none of them changed, and reads the file again when one did (a
+write changes the ctime, which no program can set back). Threads of one process that ask
+at once read it once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
-from functools import lru_cache
+import tempfile
+import threading
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 # Keys that change when the same weights are saved again (by another transformers version,
 # from another folder), not when the model changes.
@@ -71,18 +80,73 @@ def _canonical_json(path: Path) -> bytes:
 
 
 def _file_sha256(path: Path) -> str:
-    """The file's sha256: the hub cache's blob name when it is one, else read (once per version)."""
+    """The file's sha256: the hub cache's blob name when it is one, else remembered or read."""
     real = Path(os.path.realpath(path))
     if real.parent.name == "blobs" and _SHA256.match(real.name):
         return real.name
     st = real.stat()
-    return _hashed(str(real), st.st_size, st.st_mtime_ns, st.st_ino)
+    signature = (str(real), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+    with _hashing_lock:
+        lock = _hashing.setdefault(signature, threading.Lock())
+    with lock:  # one reader per file version; the others wait for its answer
+        if signature not in _hashes:
+            _hashes[signature] = _remembered(signature) or _read_and_remember(real, signature)
+        return _hashes[signature]
 
 
-@lru_cache(maxsize=64)
-def _hashed(path: str, size: int, mtime_ns: int, inode: int) -> str:
+_hashes: dict[tuple, str] = {}
+_hashing: dict[tuple, threading.Lock] = {}
+_hashing_lock = threading.Lock()
+
+
+def _read_and_remember(path: Path, signature: tuple) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+    value = digest.hexdigest()
+    _remember(signature, value)
+    return value
+
+
+def _memo_file(signature: tuple) -> Path | None:
+    from clipvec.settings import Settings
+
+    try:
+        root = Settings().export_cache_dir()
+    except Exception as exc:  # noqa: BLE001 - settings that do not validate: nothing remembered
+        log.debug("no hash memo (%s)", exc)
+        return None
+    return root / "hashes" / (hashlib.sha256(signature[0].encode()).hexdigest()[:32] + ".json")
+
+
+def _remembered(signature: tuple) -> str | None:
+    """The hash a process read for exactly this file version, if one was kept."""
+    memo = _memo_file(signature)
+    try:
+        kept = json.loads(memo.read_text(encoding="utf-8")) if memo else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(kept, dict) or kept.get("signature") != list(signature):
+        return None
+    value = kept.get("sha256")
+    return value if isinstance(value, str) and _SHA256.match(value) else None
+
+
+def _remember(signature: tuple, value: str) -> None:
+    """Keep ``value`` for the next process (best effort: a read-only cache only costs a read)."""
+    memo = _memo_file(signature)
+    if memo is None:
+        return
+    tmp: Path | None = None
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=memo.parent, suffix=".tmp")
+        tmp = Path(name)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"signature": list(signature), "sha256": value}, f)
+        os.replace(tmp, memo)
+    except OSError as exc:
+        log.debug("cannot keep the hash of %s in %s: %s", signature[0], memo, exc)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)

@@ -111,3 +111,77 @@ def test_an_identity_recognises_a_legacy_record_of_the_same_checkpoint(checkpoin
         identity.dim,
         identity.content_id,
     )
+
+
+# --------------------------------------------------------------------------- remembered hashes
+@pytest.fixture
+def memo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The hash memo's folder (beside the export cache), and a process that has hashed nothing yet."""
+    from clipvec.model import identity
+
+    monkeypatch.setenv("CLIPVEC_EXPORT_CACHE", str(tmp_path / "exports"))
+    monkeypatch.setattr(identity, "_hashes", {})
+    return tmp_path / "exports" / "hashes"
+
+
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The weight files this process reads from now on (the memo's answers are not reads)."""
+    from clipvec.model import identity
+
+    seen: list[Path] = []
+    read = identity._read_and_remember
+
+    def counted(path, signature):
+        seen.append(path)
+        return read(path, signature)
+
+    monkeypatch.setattr(identity, "_read_and_remember", counted)
+    return seen
+
+
+def test_a_later_process_takes_the_hash_from_the_memo_until_the_file_changes(checkpoint, memo, monkeypatch):
+    from clipvec.model import identity
+
+    first = content_id(checkpoint)
+    assert len(list(memo.glob("*.json"))) == 1
+    monkeypatch.setattr(identity, "_hashes", {})  # as a new process
+    seen = reads(monkeypatch)
+    assert content_id(checkpoint) == first and seen == []
+    weights = checkpoint / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # the same size, the same inode: only the times tell
+    weights.write_bytes(bytes(data))
+    monkeypatch.setattr(identity, "_hashes", {})
+    assert content_id(checkpoint) != first and seen == [weights.resolve()]
+
+
+def test_threads_asking_at_once_read_the_file_once(checkpoint, memo, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen = reads(monkeypatch)
+    with ThreadPoolExecutor(4) as pool:
+        ids = set(pool.map(lambda _: content_id(checkpoint), range(8)))
+    assert len(ids) == 1 and len(seen) == 1
+
+
+def test_a_damaged_or_foreign_memo_is_not_believed(checkpoint, memo, monkeypatch):
+    from clipvec.model import identity
+
+    first = content_id(checkpoint)
+    (entry,) = memo.glob("*.json")
+    kept = json.loads(entry.read_text())
+    for bad in ("{", json.dumps({**kept, "sha256": "0" * 64, "signature": [str(checkpoint), 1]}), "[]"):
+        entry.write_text(bad)
+        monkeypatch.setattr(identity, "_hashes", {})
+        seen = reads(monkeypatch)
+        assert content_id(checkpoint) == first and len(seen) == 1
+
+
+def test_a_cache_that_cannot_be_written_only_costs_a_read(checkpoint, tmp_path, monkeypatch):
+    from clipvec.model import identity
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("CLIPVEC_EXPORT_CACHE", str(blocker / "exports"))
+    monkeypatch.setattr(identity, "_hashes", {})
+    assert content_id(checkpoint) is not None
