@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from clipvec.cli.exit import exit_without_teardown_walks
 from clipvec.cli.parser import build_parser, flag_settings, settings_from_args
 from clipvec.errors import ClipvecError
 from clipvec.locations import is_lite_uri
@@ -30,6 +31,7 @@ _RUNS_THE_MODEL = frozenset({"vectorize", "import", "watch", "search", "serve"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    exit_without_teardown_walks()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # all of its options belong to the benchmark's own parser
         from clipvec.cli.bench import main as bench_main
