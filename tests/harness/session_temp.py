@@ -9,9 +9,11 @@ system temp folder and points both at it: pytest's ``--basetemp`` (unless given)
 ``TMPDIR`` for itself and every process it starts (xdist workers included). It is removed
 at the end, whatever the outcome; logs worth keeping go to ``test-output/`` instead.
 
-clipvec's export cache (``CLIPVEC_EXPORT_CACHE``: the runtimes' exports and torch's traces,
-which every model start in a test would otherwise leave in ``~/.cache/clipvec``) is a folder
-of the session's too.
+clipvec's export cache (``CLIPVEC_EXPORT_CACHE``: the runtimes' exports, torch's traces and
+the weights' hashes, which every model start in a test would otherwise leave in
+``~/.cache/clipvec``) is a folder of the session's too, and so is ``XDG_CACHE_HOME``, the
+default of every user cache (the export cache and thumbnails of a test that clears the
+``CLIPVEC_*`` variables, a Hugging Face cache nobody set).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def enter(config: pytest.Config) -> None:
         return  # an xdist worker (or a pytest inside a test): the outer session's folder holds
     root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX, dir=SYSTEM_TEMP))
     (root / "t").mkdir()
-    keys = (ROOT_ENV, SYSTEM_TMP_ENV, "TMPDIR", EXPORT_CACHE_ENV)
+    keys = (ROOT_ENV, SYSTEM_TMP_ENV, "TMPDIR", EXPORT_CACHE_ENV, "XDG_CACHE_HOME")
     config.stash[_saved_key] = {k: os.environ.get(k) for k in keys}
     os.environ.update(
         {
@@ -50,6 +52,7 @@ def enter(config: pytest.Config) -> None:
             SYSTEM_TMP_ENV: str(SYSTEM_TEMP),
             "TMPDIR": str(root / "t"),
             EXPORT_CACHE_ENV: str(root / "exports"),
+            "XDG_CACHE_HOME": str(root / "cache"),
         }
     )
     tempfile.tempdir = None  # tempfile reads TMPDIR again

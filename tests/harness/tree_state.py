@@ -42,8 +42,9 @@ TEMP_LITTER = (
 )
 TEMP_LITTER_SUFFIXES = ("_milvus.db.sock",)
 # What the tools under test write to the user's home by default: Ray's auth token
-# (~/.ray/auth_token, written by a new local Ray) and BentoML's store (~/bentoml).
-HOME_LITTER = (".ray", "bentoml")
+# (~/.ray/auth_token, written by a new local Ray), BentoML's store (~/bentoml), clipvec's
+# export cache (traces, exports, the weights' hashes) and thumbnails.
+HOME_LITTER = (".ray", "bentoml", ".cache/clipvec/exports", ".cache/clipvec/thumbs")
 
 
 def _files_under(folder: Path) -> set[str]:
