@@ -10,7 +10,8 @@ under ``.bench-cache/``), for torch (bf16, fp32), ONNX Runtime (fp32, int8) and 
   p50, peak RSS of the process after our rows, and fidelity: min and mean cosine of our
   vectors to the fp32 torch reference (the family's own processor + model) on the photos;
 * start-up: a fresh ``python`` that loads the encoder (from the export cache, made by the
-  row above) and encodes one text, wall seconds and peak RSS;
+  row above; torch from its trace, as the commands and the service start it) and encodes
+  one text, wall seconds and peak RSS;
 * ``bench/service_load.py`` with ``CLIPVEC_RUNTIME``/``CLIPVEC_PRECISION``: img/s through
   ``bentoml serve`` at ``--clients`` concurrent single-JPEG clients, and its start-up to ready.
 
@@ -48,7 +49,8 @@ import resource, sys, time
 t0 = time.perf_counter()
 from clipvec.model.encoder import ClipEncoder
 from pathlib import Path
-e = ClipEncoder.load(sys.argv[1], runtime=sys.argv[2], precision=sys.argv[3], export_cache=Path(sys.argv[4]))
+torch = sys.argv[2] == "torch"  # as the commands start it: from its trace (CLIPVEC_TORCH_TRACE)
+e = ClipEncoder.load(sys.argv[1], runtime=sys.argv[2], precision=sys.argv[3], export_cache=Path(sys.argv[4]), trace=torch)
 e.encode_text("a red car")
 print(round(time.perf_counter() - t0, 2), round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
       int("torch" in sys.modules))

@@ -34,7 +34,8 @@ def onnx_service(services, tiny_model_dir):
 
 def test_the_service_runs_the_export_and_answers_torchs_vectors(onnx_service):
     svc, encoder, exports = onnx_service
-    assert [p.name.split("-")[:2] for p in exports.iterdir() if p.is_dir()] == [["onnxruntime", "fp32"]]
+    made = [p.name.split("-")[:2] for p in exports.iterdir() if p.is_dir() and p.name != "hashes"]
+    assert made == [["onnxruntime", "fp32"]]  # hashes/: the weights' remembered hashes
     local = encoder.encode_texts(QUERIES)
     bodies = text_answers(svc.url, QUERIES, local, encoder.dim)
     assert [body["truncated"] for body in bodies] == local.truncated
