@@ -8,10 +8,12 @@ process shared with a user's own client) and that the start answers once the soc
 
 from __future__ import annotations
 
+import contextlib
 import socket as sockets
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,8 @@ def fake_helper(folder: Path, script: str) -> Path:
     return folder
 
 
-def listener(socket: Path, *, listen_after: float) -> subprocess.Popen:
+@contextlib.contextmanager
+def listener(socket: Path, *, listen_after: float) -> Iterator[subprocess.Popen]:
     """A stand-in helper: binds ``socket``, listens ``listen_after`` seconds later, exits 3 s after that."""
     script = (
         "import socket, sys, time\n"
@@ -39,7 +42,12 @@ def listener(socket: Path, *, listen_after: float) -> subprocess.Popen:
         "s.listen()\n"
         "time.sleep(3)\n"
     )
-    return subprocess.Popen([sys.executable, "-c", script, str(socket), str(listen_after)])
+    process = subprocess.Popen([sys.executable, "-c", script, str(socket), str(listen_after)])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_the_start_answers_when_the_helper_listens_not_after_a_fixed_wait(tmp_path, monkeypatch):
@@ -47,13 +55,9 @@ def test_the_start_answers_when_the_helper_listens_not_after_a_fixed_wait(tmp_pa
     # it dead (a refusal), a prompt start sees it listening (and the test takes no 60 s).
     monkeypatch.setattr(lite_helper, "SETTLE_SECONDS", 60.0)
     socket = tmp_path / "helper.sock"
-    process = listener(socket, listen_after=0)
-    try:
+    with listener(socket, listen_after=0) as process:
         assert lite_helper._listening(process, socket) is True
         assert process.poll() is None
-    finally:
-        process.kill()
-        process.wait()
 
 
 def test_the_start_waits_from_the_sockets_bind_to_its_listen(tmp_path, monkeypatch):
@@ -61,14 +65,10 @@ def test_the_start_waits_from_the_sockets_bind_to_its_listen(tmp_path, monkeypat
     # pymilvus connects once (seen in CI: a raw MilvusClient on a Lite file, "Connection refused").
     monkeypatch.setattr(lite_helper, "SETTLE_SECONDS", 60.0)
     socket = tmp_path / "helper.sock"
-    process = listener(socket, listen_after=0.5)
-    try:
+    with listener(socket, listen_after=0.5) as process:
         assert lite_helper._listening(process, socket) is True
         with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as client:
             client.connect(str(socket))  # refused if the start answered at bind()
-    finally:
-        process.kill()
-        process.wait()
 
 
 def test_a_helper_dead_before_listening_is_a_refusal(tmp_path):
