@@ -11,7 +11,6 @@ model code: the runtime reads the graphs and the ``tokenizers`` library tokenize
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -85,17 +84,13 @@ def load_towers(
     from clipvec.model.runtimes import cache
 
     folder, manifest = _export(checkpoint, content_id, runtime, precision, cache_root, hashes=False)
-    with ThreadPoolExecutor(1, thread_name_prefix="clipvec-export-check") as pool:
-        checking = pool.submit(cache.hash_problem, folder, manifest)
-        try:
-            towers = _open(folder, manifest, checkpoint, runtime, precision, threads)
-        except Exception as exc:  # noqa: BLE001 - damaged files fail in any way; a sound export's error is raised
-            if not (problem := checking.result()):
-                raise ModelLoadError(
-                    f"{runtime} cannot load the export {folder}: {type(exc).__name__}: {exc}"
-                ) from exc
-            towers = None
-        problem = checking.result()
+    towers, problem, error = cache.open_checked(
+        folder, manifest, lambda: _open(folder, manifest, checkpoint, runtime, precision, threads)
+    )
+    if error is not None and not problem:  # a sound export's error is raised
+        raise ModelLoadError(
+            f"{runtime} cannot load the export {folder}: {type(error).__name__}: {error}"
+        ) from error
     if problem or towers is None:
         cache.discard(folder, problem)
         folder, manifest = _export(checkpoint, content_id, runtime, precision, cache_root, hashes=True)

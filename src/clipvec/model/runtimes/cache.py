@@ -28,10 +28,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EXPORTER_VERSION = "1"  # bump when what an export holds changes: every cached one is built again
 MANIFEST = "manifest.json"
@@ -73,12 +75,7 @@ def cached_export(
     precision = artefact_precision(runtime, precision)
     name = export_name(content_id, runtime, precision)
     final = root / name
-    expected = {
-        "exporter": EXPORTER_VERSION,
-        "content_id": content_id,
-        "runtime": runtime,
-        "precision": precision,
-    }
+    expected = manifest_key(content_id, runtime, precision)
     manifest, problem = verified(final, expected, hashes=hashes)
     if manifest is not None:
         return final, manifest
@@ -109,6 +106,30 @@ def cached_export(
             raise
         log.info("exported %s in %.1fs", final.name, time.perf_counter() - started)
     return final, manifest
+
+
+def manifest_key(content_id: str, runtime: str, precision: str) -> dict[str, str]:
+    """What a manifest must say to be this export (``precision``: the files', ``artefact_precision``)."""
+    return {
+        "exporter": EXPORTER_VERSION,
+        "content_id": content_id,
+        "runtime": runtime,
+        "precision": precision,
+    }
+
+
+def open_checked(
+    folder: Path, manifest: dict[str, Any], opener: Callable[[], T]
+) -> tuple[T | None, str, Exception | None]:
+    """``opener()`` while another thread checks the export's sha256 (both take about a second for
+    ViT-B/32): (what it opened or None, the hash problem or "", the opener's error or None)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="clipvec-export-check") as pool:
+        checking = pool.submit(hash_problem, folder, manifest)
+        try:
+            opened, error = opener(), None
+        except Exception as exc:  # noqa: BLE001 - damaged files fail in any way; the caller says how
+            opened, error = None, exc
+        return opened, checking.result(), error
 
 
 def verified(

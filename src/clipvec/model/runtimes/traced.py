@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +110,9 @@ def load_trace(cache_root: Path, checkpoint: Path, content_id: str, precision: s
     import torch
 
     folder = cache_root / cache.export_name(content_id, RUNTIME, precision)
-    manifest, problem = cache.verified(folder, _expected(content_id, precision), hashes=False)
+    manifest, problem = cache.verified(
+        folder, cache.manifest_key(content_id, RUNTIME, precision), hashes=False
+    )
     if manifest is None:
         if folder.exists():
             _drop(folder, problem)
@@ -119,18 +120,13 @@ def load_trace(cache_root: Path, checkpoint: Path, content_id: str, precision: s
     if manifest.get("torch") != torch.__version__:
         _drop(folder, f"traced by torch {manifest.get('torch')}, this is {torch.__version__}")
         return None
-    failure: Exception | None = None
-    with ThreadPoolExecutor(1, thread_name_prefix="clipvec-trace-check") as pool:
-        checking = pool.submit(cache.hash_problem, folder, manifest)
-        try:
-            towers: TracedTowers | None = TracedTowers(
-                folder, manifest, load_tokens(folder, checkpoint, manifest["tokens"])
-            )
-        except Exception as exc:  # noqa: BLE001 - a damaged archive fails in any way; said below
-            towers, failure = None, exc
-        problem = checking.result()
+    towers, problem, error = cache.open_checked(
+        folder,
+        manifest,
+        lambda: TracedTowers(folder, manifest, load_tokens(folder, checkpoint, manifest["tokens"])),
+    )
     if problem or towers is None:
-        _drop(folder, problem or f"torch cannot load it: {type(failure).__name__}: {failure}")
+        _drop(folder, problem or f"torch cannot load it: {type(error).__name__}: {error}")
         return None
     return towers
 
@@ -196,15 +192,6 @@ def _trace(encoder: Any, into: Path) -> tuple[dict[str, Any], list[str]]:
         )
         module.save(str(into / TRACE_FILE))
     return {**exported_facts(encoder, into), "torch": torch.__version__}, [TRACE_FILE]
-
-
-def _expected(content_id: str, precision: str) -> dict[str, str]:
-    return {
-        "exporter": cache.EXPORTER_VERSION,
-        "content_id": content_id,
-        "runtime": RUNTIME,
-        "precision": precision,
-    }
 
 
 def _drop(folder: Path, problem: str) -> None:
