@@ -90,7 +90,8 @@ def _file_sha256(path: Path) -> str:
         lock = _hashing.setdefault(signature, threading.Lock())
     with lock:  # one reader per file version; the others wait for its answer
         if signature not in _hashes:
-            _hashes[signature] = _remembered(signature) or _read_and_remember(real, signature)
+            memo = _memo_file(signature)
+            _hashes[signature] = _remembered(memo, signature) or _read_and_remember(real, signature, memo)
         return _hashes[signature]
 
 
@@ -99,13 +100,13 @@ _hashing: dict[tuple, threading.Lock] = {}
 _hashing_lock = threading.Lock()
 
 
-def _read_and_remember(path: Path, signature: tuple) -> str:
+def _read_and_remember(path: Path, signature: tuple, memo: Path | None) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     value = digest.hexdigest()
-    _remember(signature, value)
+    _remember(memo, signature, value)
     return value
 
 
@@ -120,9 +121,8 @@ def _memo_file(signature: tuple) -> Path | None:
     return root / "hashes" / (hashlib.sha256(signature[0].encode()).hexdigest()[:32] + ".json")
 
 
-def _remembered(signature: tuple) -> str | None:
-    """The hash a process read for exactly this file version, if one was kept."""
-    memo = _memo_file(signature)
+def _remembered(memo: Path | None, signature: tuple) -> str | None:
+    """The hash a process read for exactly this file version, if one was kept in ``memo``."""
     try:
         kept = json.loads(memo.read_text(encoding="utf-8")) if memo else None
     except (OSError, ValueError):
@@ -133,9 +133,8 @@ def _remembered(signature: tuple) -> str | None:
     return value if isinstance(value, str) and _SHA256.match(value) else None
 
 
-def _remember(signature: tuple, value: str) -> None:
-    """Keep ``value`` for the next process (best effort: a read-only cache only costs a read)."""
-    memo = _memo_file(signature)
+def _remember(memo: Path | None, signature: tuple, value: str) -> None:
+    """Keep ``value`` in ``memo`` for the next process (best effort: a read-only cache only costs a read)."""
     if memo is None:
         return
     tmp: Path | None = None

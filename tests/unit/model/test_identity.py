@@ -131,9 +131,9 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     seen: list[Path] = []
     read = identity._read_and_remember
 
-    def counted(path, signature):
+    def counted(path, *rest):
         seen.append(path)
-        return read(path, signature)
+        return read(path, *rest)
 
     monkeypatch.setattr(identity, "_read_and_remember", counted)
     return seen
