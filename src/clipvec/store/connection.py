@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,27 @@ def _nothing() -> None:
     return None
 
 
+_scipy_lock = threading.Lock()
+
+
+def _check_for_scipy_once() -> None:
+    """Run pymilvus' lazy check for scipy now, in one thread, not in the first requests.
+
+    pymilvus looks for ``scipy.sparse`` (sparse vectors) at a process's first search or
+    insert, importing it by hand, with no lock. Two first requests at once (a fresh service
+    given concurrent uploads) can both run that import and fail (``KeyError: 'scipy.sparse'``,
+    a 500). It went unseen while transformers' model code had imported scipy first; a model
+    started from its trace does not. Where scipy is not installed, this costs nothing.
+    """
+    with _scipy_lock:
+        try:
+            from pymilvus.client.utils import SciPyHelper
+
+            SciPyHelper._init()  # idempotent; pymilvus' own entry to the check
+        except Exception as exc:  # noqa: BLE001 - another pymilvus: the requests do it, as before
+            log.debug("pymilvus' scipy check not run up front: %s", exc)
+
+
 class Connection:
     """A ``MilvusClient`` for one collection, and the Lite file it holds open in this process.
 
@@ -150,6 +172,7 @@ class Connection:
                 lite_registry.release(self.lite_path)
                 self.lite_path = None
             raise StoreUnavailable(f"cannot open Milvus at {self.uri}: {exc}{hint}") from exc
+        _check_for_scipy_once()
 
     def call(self, fn: Any, *args: Any, with_timeout: bool = True, **kwargs: Any) -> Any:
         """Run one client call with the store timeout; connection trouble -> StoreUnavailable."""

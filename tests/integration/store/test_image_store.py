@@ -426,3 +426,23 @@ def test_server_down_then_back(milvus_private_server):
         assert store.search(records[3].vector, top_k=1)[0].content_hash == records[3].content_hash
     finally:
         store.close()
+
+
+def test_opening_a_store_runs_pymilvus_scipy_check_before_any_request(tmp_path):
+    """pymilvus imports scipy.sparse by hand, unlocked, at a process's first search or insert:
+    concurrent first requests of a fresh service got 500s (KeyError 'scipy.sparse'). The
+    store's open runs that check once, so no request thread does."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from pymilvus.client.utils import SciPyHelper
+        from clipvec.store import ImageStore
+
+        assert not SciPyHelper._checked
+        with ImageStore({str(tmp_path / "m.db")!r}, collection="c", model_name="m", dim=4):
+            print(SciPyHelper._checked)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "True"
