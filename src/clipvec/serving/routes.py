@@ -71,6 +71,14 @@ class ApiRoute:
         return self.body in (BodyKind.IMAGE, BodyKind.MULTIPART, BodyKind.PARTS)
 
 
+# A pixel count, or nothing: an empty (or blank) value sets no filter, as for every filter
+# (``SearchFilters.from_query``; the page sends its empty fields), and the docs must say so.
+# What ``parse_dimension`` takes: up to 7 digits, at most DIMENSION_MAX (1000000: any 1-6
+# digits, 7 with a leading zero, or the maximum itself; tests/unit/serving/test_routes.py).
+PIXELS_OR_NOTHING = MappingProxyType(
+    {"type": "string", "pattern": rf"^\s*([0-9]{{1,6}}|0[0-9]{{6}}|{DIMENSION_MAX})?\s*$"}
+)
+
 SEARCH_QUERY = (
     QueryParam(
         "top_k",
@@ -129,12 +137,12 @@ SEARCH_QUERY = (
     QueryParam(
         "min_width",
         "Only images at least this many pixels wide (upright).",
-        MappingProxyType({"type": "integer", "minimum": 0, "maximum": DIMENSION_MAX}),
+        PIXELS_OR_NOTHING,
     ),
     QueryParam(
         "min_height",
         "Only images at least this many pixels high (upright).",
-        MappingProxyType({"type": "integer", "minimum": 0, "maximum": DIMENSION_MAX}),
+        PIXELS_OR_NOTHING,
     ),
     QueryParam(
         "format",

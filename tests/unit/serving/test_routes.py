@@ -102,3 +102,20 @@ def test_body_kinds():
         "/import_status": BodyKind.OBJECT,
         "/search_combined": BodyKind.PARTS,
     }
+
+
+def test_the_documented_pixel_filters_are_what_the_service_takes():
+    """min_width / min_height: a pixel count up to DIMENSION_MAX, or nothing (an empty form field)."""
+    import re
+
+    from clipvec.errors import ClipvecError
+    from clipvec.search.filter_params import DIMENSION_MAX, parse_dimension
+
+    pattern = re.compile(routes.PIXELS_OR_NOTHING["pattern"])
+    for text in ["", " ", "0", "7", "999999", str(DIMENSION_MAX), "0000001", "0999999", " 5 "]:
+        assert pattern.match(text), text
+        assert not text.strip() or parse_dimension("min_width", text) <= DIMENSION_MAX
+    for text in [str(DIMENSION_MAX + 1), "12a", "-1", "1.5", "10000000"]:
+        assert not pattern.match(text), text
+        with pytest.raises(ClipvecError):
+            parse_dimension("min_width", text)
