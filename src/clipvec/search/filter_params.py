@@ -46,21 +46,63 @@ _WHEN = re.compile(
 )
 NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 
-# What /docs.json declares for these parameters: a part of what the parsers above accept that
-# is always accepted (days 01-28, so every month has them; km 1 to 9999.x), so that a client
-# or a fuzzer that follows the document is never refused (tests/e2e/test_hardening.py).
-# An empty value is no filter, as the parsers' callers read it.
+# What /docs.json declares for these parameters. A client or a fuzzer that follows the
+# document must never be refused, and a value outside it must be refused (schemathesis checks
+# both ways: tests/e2e/test_hardening.py; tests/unit/serving/test_routes.py checks each
+# pattern against the parsers here, read as schemathesis' validator, jsonschema-rs, reads it).
+# The parsers trim whitespace and a blank value is no filter, so the patterns allow both.
+# Where the exact language is too long for a pattern (the days of each month, every spelling
+# of a number) it declares a part that is always accepted: days 01-28, km 1 to 9999.x.
+#
+# Python's whitespace (str.isspace: what str.strip() takes off), spelled out: "\s" means
+# Unicode's White_Space to jsonschema-rs and to JavaScript, which lacks \x1c-\x1f.
+_BLANK_CHARS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_BLANK = f"[{_BLANK_CHARS}]"
+
+
+def blank_or(core: str) -> str:
+    """The pattern of a trimmed value: ``core`` or nothing, with any whitespace around it."""
+    return f"^{_BLANK}*({core})?{_BLANK}*$"
+
+
+def any_case(*words: str) -> str:
+    """``words`` in any ASCII case (the parsers fold ASCII only: Kelvin's K is not a k)."""
+    return "|".join(
+        "".join(f"[{ch.lower()}{ch.upper()}]" if ch.isalpha() else re.escape(ch) for ch in word)
+        for word in words
+    )
+
+
+def _ascii_lower(text: str) -> str:
+    return text.lower() if text.isascii() else text
+
+
+def _ascii_upper(text: str) -> str:
+    return text.upper() if text.isascii() else text  # "tiﬀ".upper() is "TIFF"
+
+
+# parse_when trims spaces only: a date with a newline is refused, a blank value is no filter.
 WHEN_DOC_PATTERN = (
-    r"^((1[89]|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
-    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?)?)?$"
+    r"^( *(1[89]|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?)? *"
+    f"|{_BLANK}*)$"
 )
-NEAR_DOC_PATTERN = (
-    r"^(-?([1-8]?[0-9](\.[0-9]{1,6})?|90),-?((1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]{1,6})?|180),"
-    r"[1-9][0-9]{0,3}(\.[0-9]{1,3})?)?$"
+_COMMA = f"{_BLANK}*,{_BLANK}*"
+NEAR_DOC_PATTERN = blank_or(
+    rf"-?([1-8]?[0-9](\.[0-9]{{1,6}})?|90){_COMMA}-?((1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]{{1,6}})?|180)"
+    rf"{_COMMA}[1-9][0-9]{{0,3}}(\.[0-9]{{1,3}})?"
 )
-NAME_DOC_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"  # parse_name refuses control characters
-_FORMAT_NAMES = "|".join(sorted(FORMATS))
-FORMATS_DOC_PATTERN = f"^(({_FORMAT_NAMES})(,({_FORMAT_NAMES}))*)?$"  # parse_formats takes any case
+NAME_DOC_PATTERN = blank_or(rf"[^\x00-\x1f\x7f-\x9f]{{0,{TEXT_MAX}}}")  # no control characters
+# Up to 7 digits, at most DIMENSION_MAX: any 1-6 digits, 7 with a leading zero, or the maximum.
+DIMENSION_DOC_PATTERN = blank_or(rf"[0-9]{{1,6}}|0[0-9]{{6}}|{DIMENSION_MAX}")
+ORIENTATION_DOC_PATTERN = blank_or(any_case(*ORIENTATIONS))
+SORT_DOC_PATTERN = blank_or(any_case(*SORTS))
+# One or more names, any case, comma-separated; empty items and whitespace around are allowed.
+_FORMAT_NAME = f"({any_case(*sorted(FORMATS | FORMAT_ALIASES.keys()))})"
+FORMATS_DOC_PATTERN = (
+    f"^([{_BLANK_CHARS},]*{_FORMAT_NAME}({_COMMA}[{_BLANK_CHARS},]*{_FORMAT_NAME})*"
+    f"[{_BLANK_CHARS},]*|{_BLANK}*)$"
+)
 _DIGITS = re.compile(r"[0-9]{1,7}")
 
 
@@ -129,7 +171,7 @@ def near_text(near: Near) -> str:
 
 
 def parse_orientation(text: str) -> str:
-    value = text.strip().lower()
+    value = _ascii_lower(text.strip())
     if value not in ORIENTATIONS:
         raise bad_parameter("orientation must be landscape, portrait or square")
     return value
@@ -143,7 +185,7 @@ def parse_dimension(name: str, text: str) -> int:
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
-    names = [n.strip().upper() for n in text.split(",") if n.strip()]
+    names = [_ascii_upper(n.strip()) for n in text.split(",") if n.strip()]
     canonical = tuple(dict.fromkeys(FORMAT_ALIASES.get(n, n) for n in names))
     if not canonical or any(n not in FORMATS for n in canonical):
         raise bad_parameter(
@@ -153,7 +195,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def parse_sort(text: str | None) -> str:
-    value = (text or "score").strip().lower()
+    value = _ascii_lower((text or "").strip()) or "score"  # an empty value is the default
     if value not in SORTS:
         raise bad_parameter("sort must be score (best first) or taken (oldest first, unknown dates last)")
     return value

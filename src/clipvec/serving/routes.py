@@ -19,12 +19,12 @@ from types import MappingProxyType
 from typing import Any
 
 from clipvec.search.filter_params import (
-    DIMENSION_MAX,
+    DIMENSION_DOC_PATTERN,
     FORMATS_DOC_PATTERN,
     NAME_DOC_PATTERN,
     NEAR_DOC_PATTERN,
-    SORTS,
-    TEXT_MAX,
+    ORIENTATION_DOC_PATTERN,
+    SORT_DOC_PATTERN,
     WHEN_DOC_PATTERN,
 )
 from clipvec.search.options import PATH_PREFIX_MAX
@@ -71,13 +71,10 @@ class ApiRoute:
         return self.body in (BodyKind.IMAGE, BodyKind.MULTIPART, BodyKind.PARTS)
 
 
-# A pixel count, or nothing: an empty (or blank) value sets no filter, as for every filter
-# (``SearchFilters.from_query``; the page sends its empty fields), and the docs must say so.
-# What ``parse_dimension`` takes: up to 7 digits, at most DIMENSION_MAX (1000000: any 1-6
-# digits, 7 with a leading zero, or the maximum itself; tests/unit/serving/test_routes.py).
-PIXELS_OR_NOTHING = MappingProxyType(
-    {"type": "string", "pattern": rf"^\s*([0-9]{{1,6}}|0[0-9]{{6}}|{DIMENSION_MAX})?\s*$"}
-)
+def _text(pattern: str) -> Mapping[str, Any]:
+    """A query parameter's schema: text that ``pattern`` describes (from the module that reads it)."""
+    return MappingProxyType({"type": "string", "pattern": pattern})
+
 
 SEARCH_QUERY = (
     QueryParam(
@@ -107,52 +104,52 @@ SEARCH_QUERY = (
         "taken_after",
         "Only photos taken at or after this ISO date or date-time (2024-05-01, 2024-05-01T18:30, "
         "+02:00 optional; without an offset the photo's own clock). Unknown dates never match.",
-        MappingProxyType({"type": "string", "pattern": WHEN_DOC_PATTERN}),
+        _text(WHEN_DOC_PATTERN),
     ),
     QueryParam(
         "taken_before",
         "Only photos taken before this ISO date or date-time (exclusive).",
-        MappingProxyType({"type": "string", "pattern": WHEN_DOC_PATTERN}),
+        _text(WHEN_DOC_PATTERN),
     ),
     QueryParam(
         "camera",
         "Only photos whose camera make or model contains this, any case (e.g. canon, iphone 12).",
-        MappingProxyType({"type": "string", "maxLength": TEXT_MAX, "pattern": NAME_DOC_PATTERN}),
+        _text(NAME_DOC_PATTERN),
     ),
     QueryParam(
         "lens",
         "Only photos whose lens name contains this, any case.",
-        MappingProxyType({"type": "string", "maxLength": TEXT_MAX, "pattern": NAME_DOC_PATTERN}),
+        _text(NAME_DOC_PATTERN),
     ),
     QueryParam(
         "near",
         "Only photos taken within km of a place: lat,lon,km (e.g. 48.8566,2.3522,25).",
-        MappingProxyType({"type": "string", "pattern": NEAR_DOC_PATTERN}),
+        _text(NEAR_DOC_PATTERN),
     ),
     QueryParam(
         "orientation",
         "Only landscape (wider than high), portrait or square images.",
-        MappingProxyType({"type": "string", "enum": ["", "landscape", "portrait", "square"]}),  # "": any
+        _text(ORIENTATION_DOC_PATTERN),
     ),
     QueryParam(
         "min_width",
         "Only images at least this many pixels wide (upright).",
-        PIXELS_OR_NOTHING,
+        _text(DIMENSION_DOC_PATTERN),
     ),
     QueryParam(
         "min_height",
         "Only images at least this many pixels high (upright).",
-        PIXELS_OR_NOTHING,
+        _text(DIMENSION_DOC_PATTERN),
     ),
     QueryParam(
         "format",
         "Only these formats, comma-separated (e.g. jpeg,heic).",
-        MappingProxyType({"type": "string", "pattern": FORMATS_DOC_PATTERN}),
+        _text(FORMATS_DOC_PATTERN),
     ),
     QueryParam(
         "sort",
         "score (default): best first; taken: the same hits oldest first, unknown dates last.",
-        MappingProxyType({"type": "string", "enum": ["", *SORTS]}),  # "": score
+        _text(SORT_DOC_PATTERN),
     ),
 )
 

@@ -8,8 +8,12 @@ from hypothesis import strategies as st
 
 from clipvec.errors import ClipvecError
 from clipvec.search.filter_params import (
+    DIMENSION_DOC_PATTERN,
     FORMATS_DOC_PATTERN,
+    NAME_DOC_PATTERN,
     NEAR_DOC_PATTERN,
+    ORIENTATION_DOC_PATTERN,
+    SORT_DOC_PATTERN,
     WHEN_DOC_PATTERN,
     parse_when,
 )
@@ -195,7 +199,39 @@ def test_a_time_before_year_one_in_utc_is_a_bad_parameter_not_a_crash():
     when=st.from_regex(WHEN_DOC_PATTERN, fullmatch=True),
     near=st.from_regex(NEAR_DOC_PATTERN, fullmatch=True),
     formats=st.from_regex(FORMATS_DOC_PATTERN, fullmatch=True),
+    name=st.from_regex(NAME_DOC_PATTERN, fullmatch=True),
+    pixels=st.from_regex(DIMENSION_DOC_PATTERN, fullmatch=True),
+    orientation=st.from_regex(ORIENTATION_DOC_PATTERN, fullmatch=True),
+    sort=st.from_regex(SORT_DOC_PATTERN, fullmatch=True),
 )
-def test_what_the_document_declares_is_always_accepted(when, near, formats):
-    """/docs.json's patterns are a part of what the parsers take (schemathesis ST202 otherwise)."""
-    assert parsed(taken_after=when, near=near, format=formats) is not None  # "" is no filter
+def test_what_the_document_declares_is_always_accepted(when, near, formats, name, pixels, orientation, sort):
+    """/docs.json's patterns are a part of what the parsers take (schemathesis ST202 otherwise;
+    that they take no more is tests/unit/serving/test_routes.py's check)."""
+    query = {
+        "taken_after": when,
+        "near": near,
+        "format": formats,
+        "camera": name,
+        "min_width": pixels,
+        "orientation": orientation,
+        "sort": sort,
+    }
+    assert SearchOptions.from_query(query, 10) is not None
+
+
+def test_names_are_read_in_any_ascii_case_only():
+    """str.upper() makes "TIFF" of "tiﬀ" and str.lower() "taken" of Kelvin's "taKen":
+    /docs.json cannot declare those, so they are refused like any other unknown name."""
+    assert parsed(format="Tiff, jpg").formats == ("TIFF", "JPEG")
+    assert parsed(orientation=" Portrait\t").orientation == "portrait"
+    with refused("format"):
+        parsed(format="ti\ufb00")
+    with refused("orientation"):
+        parsed(orientation="\u017fquare")  # long s
+    with refused("sort"):
+        SearchOptions.from_query({"sort": "ta\u212aen"}, 10)
+
+
+def test_a_blank_sort_is_the_default_as_a_blank_filter_is_none():
+    assert SearchOptions.from_query({"sort": " \t"}, 10).sort == "score"
+    assert SearchOptions.from_query({"sort": " TAKEN "}, 10).sort == "taken"
