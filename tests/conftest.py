@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))
 
 import pytest  # noqa: E402
 import session_temp  # noqa: E402
+from milvus_server import SERVER_ID_DIR  # noqa: E402
 from tree_state import tree_changes, tree_state  # noqa: E402
 
 # Milvus Lite and the real Milvus 2.3.5 server for storage, import, service and page tests;
@@ -105,6 +107,7 @@ def family_model_dir():
 # --------------------------------------------------------------------------- a clean tree
 TREE_CLEAN_TEST = "test_zz_tree_clean.py"
 TREE_AT_START = tree_state()
+MILVUS_ID_DIR_AT_START = SERVER_ID_DIR.exists()  # the servers' /tmp/milvus (milvus_server.py)
 
 
 def _xdist_worker(config: pytest.Config) -> bool:
@@ -226,6 +229,11 @@ def _test_groups_kept() -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _xdist_worker(session.config):
+        return
+    if not MILVUS_ID_DIR_AT_START:  # the suite's servers made it; their files are gone with them
+        with contextlib.suppress(OSError):  # not empty: a server that is not the suite's runs
+            SERVER_ID_DIR.rmdir()
     if not _xdist_controller(session.config):
         return
     changes = tree_changes(TREE_AT_START, tree_state())

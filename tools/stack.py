@@ -44,7 +44,7 @@ sys.path.insert(
     0, str(REPO / "tests" / "harness")
 )  # the Milvus binary unpacking and config rendering live there
 
-from milvus_server import MilvusServer, MilvusStartError  # noqa: E402
+from milvus_server import MilvusServer, MilvusStartError, forget_server_id  # noqa: E402
 from procs import free_port, port_is_free  # noqa: E402
 
 OVERLAY = REPO / "deploy" / "milvus.yaml"
@@ -475,12 +475,23 @@ class StackMilvus(MilvusServer):
 
 
 def start_milvus(stack: Stack) -> tuple[int, float]:
+    _forget_crashed_milvus(stack)
     server = StackMilvus(stack)
     server.start()
     assert server.proc is not None
     stack.pid_file("milvus").parent.mkdir(parents=True, exist_ok=True)
     stack.pid_file("milvus").write_text(f"{server.proc.pid}\n")
     return server.proc.pid, server.start_seconds or 0.0
+
+
+def _forget_crashed_milvus(stack: Stack) -> None:
+    """A Milvus that crashed or was killed left its server id file; the one restarting it removes it."""
+    try:
+        pid = int(stack.pid_file("milvus").read_text())
+    except (OSError, ValueError):
+        return
+    if not Path(f"/proc/{pid}").exists():
+        forget_server_id(pid)
 
 
 def render_milvus_config(stack: Stack) -> Path:
@@ -589,6 +600,8 @@ def stop(stack: Stack, name: str, timeout: float) -> None:
         while stack.pid(name) == pid and time.monotonic() - t0 < timeout + 10:
             time.sleep(0.1)
     stack.pid_file(name).unlink(missing_ok=True)
+    if name == "milvus" and stack.pid(name) != pid:
+        forget_server_id(pid)
     print(f"{name:7s} stopped ({how}, pid {pid}, {time.monotonic() - t0:.1f}s)", flush=True)
 
 

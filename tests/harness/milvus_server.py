@@ -43,7 +43,36 @@ from pathlib import Path
 
 from procs import free_port, port_is_free, stop_group
 
-__all__ = ["MilvusServer", "MilvusStartError", "milvus_package_dir", "unpack_binaries"]
+__all__ = [
+    "SERVER_ID_DIR",
+    "MilvusServer",
+    "MilvusStartError",
+    "forget_server_id",
+    "leftover_server_ids",
+    "milvus_package_dir",
+    "unpack_binaries",
+]
+
+# Milvus 2.3.5 writes each server's id to /tmp/milvus/server_id_<pid>, whatever TMPDIR says,
+# and never removes it: the harness removes a stopped server's file, and the suite checks that
+# it leaves none behind (tests/harness/tree_state.py).
+SERVER_ID_DIR = Path("/tmp/milvus")
+
+
+def forget_server_id(pid: int) -> None:
+    """Remove the server id file of the Milvus process ``pid``, which has ended."""
+    (SERVER_ID_DIR / f"server_id_{pid}").unlink(missing_ok=True)
+
+
+def leftover_server_ids() -> set[str]:
+    """The server id files of processes that have ended (a running server's file is its own)."""
+    ended = set()
+    for path in SERVER_ID_DIR.glob("server_id_*"):
+        pid = path.name.removeprefix("server_id_")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            ended.add(path.name)
+    return ended
+
 
 # Internal ports of the standalone process; all of them must be free, not only the proxy's.
 _PORT_KEYS = (
@@ -428,6 +457,8 @@ class MilvusServer:
             stop_group(proc, timeout=self.stop_timeout)
         elif proc is not None:
             proc.wait()
+        if proc is not None:
+            forget_server_id(proc.pid)
         if self._log_fh is not None:
             self._log_fh.close()
             self._log_fh = None

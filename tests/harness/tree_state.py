@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from milvus_server import leftover_server_ids
 from session_temp import SYSTEM_TEMP
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +80,7 @@ def tree_state() -> dict[str, set[str]]:
         "images/": _files_under(REPO_ROOT / "images"),
         "src/": _files_under(REPO_ROOT / "src"),
         "home folder": _home_litter(),
+        "Milvus server ids": leftover_server_ids(),
         "*.db at the root": {
             f"{p.name} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in REPO_ROOT.glob("*.db*")
         },
