@@ -54,10 +54,11 @@ NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?"
 # Where the exact language is too long for a pattern (the days of each month, every spelling
 # of a number) it declares a part that is always accepted: days 01-28, km 1 to 9999.x.
 #
-# Python's whitespace (str.isspace: what str.strip() takes off), spelled out: "\s" means
-# Unicode's White_Space to jsonschema-rs and to JavaScript, which lacks \x1c-\x1f.
-_BLANK_CHARS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_BLANK = f"[{_BLANK_CHARS}]"
+# Python's whitespace (str.isspace: what str.strip() takes off), spelled out for a pattern's
+# character class: "\s" means Unicode's White_Space to jsonschema-rs and to JavaScript, which
+# lacks \x1c-\x1f (serving/openapi.py declares the text bodies with it too).
+BLANK_CHARS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_BLANK = f"[{BLANK_CHARS}]"
 
 
 def blank_or(core: str) -> str:
@@ -100,8 +101,8 @@ SORT_DOC_PATTERN = blank_or(any_case(*SORTS))
 # One or more names, any case, comma-separated; empty items and whitespace around are allowed.
 _FORMAT_NAME = f"({any_case(*sorted(FORMATS | FORMAT_ALIASES.keys()))})"
 FORMATS_DOC_PATTERN = (
-    f"^([{_BLANK_CHARS},]*{_FORMAT_NAME}({_COMMA}[{_BLANK_CHARS},]*{_FORMAT_NAME})*"
-    f"[{_BLANK_CHARS},]*|{_BLANK}*)$"
+    f"^([{BLANK_CHARS},]*{_FORMAT_NAME}({_COMMA}[{BLANK_CHARS},]*{_FORMAT_NAME})*"
+    f"[{BLANK_CHARS},]*|{_BLANK}*)$"
 )
 _DIGITS = re.compile(r"[0-9]{1,7}")
 

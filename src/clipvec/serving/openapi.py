@@ -16,6 +16,7 @@ from typing import Any
 
 from clipvec import __version__
 from clipvec.search.arithmetic import MAX_PARTS, MAX_TEXT_CHARS, MAX_WEIGHT
+from clipvec.search.filter_params import BLANK_CHARS
 from clipvec.serving.routes import (
     API_BY_PATH,
     API_ROUTES,
@@ -30,9 +31,8 @@ ERROR_REF = {"$ref": "#/components/schemas/Error"}
 BINARY = {"type": "string", "format": "binary"}
 IMAGE_BYTES = {**BINARY, "minLength": 1}  # an empty body is 400
 # What the service refuses with 400, declared so that clients and fuzzers know: an empty or
-# all-whitespace text, and NUL anywhere in it. The whitespace is str.strip()'s, spelled out:
-# "\s" means other sets in Python, in JSON Schema (ECMA-262) and in schemathesis.
-_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# all-whitespace text (str.strip()'s whitespace), and NUL anywhere in it.
+_SPACE = BLANK_CHARS
 TEXT = {"type": "string", "minLength": 1, "pattern": rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"}
 
 IMAGE_BODY = {
