@@ -32,8 +32,7 @@ BINARY = {"type": "string", "format": "binary"}
 IMAGE_BYTES = {**BINARY, "minLength": 1}  # an empty body is 400
 # What the service refuses with 400, declared so that clients and fuzzers know: an empty or
 # all-whitespace text (str.strip()'s whitespace), and NUL anywhere in it.
-_SPACE = BLANK_CHARS
-TEXT = {"type": "string", "minLength": 1, "pattern": rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"}
+TEXT = {"type": "string", "minLength": 1, "pattern": rf"^[^\x00]*[^\x00{BLANK_CHARS}][^\x00]*$"}
 
 IMAGE_BODY = {
     "required": True,
@@ -63,7 +62,6 @@ _WEIGHT = {
     "not": {"const": 0},
     "default": 1,
 }
-_NAME = {"type": "string", "minLength": 1, "pattern": rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"}
 PARTS_SCHEMA = {
     "type": "object",
     "properties": {
@@ -81,7 +79,7 @@ PARTS_SCHEMA = {
                     }
                     for key, schema in (
                         ("text", {**TEXT, "maxLength": MAX_TEXT_CHARS}),
-                        ("image_path", _NAME),
+                        ("image_path", TEXT),  # a path: not blank, no NUL
                         (
                             "image_b64",
                             {"type": "string", "minLength": 4, "pattern": "^[A-Za-z0-9+/]*={0,2}$"},
