@@ -599,9 +599,9 @@ def stop(stack: Stack, name: str, timeout: float) -> None:
         how = f"SIGKILL after {timeout:.0f}s"
         while stack.pid(name) == pid and time.monotonic() - t0 < timeout + 10:
             time.sleep(0.1)
-    stack.pid_file(name).unlink(missing_ok=True)
-    if name == "milvus" and stack.pid(name) != pid:
+    if name == "milvus" and stack.pid(name) != pid:  # ended (read before its pid file goes)
         forget_server_id(pid)
+    stack.pid_file(name).unlink(missing_ok=True)
     print(f"{name:7s} stopped ({how}, pid {pid}, {time.monotonic() - t0:.1f}s)", flush=True)
 
 
