@@ -101,7 +101,7 @@ SORT_DOC_PATTERN = blank_or(any_case(*SORTS))
 # One or more names, any case, comma-separated; empty items and whitespace around are allowed.
 _FORMAT_NAME = f"({any_case(*sorted(FORMATS | FORMAT_ALIASES.keys()))})"
 FORMATS_DOC_PATTERN = (
-    f"^([{BLANK_CHARS},]*{_FORMAT_NAME}({_COMMA}[{BLANK_CHARS},]*{_FORMAT_NAME})*"
+    f"^([{BLANK_CHARS},]*{_FORMAT_NAME}({_BLANK}*,[{BLANK_CHARS},]*{_FORMAT_NAME})*"
     f"[{BLANK_CHARS},]*|{_BLANK}*)$"
 )
 _DIGITS = re.compile(r"[0-9]{1,7}")
