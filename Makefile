@@ -1,7 +1,7 @@
 # clipvec: two commands on a fresh machine (Python 3.10+):
 #   make run    install the runtime (no test tools), then serve on http://127.0.0.1:3000 (CLIPVEC_MODEL=/local/folder to run offline)
 #   make test   install the runtime and the test extra, then run the whole test suite (about 12-14 min on 2 cores)
-#   make test-fast   the unit tests and the Milvus Lite integration tests (about 1.7-1.9 min): the developer's loop
+#   make test-fast   the unit tests and the Milvus Lite integration tests (about 1.7-2 min): the developer's loop
 #   make demo   serve a generated folder of coloured shapes with a small CLIP, offline
 # Variables: PORT=3000 HOST=127.0.0.1 (HOST=0.0.0.0 to listen on every interface),
 #   TESTS=tests/unit/images (a part of the suite), TORCH_SPEC (e.g. a CUDA build, see README).
