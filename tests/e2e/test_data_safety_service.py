@@ -179,7 +179,9 @@ def test_server_killed_and_restarted_under_load_no_500_no_hang_no_lost_write(tmp
     assert all(c in ("", "store_unavailable") for _, _, _, c in results), statuses
     assert any(s == 503 for _, s, _, _ in results), "the outage was not seen; nothing was tested"
     slowest = max(sec for _, s, sec, _ in results if s == 503)
-    assert slowest < 15, f"a request during the outage took {slowest:.1f}s"  # 5 s timeout + encode
+    # The 5 s store timeout is kept (and the 60 s client timeout never reached): 30 s leaves a
+    # loaded machine its margin and still tells the store timeout from a wait on the client's.
+    assert slowest < 30, f"a request during the outage took {slowest:.1f}s"
     assert {k for k, s, _, _ in results[-30:] if s == 200} == {"add", "search", "thumb"}, statuses
     missing = set(acknowledged) - set(stored)
     assert not missing, f"{len(missing)} acknowledged writes are gone"

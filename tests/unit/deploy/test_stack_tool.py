@@ -113,10 +113,9 @@ def test_a_serving_milvus_is_kept(tool_stack):
 def test_service_not_ready_is_restarted_at_once(tool_stack):
     tool, stack = tool_stack
     with answering(stack, [NOT_READY]) as fake:
-        t0 = time.monotonic()
         reason = tool.milvus_restart_reason(stack, etcd_restarted=False, patience=30)
         assert "lost its etcd sessions" in reason and "service not ready" in reason
-        assert time.monotonic() - t0 < 10 and fake.calls == 1  # no patience for what never heals
+        assert fake.calls == 1  # asked once: no patience for what never heals
         assert tool.milvus_lost_sessions(stack)
 
 

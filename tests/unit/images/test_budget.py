@@ -14,6 +14,8 @@ from clipvec.images.decode import decode_image
 
 BY_NAME = {s.name: s for s in format_cases()}
 
+WAKE = 60  # s: a wait for what happens at once; only a hang gets near it (a busy machine stalls seconds)
+
 
 def taken_in_thread(
     budget: PixelBudget, pixels: int
@@ -48,41 +50,41 @@ def test_take_and_release() -> None:
 def test_a_second_image_waits_until_the_first_releases() -> None:
     budget = PixelBudget(1000)
     first, first_got, first_go = taken_in_thread(budget, 700)
-    assert first_got.wait(5)
+    assert first_got.wait(WAKE)
     second, second_got, second_go = taken_in_thread(budget, 700)
     assert not second_got.wait(0.3), "took pixels the budget does not have"
     assert budget.used == 700
     first_go.set()
-    assert second_got.wait(5), "never woken when the pixels came back"
+    assert second_got.wait(WAKE), "never woken when the pixels came back"
     second_go.set()
-    first.join(5)
-    second.join(5)
+    first.join(WAKE)
+    second.join(WAKE)
     assert budget.used == 0
 
 
 def test_images_that_fit_together_run_together() -> None:
     budget = PixelBudget(1000)
     threads = [taken_in_thread(budget, 400), taken_in_thread(budget, 500)]
-    assert all(got.wait(5) for _, got, _ in threads)
+    assert all(got.wait(WAKE) for _, got, _ in threads)
     assert budget.used == 900
     for thread, _, go in threads:
         go.set()
-        thread.join(5)
+        thread.join(WAKE)
     assert budget.used == 0
 
 
 def test_an_image_larger_than_the_budget_runs_alone() -> None:
     budget = PixelBudget(1000)
     big, big_got, big_go = taken_in_thread(budget, 10**9)
-    assert big_got.wait(5), "refused instead of running alone"
+    assert big_got.wait(WAKE), "refused instead of running alone"
     assert budget.used == 1000  # capped at the whole budget
     small, small_got, small_go = taken_in_thread(budget, 1)
     assert not small_got.wait(0.3)
     big_go.set()
-    assert small_got.wait(5)
+    assert small_got.wait(WAKE)
     small_go.set()
-    big.join(5)
-    small.join(5)
+    big.join(WAKE)
+    small.join(WAKE)
     assert budget.used == 0
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import time
 from pathlib import Path
 
 import pytest
 from hub_cache import cache_hub_model, use_empty_hub_cache
 
 from clipvec.errors import ModelLoadError
+from clipvec.model import checkpoint
 from clipvec.model.checkpoint import (
     UnusableConfig,
     folder_problems,
@@ -194,12 +194,11 @@ def hub_online_but_unreachable(monkeypatch, hub_cache):
         monkeypatch.delenv(name, raising=False)
 
 
-def test_an_unreachable_hub_fails_in_a_second_with_the_ways_out(hub_online_but_unreachable):
-    """The libraries retry with backoff for ~30 s offline; the probe says it at once."""
-    started = time.monotonic()
+def test_an_unreachable_hub_fails_in_a_second_with_the_ways_out(hub_online_but_unreachable, monkeypatch):
+    """The libraries retry with backoff for ~30 s offline; one refused connection says it at once."""
+    monkeypatch.setattr(checkpoint, "_download", lambda *a: pytest.fail("the hub libraries were asked"))
     with pytest.raises(ModelLoadError) as err:
         resolve_model("openai/clip-vit-base-patch32")
-    assert time.monotonic() - started < 10  # the issue's "about a second", with a loaded machine's margin
     assert "the hub cannot be reached (127.0.0.1:" in err.value.detail
     assert "Connection refused" in err.value.detail
     assert "make-model ./random-clip" in err.value.detail  # model_help's ways out

