@@ -137,7 +137,7 @@ def test_trickling_body_is_cut_by_the_floor_rate(service):
 
 def good_image_request(url: str) -> requests.Response:
     return requests.post(
-        url + "/vectorize_image", data=jpeg_bytes(), headers={"Content-Type": "image/jpeg"}, timeout=10
+        url + "/vectorize_image", data=jpeg_bytes(), headers={"Content-Type": "image/jpeg"}, timeout=30
     )
 
 
@@ -147,7 +147,7 @@ def test_200_stalled_uploads_do_not_lock_out_a_good_request(service):
         time.sleep(0.5)
         resp = good_image_request(service.url)
         assert resp.status_code == 200, resp.text  # was 429 for everyone while 128 uploads stalled
-        assert requests.get(service.url + "/readyz", timeout=5).status_code == 200
+        assert requests.get(service.url + "/readyz", timeout=30).status_code == 200
     finally:
         for sock in socks:
             sock.close()
