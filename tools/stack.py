@@ -487,11 +487,11 @@ def start_milvus(stack: Stack) -> tuple[int, float]:
 def _forget_crashed_milvus(stack: Stack) -> None:
     """A Milvus that crashed or was killed left its server id file; the one restarting it removes it."""
     try:
-        pid = int(stack.pid_file("milvus").read_text())
+        recorded = int(stack.pid_file("milvus").read_text())
     except (OSError, ValueError):
         return
-    if not Path(f"/proc/{pid}").exists():
-        forget_server_id(pid)
+    if stack.pid("milvus") is None:  # ended, as `up` and `stop` judge it (a zombie, a reused pid)
+        forget_server_id(recorded)
 
 
 def render_milvus_config(stack: Stack) -> Path:
